@@ -1,0 +1,43 @@
+# nmxdp: netmap's API and ABI over AF_XDP.
+#   make            build everything (debug)
+#   make demo       pkt-gen tx -> rx through nmxdp on a veth pair in two private namespaces
+#   make test       every test (needs root: namespaces, veth, XDP, AF_XDP)
+#   make bpf        rebuild the committed XDP object from bpf/xsk_redirect.c
+#   make lint       cargo fmt --check and clippy -D warnings
+
+CARGO ?= cargo
+RELEASE_DIR := target/release
+
+.PHONY: all build release bpf check-bpf test lint demo clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --workspace --release
+
+bpf:
+	sh bpf/build.sh
+
+check-bpf:
+	sh bpf/check.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The integration tests share interfaces and XDP state per process, so they run one at a time.
+test: check-bpf lint
+	@if [ "$$(id -u)" != 0 ]; then echo "make test: the tests create network namespaces, veth pairs and attach XDP: run as root" >&2; exit 1; fi
+	$(CARGO) build --workspace --release
+	$(CARGO) test --workspace --release -- --test-threads=1
+	sh tests/scripts/demo.sh 20000 60
+
+demo: release
+	@if [ "$$(id -u)" != 0 ]; then echo "make demo: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
+	sh tests/scripts/demo.sh $${N:-1000000} $${LEN:-60}
+
+clean:
+	$(CARGO) clean

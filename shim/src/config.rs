@@ -1,0 +1,123 @@
+//! Process-wide settings, read once from the environment (documented in the README).
+
+use crate::error::{Error, Result};
+
+/// Which XDP attach mode to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpModeChoice {
+    /// Native (driver) first, generic (SKB) as fallback.
+    Auto,
+    Native,
+    Skb,
+}
+
+/// Which AF_XDP bind mode to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindChoice {
+    /// Zero-copy first, copy as fallback.
+    Auto,
+    ZeroCopy,
+    Copy,
+}
+
+/// Settings of the region and of newly created rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Buffer stride and UMEM chunk size (2048 or 4096).
+    pub buf_size: u32,
+    /// Buffers in the pool, including the reserved buffers 0 and 1.
+    pub buf_num: u32,
+    /// `netmap_if` objects (one per open port).
+    pub if_num: u32,
+    /// Bytes of one `netmap_if` object.
+    pub if_size: u32,
+    /// Ring objects of `ring_size` bytes the ring pool can hold.
+    pub ring_num: u32,
+    /// Bytes per ring object budgeted in the ring pool.
+    pub ring_size: u32,
+    /// Default slots per ring when a port does not say (`@conf:slots=`).
+    pub slots: u32,
+    pub xdp_mode: XdpModeChoice,
+    pub bind: BindChoice,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            buf_size: 2048,
+            buf_num: 32768,
+            if_num: 128,
+            if_size: 1024,
+            ring_num: 128,
+            ring_size: 36864,
+            slots: 1024,
+            xdp_mode: XdpModeChoice::Auto,
+            bind: BindChoice::Auto,
+        }
+    }
+}
+
+/// Largest ring netmap supports in one ring object of the default pool (netmap-abi.md 6).
+pub const MAX_SLOTS: u32 = 4096;
+/// Smallest ring we create: AF_XDP needs room for at least a burst.
+pub const MIN_SLOTS: u32 = 64;
+
+fn env_u32(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.trim().parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(Error::new(
+                libc::EINVAL,
+                format!("{name}={v}: expected a number from {min} to {max}"),
+            )),
+        },
+    }
+}
+
+impl Config {
+    /// Reads `NMXDP_*` variables over the defaults.
+    pub fn from_env() -> Result<Config> {
+        let d = Config::default();
+        let buf_size = env_u32("NMXDP_BUF_SIZE", d.buf_size, 2048, 4096)?;
+        if buf_size != 2048 && buf_size != 4096 {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("NMXDP_BUF_SIZE={buf_size}: AF_XDP chunks must be 2048 or 4096 bytes"),
+            ));
+        }
+        let xdp_mode = match std::env::var("NMXDP_XDP_MODE").as_deref() {
+            Err(_) | Ok("") | Ok("auto") => XdpModeChoice::Auto,
+            Ok("native") | Ok("drv") => XdpModeChoice::Native,
+            Ok("skb") | Ok("generic") => XdpModeChoice::Skb,
+            Ok(v) => {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("NMXDP_XDP_MODE={v}: expected native, skb or auto"),
+                ))
+            }
+        };
+        let bind = match std::env::var("NMXDP_BIND").as_deref() {
+            Err(_) | Ok("") | Ok("auto") => BindChoice::Auto,
+            Ok("zc") | Ok("zerocopy") => BindChoice::ZeroCopy,
+            Ok("copy") => BindChoice::Copy,
+            Ok(v) => {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("NMXDP_BIND={v}: expected zc, copy or auto"),
+                ))
+            }
+        };
+        Ok(Config {
+            buf_size,
+            buf_num: env_u32("NMXDP_BUF_NUM", d.buf_num, 1024, 1 << 20)?,
+            if_num: env_u32("NMXDP_IF_NUM", d.if_num, 4, 4096)?,
+            if_size: d.if_size,
+            ring_num: env_u32("NMXDP_RING_NUM", d.ring_num, 4, 4096)?,
+            ring_size: d.ring_size,
+            slots: env_u32("NMXDP_SLOTS", d.slots, MIN_SLOTS, MAX_SLOTS)?,
+            xdp_mode,
+            bind,
+        })
+    }
+}

@@ -1,0 +1,323 @@
+//! Process-wide state: the one region, the queues open on it and the XDP attachments.
+//!
+//! Only ports opening and closing take this lock; syncs never do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use crate::config::{BindChoice, Config};
+use crate::error::{Error, Result};
+use crate::ifinfo::IfInfo;
+use crate::queue::{ring_bytes, QueueCtx, QueueKey, QueueSetup};
+use crate::region::Region;
+use crate::xdp::{AttachMethod, AttachMode, XdpAttachment};
+use crate::xsk::{BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
+
+struct QueueEntry {
+    ctx: Arc<QueueCtx>,
+    tx_users: usize,
+    rx_users: usize,
+}
+
+struct IfaceEntry {
+    xdp: XdpAttachment,
+    rx_queues_steered: usize,
+}
+
+pub(crate) struct Engine {
+    pub cfg: Config,
+    pub region: &'static Region,
+    queues: HashMap<QueueKey, QueueEntry>,
+    ifaces: HashMap<(u64, u32), IfaceEntry>,
+    /// The queue whose socket registered the UMEM; later sockets share it through this one.
+    umem_owner: Option<QueueKey>,
+    bind_mode: Option<BindMode>,
+}
+
+static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
+
+/// The engine, created with the region on first use. The region is never unmapped: C apps keep
+/// pointers into it for as long as they like.
+pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
+    if ENGINE.get().is_none() {
+        let cfg = Config::from_env()?;
+        let region: &'static Region = Box::leak(Box::new(Region::new(&cfg)?));
+        let _ = ENGINE.set(Mutex::new(Engine {
+            cfg,
+            region,
+            queues: HashMap::new(),
+            ifaces: HashMap::new(),
+            umem_owner: None,
+            bind_mode: None,
+        }));
+    }
+    let m = ENGINE.get().expect("set above");
+    Ok(m.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Inode of the calling thread's network namespace: ifindexes are only unique within one.
+pub(crate) fn current_netns() -> u64 {
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap_or(0)
+}
+
+/// What an open asks of one queue.
+pub(crate) struct QueueRequest {
+    pub key: QueueKey,
+    pub tx: bool,
+    pub rx: bool,
+    pub tx_slots: u32,
+    pub rx_slots: u32,
+}
+
+/// The XDP modes in use on an interface, reported by the API and `nmxdp info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modes {
+    pub xdp: Option<AttachMode>,
+    pub method: Option<AttachMethod>,
+    pub bind: BindMode,
+}
+
+fn pow2(n: u32) -> u32 {
+    n.next_power_of_two()
+}
+
+impl Engine {
+    /// Opens (or joins) the queues, attaching the XDP program if a queue receives.
+    /// All or nothing: on error, whatever was acquired is released.
+    pub fn acquire(
+        &mut self,
+        info: &IfInfo,
+        reqs: &[QueueRequest],
+    ) -> Result<(Vec<Arc<QueueCtx>>, Modes)> {
+        let mut done: Vec<&QueueRequest> = Vec::new();
+        let mut out = Vec::new();
+        for r in reqs {
+            match self.acquire_one(info, r) {
+                Ok(ctx) => {
+                    out.push(ctx);
+                    done.push(r);
+                }
+                Err(e) => {
+                    for d in done {
+                        self.release(d.key, d.tx, d.rx);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let netns = reqs.first().map(|r| r.key.netns).unwrap_or(0);
+        let iface = self.ifaces.get(&(netns, info.ifindex));
+        let modes = Modes {
+            xdp: iface.map(|i| i.xdp.mode),
+            method: iface.map(|i| i.xdp.method),
+            bind: out
+                .first()
+                .map(|c: &Arc<QueueCtx>| c.mode)
+                .unwrap_or(BindMode::Copy),
+        };
+        Ok((out, modes))
+    }
+
+    fn acquire_one(&mut self, info: &IfInfo, r: &QueueRequest) -> Result<Arc<QueueCtx>> {
+        if !self.queues.contains_key(&r.key) {
+            let ctx = self.create_queue(r)?;
+            self.queues.insert(
+                r.key,
+                QueueEntry {
+                    ctx: Arc::new(ctx),
+                    tx_users: 0,
+                    rx_users: 0,
+                },
+            );
+        }
+        if r.rx && self.queues[&r.key].rx_users == 0 {
+            if let Err(e) = self.steer(info, r.key) {
+                self.drop_if_unused(r.key);
+                return Err(e);
+            }
+        }
+        let e = self.queues.get_mut(&r.key).expect("inserted above");
+        e.tx_users += r.tx as usize;
+        e.rx_users += r.rx as usize;
+        Ok(e.ctx.clone())
+    }
+
+    fn steer(&mut self, info: &IfInfo, key: QueueKey) -> Result<()> {
+        let ik = (key.netns, key.ifindex);
+        if !self.ifaces.contains_key(&ik) {
+            let xdp = XdpAttachment::attach(&info.name, info.ifindex, self.cfg.xdp_mode)?;
+            self.ifaces.insert(
+                ik,
+                IfaceEntry {
+                    xdp,
+                    rx_queues_steered: 0,
+                },
+            );
+        }
+        let fd = self.queues[&key].ctx.fd();
+        let iface = self.ifaces.get_mut(&ik).expect("inserted above");
+        if let Err(e) = iface.xdp.insert(key.queue, fd) {
+            if iface.rx_queues_steered == 0 {
+                self.ifaces.remove(&ik);
+            }
+            return Err(e);
+        }
+        iface.rx_queues_steered += 1;
+        Ok(())
+    }
+
+    fn create_queue(&mut self, r: &QueueRequest) -> Result<QueueCtx> {
+        let region = self.region;
+        let tx_bytes = ring_bytes(r.tx_slots);
+        let rx_bytes = ring_bytes(r.rx_slots);
+        let tx_off = region.alloc_ring(tx_bytes)?;
+        let rx_off = match region.alloc_ring(rx_bytes) {
+            Ok(o) => o,
+            Err(e) => {
+                region.free_ring(tx_off, tx_bytes);
+                return Err(e);
+            }
+        };
+        let what = format!(
+            "queue {} (tx {} + rx {} slots)",
+            r.key.queue, r.tx_slots, r.rx_slots
+        );
+        let bufs = match region.alloc_bufs((r.tx_slots + r.rx_slots) as usize, &what) {
+            Ok(b) => b,
+            Err(e) => {
+                region.free_ring(tx_off, tx_bytes);
+                region.free_ring(rx_off, rx_bytes);
+                return Err(e);
+            }
+        };
+        let sizes = RingSizes {
+            rx: pow2(r.rx_slots),
+            tx: pow2(r.tx_slots),
+            fill: pow2(r.rx_slots),
+            comp: pow2(r.tx_slots),
+        };
+        let sock = match self.umem_owner.and_then(|k| self.queues.get(&k)) {
+            Some(owner) => XskSocket::open(
+                r.key.ifindex,
+                r.key.queue,
+                sizes,
+                &BindAs::Shared {
+                    owner_fd: owner.ctx.fd(),
+                },
+            ),
+            None => XskSocket::open(
+                r.key.ifindex,
+                r.key.queue,
+                sizes,
+                &BindAs::Owner {
+                    umem: UmemSpec {
+                        addr: region.umem(),
+                        len: region.layout.umem_len(),
+                        chunk_size: region.layout.buf_size,
+                    },
+                    mode: match self.cfg.bind {
+                        BindChoice::Auto => self.bind_mode,
+                        BindChoice::ZeroCopy => Some(BindMode::ZeroCopy),
+                        BindChoice::Copy => Some(BindMode::Copy),
+                    },
+                },
+            ),
+        };
+        let sock = match sock {
+            Ok(s) => s,
+            Err(e) => {
+                region.free_ring(tx_off, tx_bytes);
+                region.free_ring(rx_off, rx_bytes);
+                region.free_bufs(bufs);
+                return Err(e);
+            }
+        };
+        if self.umem_owner.is_none() {
+            self.umem_owner = Some(r.key);
+            self.bind_mode = Some(sock.mode);
+        }
+        let (tx_bufs, rx_bufs) = bufs.split_at(r.tx_slots as usize);
+        QueueCtx::new(
+            region,
+            QueueSetup {
+                key: r.key,
+                tx_slots: r.tx_slots,
+                rx_slots: r.rx_slots,
+                tx_ring_off: tx_off,
+                rx_ring_off: rx_off,
+                tx_bufs: tx_bufs.to_vec(),
+                rx_bufs: rx_bufs.to_vec(),
+            },
+            sock.into_parts(),
+        )
+    }
+
+    /// Drops one user of a queue; the last one closes it (unless its socket owns the UMEM that
+    /// other queues still share: then it stays, idle, until they are gone).
+    pub fn release(&mut self, key: QueueKey, tx: bool, rx: bool) {
+        let Some(e) = self.queues.get_mut(&key) else {
+            return;
+        };
+        e.tx_users -= (tx && e.tx_users > 0) as usize;
+        if rx && e.rx_users > 0 {
+            e.rx_users -= 1;
+            if e.rx_users == 0 {
+                let ik = (key.netns, key.ifindex);
+                if let Some(iface) = self.ifaces.get_mut(&ik) {
+                    iface.xdp.remove(key.queue);
+                    iface.rx_queues_steered -= 1;
+                    if iface.rx_queues_steered == 0 {
+                        // Dropping the link detaches the program: the interface is as before.
+                        self.ifaces.remove(&ik);
+                    }
+                }
+            }
+        }
+        self.drop_if_unused(key);
+        self.collect_idle();
+    }
+
+    fn drop_if_unused(&mut self, key: QueueKey) {
+        let unused = self
+            .queues
+            .get(&key)
+            .is_some_and(|e| e.tx_users == 0 && e.rx_users == 0);
+        if unused && self.umem_owner != Some(key) {
+            self.close_queue(key);
+        }
+    }
+
+    /// Closes the UMEM owner once it is the only queue left and nobody uses it.
+    fn collect_idle(&mut self) {
+        if let Some(owner) = self.umem_owner {
+            let idle = self
+                .queues
+                .get(&owner)
+                .is_none_or(|e| e.tx_users == 0 && e.rx_users == 0);
+            if idle && self.queues.len() <= 1 {
+                self.close_queue(owner);
+                self.umem_owner = None;
+            }
+        }
+    }
+
+    fn close_queue(&mut self, key: QueueKey) {
+        if let Some(e) = self.queues.remove(&key) {
+            let bufs = e.ctx.reclaim_buffers();
+            let (tb, rb) = e.ctx.ring_bytes;
+            let (to, ro) = (e.ctx.tx_ring_off, e.ctx.rx_ring_off);
+            // Ports hold Arcs only while open, so this is the last reference: the socket closes here.
+            drop(e);
+            self.region.free_bufs(bufs);
+            self.region.free_ring(to, tb);
+            self.region.free_ring(ro, rb);
+        }
+    }
+}
+
+/// Errors for requests nmxdp cannot serve (yet), with netmap's errno.
+pub(crate) fn unsupported(what: &str) -> Error {
+    Error::new(libc::EOPNOTSUPP, what.to_string())
+}

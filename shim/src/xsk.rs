@@ -1,0 +1,535 @@
+//! AF_XDP sockets and their four rings, as thin code over `libc`.
+//!
+//! One socket per (netns, ifindex, queue); all sockets of a process share one UMEM (the region's
+//! buffer pool). Ring indices follow the kernel's protocol: a producer publishes with a
+//! store-release of `producer`, a consumer reads it with a load-acquire (afxdp-facts.md 1.3).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{Error, Result};
+use crate::sys::*;
+
+/// A shared mapping of one kernel ring, unmapped on drop (the mapping holds a socket reference,
+/// so it must go before the socket can be released; afxdp-facts.md 1.9).
+struct RingMap {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Drop for RingMap {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len come from a successful mmap that nothing else unmaps.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+struct RingPtrs<T> {
+    producer: *const AtomicU32,
+    consumer: *const AtomicU32,
+    flags: *const AtomicU32,
+    desc: *mut T,
+    mask: u32,
+    size: u32,
+    _map: RingMap,
+}
+
+// SAFETY: the ring memory is shared with the kernel and lives as long as `_map`; access is
+// serialised by the owners of the ring wrappers (&mut self).
+unsafe impl<T> Send for RingPtrs<T> {}
+// SAFETY: as above; shared references only read the atomics.
+unsafe impl<T> Sync for RingPtrs<T> {}
+
+impl<T> RingPtrs<T> {
+    fn map(fd: RawFd, off: &xdp_ring_offset, entries: u32, pgoff: i64) -> Result<Self> {
+        let len = off.desc as usize + entries as usize * std::mem::size_of::<T>();
+        // SAFETY: mapping a ring of a socket we own; the kernel validates offset and length.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd,
+                pgoff,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::last_os("mmap of an AF_XDP ring"));
+        }
+        let base = ptr.cast::<u8>();
+        // SAFETY: all offsets come from XDP_MMAP_OFFSETS and lie inside the mapping.
+        unsafe {
+            Ok(RingPtrs {
+                producer: base.add(off.producer as usize).cast(),
+                consumer: base.add(off.consumer as usize).cast(),
+                flags: base.add(off.flags as usize).cast(),
+                desc: base.add(off.desc as usize).cast(),
+                mask: entries - 1,
+                size: entries,
+                _map: RingMap { ptr: base, len },
+            })
+        }
+    }
+
+    fn producer(&self) -> &AtomicU32 {
+        // SAFETY: points into the live mapping; the kernel only ever accesses it atomically.
+        unsafe { &*self.producer }
+    }
+
+    fn consumer(&self) -> &AtomicU32 {
+        // SAFETY: as for `producer`.
+        unsafe { &*self.consumer }
+    }
+
+    fn needs_wakeup(&self) -> bool {
+        // SAFETY: as for `producer`.
+        unsafe { &*self.flags }.load(Ordering::Relaxed) & XDP_RING_NEED_WAKEUP != 0
+    }
+}
+
+/// The user-space producer side of a ring (fill and TX rings).
+pub struct ProdRing<T> {
+    r: RingPtrs<T>,
+    cached_prod: u32,
+    cached_cons: u32,
+}
+
+impl<T: Copy> ProdRing<T> {
+    fn new(r: RingPtrs<T>) -> Self {
+        let cached_prod = r.producer().load(Ordering::Relaxed);
+        let cached_cons = r.consumer().load(Ordering::Acquire);
+        ProdRing {
+            r,
+            cached_prod,
+            cached_cons,
+        }
+    }
+
+    /// Entries that can be written now (re-reading the consumer only when the cache says full).
+    pub fn free(&mut self, wanted: u32) -> u32 {
+        let free = self.r.size - self.cached_prod.wrapping_sub(self.cached_cons);
+        if free >= wanted {
+            return free;
+        }
+        self.cached_cons = self.r.consumer().load(Ordering::Acquire);
+        self.r.size - self.cached_prod.wrapping_sub(self.cached_cons)
+    }
+
+    /// Writes entry `i` (0-based from the current producer position) without publishing it.
+    #[inline]
+    pub fn write(&mut self, i: u32, v: T) {
+        let idx = self.cached_prod.wrapping_add(i) & self.r.mask;
+        // SAFETY: idx is masked into the ring; the slot is owned by user space until published.
+        unsafe { self.r.desc.add(idx as usize).write(v) };
+    }
+
+    /// Publishes `n` written entries to the kernel.
+    #[inline]
+    pub fn submit(&mut self, n: u32) {
+        self.cached_prod = self.cached_prod.wrapping_add(n);
+        self.r.producer().store(self.cached_prod, Ordering::Release);
+    }
+
+    /// Entries published but not yet taken by the kernel.
+    pub fn outstanding(&mut self) -> u32 {
+        self.cached_cons = self.r.consumer().load(Ordering::Acquire);
+        self.cached_prod.wrapping_sub(self.cached_cons)
+    }
+
+    /// Entries still sitting in the ring, oldest first (used to reclaim buffers at close).
+    pub fn pending_entries(&mut self) -> Vec<T> {
+        let n = self.outstanding();
+        (0..n)
+            .map(|i| {
+                let idx = self.cached_cons.wrapping_add(i) & self.r.mask;
+                // SAFETY: idx is masked into the ring.
+                unsafe { self.r.desc.add(idx as usize).read() }
+            })
+            .collect()
+    }
+
+    pub fn needs_wakeup(&self) -> bool {
+        self.r.needs_wakeup()
+    }
+
+    pub fn size(&self) -> u32 {
+        self.r.size
+    }
+}
+
+/// The user-space consumer side of a ring (RX and completion rings).
+pub struct ConsRing<T> {
+    r: RingPtrs<T>,
+    cached_prod: u32,
+    cached_cons: u32,
+}
+
+impl<T: Copy> ConsRing<T> {
+    fn new(r: RingPtrs<T>) -> Self {
+        let cached_cons = r.consumer().load(Ordering::Relaxed);
+        ConsRing {
+            r,
+            cached_prod: cached_cons,
+            cached_cons,
+        }
+    }
+
+    /// Entries ready to be read, up to `max`.
+    #[inline]
+    pub fn available(&mut self, max: u32) -> u32 {
+        let mut n = self.cached_prod.wrapping_sub(self.cached_cons);
+        if n < max {
+            self.cached_prod = self.r.producer().load(Ordering::Acquire);
+            n = self.cached_prod.wrapping_sub(self.cached_cons);
+        }
+        n.min(max)
+    }
+
+    /// Reads entry `i` (0-based from the current consumer position).
+    #[inline]
+    pub fn read(&self, i: u32) -> T {
+        let idx = self.cached_cons.wrapping_add(i) & self.r.mask;
+        // SAFETY: idx is masked into the ring and was published by the kernel.
+        unsafe { self.r.desc.add(idx as usize).read() }
+    }
+
+    /// Gives `n` read entries back to the kernel.
+    #[inline]
+    pub fn release(&mut self, n: u32) {
+        self.cached_cons = self.cached_cons.wrapping_add(n);
+        self.r.consumer().store(self.cached_cons, Ordering::Release);
+    }
+
+    pub fn size(&self) -> u32 {
+        self.r.size
+    }
+}
+
+/// How the socket was bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindMode {
+    ZeroCopy,
+    Copy,
+}
+
+impl BindMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindMode::ZeroCopy => "zero-copy",
+            BindMode::Copy => "copy",
+        }
+    }
+}
+
+/// The UMEM every socket of the region registers or shares.
+#[derive(Debug, Clone, Copy)]
+pub struct UmemSpec {
+    pub addr: *mut u8,
+    pub len: u64,
+    pub chunk_size: u32,
+}
+
+/// Ring sizes (entries, powers of two) of one socket.
+#[derive(Debug, Clone, Copy)]
+pub struct RingSizes {
+    pub rx: u32,
+    pub tx: u32,
+    pub fill: u32,
+    pub comp: u32,
+}
+
+/// How to bind: own the UMEM (first socket of a region) or share the owner's.
+pub enum BindAs {
+    Owner {
+        umem: UmemSpec,
+        mode: Option<BindMode>,
+    },
+    Shared {
+        owner_fd: RawFd,
+    },
+}
+
+/// One bound AF_XDP socket with its RX, TX, fill and completion rings.
+pub struct XskSocket {
+    pub rx: ConsRing<xdp_desc>,
+    pub tx: ProdRing<xdp_desc>,
+    pub fill: ProdRing<u64>,
+    pub comp: ConsRing<u64>,
+    pub mode: BindMode,
+    // Declared last so the ring mappings above are dropped (unmapped) before the socket closes.
+    fd: OwnedFd,
+}
+
+fn setsockopt<T>(fd: RawFd, name: i32, val: &T, what: &str) -> Result<()> {
+    // SAFETY: val points to a live T of the given size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            SOL_XDP,
+            name,
+            (val as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::last_os(what));
+    }
+    Ok(())
+}
+
+fn getsockopt<T: Default>(fd: RawFd, name: i32, what: &str) -> Result<T> {
+    let mut val = T::default();
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: val is a writable T and len its size.
+    let rc = unsafe { libc::getsockopt(fd, SOL_XDP, name, (&mut val as *mut T).cast(), &mut len) };
+    if rc != 0 {
+        return Err(Error::last_os(what));
+    }
+    Ok(val)
+}
+
+impl XskSocket {
+    /// Creates, maps and binds a socket to (ifindex, queue).
+    pub fn open(ifindex: u32, queue: u32, sizes: RingSizes, how: &BindAs) -> Result<XskSocket> {
+        match how {
+            BindAs::Owner {
+                umem,
+                mode: Some(mode),
+            } => Self::open_once(ifindex, queue, sizes, Some((umem, *mode)), None),
+            BindAs::Owner { umem, mode: None } => {
+                match Self::open_once(
+                    ifindex,
+                    queue,
+                    sizes,
+                    Some((umem, BindMode::ZeroCopy)),
+                    None,
+                ) {
+                    Err(e) if e.errno() == libc::EOPNOTSUPP || e.errno() == libc::EINVAL => {
+                        Self::open_once(ifindex, queue, sizes, Some((umem, BindMode::Copy)), None)
+                    }
+                    r => r,
+                }
+            }
+            BindAs::Shared { owner_fd } => {
+                Self::open_once(ifindex, queue, sizes, None, Some(*owner_fd))
+            }
+        }
+    }
+
+    fn open_once(
+        ifindex: u32,
+        queue: u32,
+        sizes: RingSizes,
+        owner: Option<(&UmemSpec, BindMode)>,
+        shared_fd: Option<RawFd>,
+    ) -> Result<XskSocket> {
+        // SAFETY: plain socket(2) call.
+        let raw = unsafe { libc::socket(AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            let e = Error::last_os("socket(AF_XDP)");
+            return Err(if e.errno() == libc::EPERM || e.errno() == libc::EACCES {
+                Error::new(
+                    libc::EPERM,
+                    "cannot create an AF_XDP socket: needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF (run as root)",
+                )
+            } else {
+                e
+            });
+        }
+        // SAFETY: raw is a fresh fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let s = fd.as_raw_fd();
+        if let Some((umem, _)) = owner {
+            let reg = xdp_umem_reg {
+                addr: umem.addr as u64,
+                len: umem.len,
+                chunk_size: umem.chunk_size,
+                headroom: 0,
+                flags: 0,
+                tx_metadata_len: 0,
+            };
+            setsockopt(s, XDP_UMEM_REG, &reg, "registering the UMEM (XDP_UMEM_REG)")?;
+        }
+        setsockopt(
+            s,
+            XDP_UMEM_FILL_RING,
+            &(sizes.fill as i32),
+            "XDP_UMEM_FILL_RING",
+        )?;
+        setsockopt(
+            s,
+            XDP_UMEM_COMPLETION_RING,
+            &(sizes.comp as i32),
+            "XDP_UMEM_COMPLETION_RING",
+        )?;
+        setsockopt(s, XDP_RX_RING, &(sizes.rx as i32), "XDP_RX_RING")?;
+        setsockopt(s, XDP_TX_RING, &(sizes.tx as i32), "XDP_TX_RING")?;
+        // Copy mode sends at most this many frames per sendto (default 32, EAGAIN after): one kick
+        // per batch needs it as large as the ring. Kernels before 6.17 lack it; then we loop.
+        let _ = setsockopt(s, XDP_MAX_TX_SKB_BUDGET, &sizes.tx, "XDP_MAX_TX_SKB_BUDGET");
+
+        let off: xdp_mmap_offsets = getsockopt(s, XDP_MMAP_OFFSETS, "XDP_MMAP_OFFSETS")?;
+        let rx = ConsRing::new(RingPtrs::map(s, &off.rx, sizes.rx, XDP_PGOFF_RX_RING)?);
+        let tx = ProdRing::new(RingPtrs::map(s, &off.tx, sizes.tx, XDP_PGOFF_TX_RING)?);
+        let fill = ProdRing::new(RingPtrs::map(
+            s,
+            &off.fr,
+            sizes.fill,
+            XDP_UMEM_PGOFF_FILL_RING,
+        )?);
+        let comp = ConsRing::new(RingPtrs::map(
+            s,
+            &off.cr,
+            sizes.comp,
+            XDP_UMEM_PGOFF_COMPLETION_RING,
+        )?);
+
+        let mut addr = sockaddr_xdp {
+            sxdp_family: AF_XDP as u16,
+            sxdp_ifindex: ifindex,
+            sxdp_queue_id: queue,
+            ..Default::default()
+        };
+        match (owner, shared_fd) {
+            (Some((_, mode)), _) => {
+                addr.sxdp_flags = XDP_USE_NEED_WAKEUP
+                    | match mode {
+                        BindMode::ZeroCopy => XDP_ZEROCOPY,
+                        BindMode::Copy => XDP_COPY,
+                    }
+            }
+            (None, Some(owner_fd)) => {
+                addr.sxdp_flags = XDP_SHARED_UMEM;
+                addr.sxdp_shared_umem_fd = owner_fd as u32;
+            }
+            (None, None) => unreachable!("a socket either owns or shares the UMEM"),
+        }
+        bind_with_retry(s, &addr, ifindex, queue)?;
+        let opts: xdp_options = getsockopt(s, XDP_OPTIONS, "XDP_OPTIONS")?;
+        let mode = if opts.flags & XDP_OPTIONS_ZEROCOPY != 0 {
+            BindMode::ZeroCopy
+        } else {
+            BindMode::Copy
+        };
+        Ok(XskSocket {
+            rx,
+            tx,
+            fill,
+            comp,
+            mode,
+            fd,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Splits the socket so the TX side and the RX side can be driven independently.
+    pub fn into_parts(self) -> XskParts {
+        XskParts {
+            rx: self.rx,
+            tx: self.tx,
+            fill: self.fill,
+            comp: self.comp,
+            mode: self.mode,
+            fd: self.fd,
+        }
+    }
+
+    /// Kernel counters of this socket (XDP_STATISTICS).
+    pub fn statistics(&self) -> Result<xdp_statistics> {
+        getsockopt(self.fd(), XDP_STATISTICS, "XDP_STATISTICS")
+    }
+}
+
+/// The pieces of a socket; the owner must drop the rings before `fd`.
+pub struct XskParts {
+    pub rx: ConsRing<xdp_desc>,
+    pub tx: ProdRing<xdp_desc>,
+    pub fill: ProdRing<u64>,
+    pub comp: ConsRing<u64>,
+    pub mode: BindMode,
+    pub fd: OwnedFd,
+}
+
+/// Kernel counters of socket `fd` (XDP_STATISTICS).
+pub fn statistics(fd: RawFd) -> Result<xdp_statistics> {
+    getsockopt(fd, XDP_STATISTICS, "XDP_STATISTICS")
+}
+
+/// A released socket on the same queue is torn down by a kernel workqueue, so bind can see EBUSY
+/// for some tens of milliseconds after a close (afxdp-facts.md 1.9): retry for a bounded time.
+fn bind_with_retry(s: RawFd, addr: &sockaddr_xdp, ifindex: u32, queue: u32) -> Result<()> {
+    const RETRIES: u32 = 100;
+    for attempt in 0..=RETRIES {
+        // SAFETY: addr is a valid sockaddr_xdp of the right length.
+        let rc = unsafe {
+            libc::bind(
+                s,
+                (addr as *const sockaddr_xdp).cast(),
+                std::mem::size_of::<sockaddr_xdp>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        let errno = err.raw_os_error().unwrap_or(libc::EIO);
+        if errno == libc::EBUSY && attempt < RETRIES {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        return Err(match errno {
+            libc::EBUSY => Error::new(
+                libc::EBUSY,
+                format!("queue {queue} of ifindex {ifindex} is already bound by another AF_XDP socket (another netmap/AF_XDP application holds it): stop it or pick another ring"),
+            ),
+            libc::ENODEV => Error::new(libc::ENXIO, format!("ifindex {ifindex} disappeared while binding")),
+            libc::EOPNOTSUPP => Error::new(libc::EOPNOTSUPP, format!("binding queue {queue} of ifindex {ifindex}: {err}")),
+            _ => Error::from_io(format!("binding AF_XDP socket to queue {queue} of ifindex {ifindex}"), &err),
+        });
+    }
+    unreachable!()
+}
+
+/// Asks the kernel to transmit what the TX ring holds (copy mode sends synchronously here).
+/// Returns the errno, 0 on success.
+#[inline]
+pub fn kick_tx(fd: RawFd) -> i32 {
+    // SAFETY: a zero-length sendto with no buffer; MSG_DONTWAIT is mandatory for AF_XDP.
+    let rc = unsafe {
+        libc::sendto(
+            fd,
+            std::ptr::null(),
+            0,
+            libc::MSG_DONTWAIT,
+            std::ptr::null(),
+            0,
+        )
+    };
+    if rc >= 0 {
+        0
+    } else {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    }
+}
+
+/// Asks the kernel to refill from the fill ring (needed in zero-copy mode when it says so).
+#[inline]
+pub fn kick_rx(fd: RawFd) {
+    // SAFETY: a zero-length recvfrom with no buffer, non-blocking.
+    unsafe {
+        libc::recvfrom(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+}

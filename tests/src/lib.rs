@@ -1,0 +1,270 @@
+//! Test bed: network namespaces and veth pairs made by the test itself, always removed, and
+//! helpers to run code inside a namespace and to build and check numbered frames.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Fails (never skips) when the test cannot create namespaces.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    assert_eq!(
+        uid, 0,
+        "this test creates network namespaces, veth pairs and attaches XDP: run it as root (sudo make test)"
+    );
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip(8): install iproute2");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace named after the test process, deleted on drop (also when a test fails).
+pub struct Netns {
+    pub name: String,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        require_root();
+        let name = format!(
+            "nmxdp-t{}-{}-{}",
+            std::process::id(),
+            tag,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &name]);
+        // No IPv6 in test namespaces: interfaces coming up send router and multicast listener
+        // solicitations, which would land in the rings next to the frames a test counts.
+        for key in [
+            "net.ipv6.conf.all.disable_ipv6",
+            "net.ipv6.conf.default.disable_ipv6",
+        ] {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &name, "sysctl", "-qw", &format!("{key}=1")])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "sysctl {key} in {name} failed");
+        }
+        Netns { name }
+    }
+
+    /// Runs `f` on a thread that lives in this namespace (setns affects only that thread).
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/var/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                enter(&path);
+                f()
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// Does `ifname` in this namespace have an XDP program attached?
+    pub fn xdp_attached(&self, ifname: &str) -> bool {
+        let out = ip(&["-n", &self.name, "-d", "link", "show", "dev", ifname]);
+        out.contains(" xdp") || out.contains("prog/xdp")
+    }
+
+    pub fn exists(name: &str) -> bool {
+        ip(&["netns", "list"])
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(name))
+    }
+}
+
+/// Moves the calling thread into the namespace at `path`.
+pub fn enter(path: &str) {
+    let f = File::open(path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    // SAFETY: setns on a namespace fd we hold open; affects only this thread.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Two namespaces joined by a veth pair: `va` in `a`, `vb` in `b`, both up.
+pub struct VethPair {
+    pub a: Netns,
+    pub b: Netns,
+}
+
+impl VethPair {
+    pub fn new(tag: &str, queues: u32) -> VethPair {
+        let a = Netns::new(&format!("{tag}a"));
+        let b = Netns::new(&format!("{tag}b"));
+        let q = queues.to_string();
+        ip(&[
+            "link",
+            "add",
+            "va",
+            "netns",
+            &a.name,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "netns",
+            &b.name,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+        ]);
+        ip(&["-n", &a.name, "link", "set", "va", "up"]);
+        ip(&["-n", &b.name, "link", "set", "vb", "up"]);
+        VethPair { a, b }
+    }
+
+    /// Asserts neither end has an XDP program left.
+    pub fn assert_no_xdp(&self) {
+        assert!(!self.a.xdp_attached("va"), "an XDP program was left on va");
+        assert!(!self.b.xdp_attached("vb"), "an XDP program was left on vb");
+    }
+}
+
+/// Builds frame `seq` of `len` bytes: Ethernet broadcast, IPv4/UDP 10.0.0.1 -> 10.1.0.1, the
+/// sequence number at bytes 42..50 and the rest a pattern derived from `seq` and the offset, so
+/// the receiver can compare every byte.
+pub fn frame(seq: u64, len: usize) -> Vec<u8> {
+    let mut f = vec![0u8; len];
+    f[0..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = (len - 14) as u16;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[16..20].copy_from_slice(&[10, 1, 0, 1]);
+    let sum = ip_checksum(ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    f[36..38].copy_from_slice(&1234u16.to_be_bytes());
+    f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    f[42..50].copy_from_slice(&seq.to_le_bytes());
+    for (i, b) in f.iter_mut().enumerate().skip(50) {
+        *b = (i as u64).wrapping_mul(31).wrapping_add(seq) as u8;
+    }
+    f
+}
+
+fn ip_checksum(h: &[u8]) -> u16 {
+    let mut s: u32 = h
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// The sequence number a frame built by [`frame`] carries.
+pub fn seq_of(f: &[u8]) -> Option<u64> {
+    f.get(42..50)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+}
+
+impl Netns {
+    /// Path for [`enter`].
+    pub fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.name)
+    }
+}
+
+use nmxdp::{Port, POLLIN, POLLOUT};
+use std::time::{Duration, Instant};
+
+/// Sends `frames` on TX ring `ring`, waiting for room with poll(POLLOUT), then drains.
+pub fn send_all(port: &mut Port, ring: u32, frames: &[Vec<u8>]) {
+    let mut next = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while next < frames.len() {
+        {
+            let mut tx = port.tx_ring(ring);
+            while next < frames.len() && tx.push(&frames[next]) {
+                next += 1;
+            }
+            if next < frames.len() {
+                let t = tx.tail();
+                tx.set_cur(t);
+            }
+        }
+        let ev = port
+            .poll(POLLOUT, Some(Duration::from_millis(500)))
+            .expect("poll");
+        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while sending");
+        assert!(
+            Instant::now() < deadline,
+            "sending {} frames timed out at {next}",
+            frames.len()
+        );
+    }
+    drain(port, ring);
+}
+
+/// Syncs until every transmission on `ring` completed (tail == head - 1).
+pub fn drain(port: &mut Port, ring: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        port.sync_tx().unwrap();
+        if !port.tx_ring(ring).tx_pending() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "TX never completed (nm_tx_pending stays true)"
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+/// Receives until `count` frames arrived on any bound RX ring or `idle` passes without traffic.
+/// Returns (ring, frame) pairs in arrival order.
+pub fn recv_upto(port: &mut Port, count: usize, idle: Duration) -> Vec<(u32, Vec<u8>)> {
+    let mut got = Vec::with_capacity(count);
+    while got.len() < count {
+        let ev = port.poll(POLLIN, Some(idle)).expect("poll");
+        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while receiving");
+        if ev & POLLIN == 0 {
+            break;
+        }
+        for r in port.rx_rings() {
+            let mut rx = port.rx_ring(r);
+            for p in rx.packets() {
+                got.push((r, p.to_vec()));
+            }
+            rx.release_all();
+        }
+    }
+    got
+}

@@ -1,0 +1,82 @@
+//! Bad input gets netmap's errno and a message naming the cause.
+
+use nmxdp::Port;
+use nmxdp_tests::VethPair;
+
+fn open_err(name: &str) -> nmxdp::Error {
+    match Port::open(name) {
+        Ok(_) => panic!("{name} opened but should not"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn unknown_interface_is_enxio() {
+    let pair = VethPair::new("err", 2);
+    pair.a.run(|| {
+        let e = open_err("netmap:nosuchif0");
+        assert_eq!(e.errno(), libc::ENXIO, "{e}");
+        assert!(e.message().contains("nosuchif0"), "{e}");
+    });
+}
+
+#[test]
+fn bad_names_are_einval() {
+    let pair = VethPair::new("name", 1);
+    pair.a.run(|| {
+        for name in [
+            "netmap:va-",
+            "netmap:va-x",
+            "netmap:",
+            "va",
+            "netmap:va@0",
+            "netmap:va@conf=4",
+            "netmap:va-4096",
+        ] {
+            let e = open_err(name);
+            assert_eq!(e.errno(), libc::EINVAL, "{name}: {e}");
+            assert!(!e.message().is_empty(), "{name}: empty message");
+        }
+    });
+    pair.assert_no_xdp();
+}
+
+#[test]
+fn ring_out_of_range_is_einval() {
+    let pair = VethPair::new("range", 2);
+    pair.a.run(|| {
+        let e = open_err("netmap:va-2");
+        assert_eq!(e.errno(), libc::EINVAL, "{e}");
+        assert!(e.message().contains("ring 2"), "{e}");
+        assert!(Port::open("netmap:va-1").is_ok());
+    });
+    pair.assert_no_xdp();
+}
+
+#[test]
+fn unsupported_modes_say_so() {
+    let pair = VethPair::new("unsup", 1);
+    pair.a.run(|| {
+        for name in [
+            "netmap:va^",
+            "netmap:va*",
+            "netmap:va{1",
+            "vale0:p",
+            "netmap:va/t",
+        ] {
+            let e = open_err(name);
+            assert_eq!(e.errno(), libc::EOPNOTSUPP, "{name}: {e}");
+        }
+        let e = open_err("netmap:va@2");
+        assert_eq!(e.errno(), libc::EINVAL, "{e}");
+    });
+}
+
+#[test]
+fn namespaces_of_a_test_are_removed() {
+    let name = {
+        let pair = VethPair::new("gone", 1);
+        pair.a.name.clone()
+    };
+    assert!(!nmxdp_tests::Netns::exists(&name), "{name} left behind");
+}
