@@ -184,7 +184,10 @@ impl Engine {
             "queue {} (tx {} + rx {} slots)",
             r.key.queue, r.tx_slots, r.rx_slots
         );
-        let bufs = match region.alloc_bufs((r.tx_slots + r.rx_slots) as usize, &what) {
+        // RX gets twice its slots: the second half waits in the fill ring, so the kernel can keep
+        // receiving into the AF_XDP RX ring while the app still holds a full netmap ring.
+        let rx_bufs_n = 2 * r.rx_slots;
+        let bufs = match region.alloc_bufs((r.tx_slots + rx_bufs_n) as usize, &what) {
             Ok(b) => b,
             Err(e) => {
                 region.free_ring(tx_off, tx_bytes);
@@ -193,9 +196,9 @@ impl Engine {
             }
         };
         let sizes = RingSizes {
-            rx: pow2(r.rx_slots),
+            rx: pow2(rx_bufs_n),
             tx: pow2(r.tx_slots),
-            fill: pow2(r.rx_slots),
+            fill: pow2(rx_bufs_n),
             comp: pow2(r.tx_slots),
         };
         let sock = match self.umem_owner.and_then(|k| self.queues.get(&k)) {

@@ -36,8 +36,16 @@ pub mod xsk;
 
 pub use engine::Modes;
 pub use error::{Error, Result};
-pub use port::{Port, Registration, POLLERR, POLLIN, POLLOUT};
+pub use port::{
+    port_info, region_base, region_layout, Port, Registration, POLLERR, POLLIN, POLLOUT,
+};
 pub use queue::PortStats;
 pub use ring::{swap_buffers, Ring};
 pub use xdp::{AttachMethod, AttachMode};
 pub use xsk::BindMode;
+
+// The C library keeps ports behind a lock shared between threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Port>();
+};

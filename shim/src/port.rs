@@ -472,6 +472,23 @@ impl Port {
         s
     }
 
+    /// Kernel counters (XDP_STATISTICS) summed over this port's sockets: RX drops for lack of
+    /// fill buffers or ring room, invalid descriptors.
+    pub fn xdp_statistics(&self) -> crate::sys::xdp_statistics {
+        let mut sum = crate::sys::xdp_statistics::default();
+        for fd in self.socket_fds() {
+            if let Ok(s) = crate::xsk::statistics(fd) {
+                sum.rx_dropped += s.rx_dropped;
+                sum.rx_invalid_descs += s.rx_invalid_descs;
+                sum.tx_invalid_descs += s.tx_invalid_descs;
+                sum.rx_ring_full += s.rx_ring_full;
+                sum.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+                sum.tx_ring_empty_descs += s.tx_ring_empty_descs;
+            }
+        }
+        sum
+    }
+
     /// AF_XDP socket fds, for callers that build their own event loops.
     pub fn socket_fds(&self) -> Vec<i32> {
         let mut v: Vec<i32> = self
@@ -511,6 +528,39 @@ impl Drop for Port {
             eng.region.free_if(self.nifp_off);
         }
     }
+}
+
+/// What PORT_INFO_GET reports for `spec` without registering it (rings, slots, memory).
+pub fn port_info(spec: &PortSpec) -> Result<Registration> {
+    check_supported(spec)?;
+    let info = if_info(&spec.name)?;
+    let eng = engine()?;
+    let slots = |v: Option<u32>| {
+        v.unwrap_or(eng.cfg.slots)
+            .clamp(crate::config::MIN_SLOTS, crate::config::MAX_SLOTS)
+    };
+    Ok(Registration {
+        nr_offset: 0,
+        nr_memsize: eng.region.layout.memsize,
+        nr_tx_slots: slots(spec.conf.tx_slots),
+        nr_rx_slots: slots(spec.conf.rx_slots),
+        nr_tx_rings: info.tx_queues as u16,
+        nr_rx_rings: info.rx_queues as u16,
+        nr_host_tx_rings: 1,
+        nr_host_rx_rings: 1,
+        nr_mem_id: GLOBAL_MEM_ID,
+        nr_extra_bufs: 0,
+    })
+}
+
+/// Layout of the process's region (POOLS_INFO_GET), creating it if needed.
+pub fn region_layout() -> Result<crate::region::Layout> {
+    Ok(engine()?.region.layout)
+}
+
+/// Base address of the process's region (what mmap of a netmap fd returns).
+pub fn region_base() -> Result<*mut u8> {
+    Ok(engine()?.region.base())
 }
 
 fn check_supported(spec: &PortSpec) -> Result<()> {

@@ -278,10 +278,17 @@ impl QueueCtx {
         } = parts;
         let q = s.key.queue as u16;
         let txr = init_ring(region, s.tx_ring_off, s.tx_slots, q, 0, &s.tx_bufs);
-        let rxr = init_ring(region, s.rx_ring_off, s.rx_slots, q, 1, &s.rx_bufs);
-        // The RX ring owns rx_slots buffers; all start in the kernel's hands. Slots the kernel
+        let rxr = init_ring(
+            region,
+            s.rx_ring_off,
+            s.rx_slots,
+            q,
+            1,
+            &s.rx_bufs[..s.rx_slots as usize],
+        );
+        // The RX side owns 2 * rx_slots buffers, all starting in the fill ring. Slots the kernel
         // owns carry stale indices that rxsync overwrites when a packet lands.
-        debug_assert!(fill.free(s.rx_slots) >= s.rx_slots);
+        debug_assert!(fill.free(s.rx_bufs.len() as u32) >= s.rx_bufs.len() as u32);
         for (i, &b) in s.rx_bufs.iter().enumerate() {
             fill.write(i as u32, b as u64 * region.layout.buf_size as u64);
         }

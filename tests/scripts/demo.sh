@@ -30,7 +30,7 @@ ip -n "$a" link set va up
 ip -n "$b" link set vb up
 
 echo "== pkt-gen rx on $b/vb, tx on $a/va: $n packets of $len bytes"
-ip netns exec "$b" "$bin" -i netmap:vb -f rx -n "$n" -W -w 1 >"$out/rx" 2>"$out/rx.err" &
+ip netns exec "$b" "$bin" -i "netmap:vb@conf:rx-slots=4096" -f rx -n "$n" -W -w 1 >"$out/rx" 2>"$out/rx.err" &
 rx=$!
 sleep 1
 ip netns exec "$a" "$bin" -i netmap:va -f tx -n "$n" -l "$len" -w 1 >"$out/tx" 2>"$out/tx.err" || {

@@ -15,6 +15,11 @@ fn roundtrip(len: usize, n: u64) {
         let rx = s.spawn(|| {
             enter(&pair.b.path());
             let mut port = Port::open("netmap:vb").expect("open vb");
+            assert_eq!(
+                port.modes().xdp,
+                Some(nmxdp::AttachMode::Native),
+                "veth supports native XDP"
+            );
             ready_tx.send(()).unwrap();
             let got = recv_upto(&mut port, n as usize, Duration::from_secs(3));
             (got, port.stats())

@@ -1,0 +1,172 @@
+//! The receiver: waits for the first packet, then counts (and optionally verifies) everything
+//! the bound RX rings deliver.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nmxdp::abi::NS_MOREFRAG;
+use nmxdp::{Port, POLLERR, POLLIN};
+
+use crate::frame::Verifier;
+use crate::report::{Counters, Diag, DoneGuard};
+use crate::stopped;
+
+const POLL_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// One receiving thread's job.
+pub struct RxJob {
+    pub index: u32,
+    pub burst: u32,
+    /// `-W`: leave when a 1 s poll sees nothing (after traffic started).
+    pub exit_on_idle: bool,
+    pub verify: bool,
+}
+
+/// Packets still to receive over all threads (`-n`); `None` = forever.
+pub struct Quota(Option<AtomicU64>);
+
+impl Quota {
+    pub fn new(n: u64) -> Quota {
+        Quota((n > 0).then(|| AtomicU64::new(n)))
+    }
+
+    /// Takes up to `k` packets from the remaining quota; returns how many were granted.
+    pub fn claim(&self, k: u32) -> u32 {
+        match &self.0 {
+            None => k,
+            Some(left) => {
+                let prev = left
+                    .fetch_update(Relaxed, Relaxed, |r| Some(r - r.min(k as u64)))
+                    .unwrap_or(0);
+                prev.min(k as u64) as u32
+            }
+        }
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.0.as_ref().is_some_and(|l| l.load(Relaxed) == 0)
+    }
+}
+
+/// Runs the receiver on `port` until the quota is reached, Ctrl-C, or (with `-W`) silence.
+pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result<Diag> {
+    let _done = DoneGuard(ctrs);
+    let rings = port.rx_rings();
+    if rings.is_empty() {
+        bail!("thread {}: the port has no RX rings bound", job.index);
+    }
+    let finished = || stopped() || quota.exhausted();
+
+    // Unbounded wait for the first packet.
+    loop {
+        if finished() {
+            return Ok(Diag::of(&port));
+        }
+        let rev = port.poll(POLLIN, Some(POLL_TIMEOUT))?;
+        if rev & POLLERR != 0 {
+            bail!(
+                "thread {}: poll reported POLLERR on the RX rings",
+                job.index
+            );
+        }
+        if rev != 0 {
+            break;
+        }
+        eprintln!(
+            "pkt-gen: thread {}: waiting for initial packets, poll returns {rev}",
+            job.index
+        );
+    }
+
+    let mut verifier = job.verify.then(Verifier::new);
+    let (mut pkts, mut bytes, mut events) = (0u64, 0u64, 0u64);
+    ctrs.set_tic(Instant::now());
+    let mut end = None;
+    'outer: while !finished() {
+        let rev = port.poll(POLLIN, Some(POLL_TIMEOUT))?;
+        if rev & POLLERR != 0 {
+            bail!(
+                "thread {}: poll reported POLLERR on the RX rings",
+                job.index
+            );
+        }
+        if rev == 0 {
+            if job.exit_on_idle {
+                // The last second was silence: do not count it.
+                end = Instant::now().checked_sub(POLL_TIMEOUT);
+                break;
+            }
+            continue;
+        }
+        let mut free_space = 0u64;
+        for r in rings.clone() {
+            let mut ring = port.rx_ring(r);
+            let n = ring.num_slots();
+            free_space += ((ring.head() + n - ring.tail()) % n) as u64;
+            let avail = ring.space().min(job.burst);
+            if avail == 0 {
+                continue;
+            }
+            let k = quota.claim(avail);
+            let mut i = ring.head();
+            for _ in 0..k {
+                let s = ring.slot(i);
+                bytes += s.len as u64;
+                if s.flags & NS_MOREFRAG == 0 {
+                    pkts += 1;
+                }
+                if let Some(v) = verifier.as_mut() {
+                    let _ = v.check(ring.packet(i));
+                }
+                i = ring.next(i);
+            }
+            ring.advance(k);
+            if k > 0 {
+                events += 1;
+            }
+            if k < avail {
+                break 'outer;
+            }
+        }
+        ctrs.min_space.fetch_min(free_space, Relaxed);
+        ctrs.publish(pkts, bytes, events);
+    }
+    ctrs.publish(pkts, bytes, events);
+    // Hand the consumed slots back before the port closes.
+    port.sync_rx()?;
+    ctrs.set_toc(end.unwrap_or_else(Instant::now));
+    if let Some(v) = verifier {
+        ctrs.verify_ok.store(v.ok, Relaxed);
+        ctrs.verify_bad.store(v.bad, Relaxed);
+        if v.foreign > 0 {
+            eprintln!(
+                "pkt-gen: thread {}: verify: {} frame(s) of other traffic (not IPv4/UDP) ignored",
+                job.index, v.foreign
+            );
+        }
+        if let Some(b) = v.first_bad {
+            eprintln!("pkt-gen: thread {}: first bad frame: {b:?}", job.index);
+        }
+    }
+    Ok(Diag::of(&port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_claims() {
+        let q = Quota::new(10);
+        assert_eq!(q.claim(4), 4);
+        assert_eq!(q.claim(4), 4);
+        assert!(!q.exhausted());
+        assert_eq!(q.claim(4), 2);
+        assert!(q.exhausted());
+        assert_eq!(q.claim(4), 0);
+        let f = Quota::new(0);
+        assert_eq!(f.claim(512), 512);
+        assert!(!f.exhausted());
+    }
+}

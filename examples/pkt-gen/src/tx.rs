@@ -1,0 +1,217 @@
+//! The sender: fills every bound TX ring in batches, as fast as the rings allow or at `-R` pps.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nmxdp::abi::{NS_BUF_CHANGED, NS_REPORT};
+use nmxdp::{Port, POLLERR, POLLOUT};
+
+use crate::frame::{seq, write_seq};
+use crate::report::{Counters, Diag, DoneGuard};
+use crate::stopped;
+
+/// How long the final drain waits for pending transmissions.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// One sending thread's job.
+pub struct TxJob {
+    /// Thread index (upper 16 bits of the sequence numbers).
+    pub index: u32,
+    /// Frames to send; 0 = until stopped.
+    pub quota: u64,
+    pub burst: u32,
+    /// This thread's share of `-R` (0 = unlimited).
+    pub rate: u64,
+    /// The frame (sequence number 0), `-l` bytes.
+    pub frame: Vec<u8>,
+}
+
+/// Spaces batches of `burst` frames `burst / rate` seconds apart.
+struct Pacer {
+    start: Instant,
+    rate: u64,
+    burst: u64,
+    batch: u64,
+}
+
+impl Pacer {
+    /// A batch size that keeps the period near 1 ms, within `1..=burst`.
+    fn new(rate: u64, burst: u32) -> Pacer {
+        let b = (rate / 1000).clamp(1, burst.max(1) as u64);
+        Pacer {
+            start: Instant::now(),
+            rate,
+            burst: b,
+            batch: 0,
+        }
+    }
+
+    /// Waits for the next batch's start time and returns its size.
+    fn next_batch(&mut self) -> u64 {
+        let ns = (self.batch as u128 * self.burst as u128 * 1_000_000_000) / self.rate as u128;
+        self.batch += 1;
+        let at = self.start + Duration::from_nanos(ns.min(u64::MAX as u128) as u64);
+        loop {
+            let now = Instant::now();
+            if now >= at || stopped() {
+                break;
+            }
+            let left = at - now;
+            if left > Duration::from_micros(200) {
+                std::thread::sleep(left - Duration::from_micros(100));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.burst
+    }
+}
+
+/// Runs the sender on `port` until the quota is sent or Ctrl-C. Publishes into `ctrs`.
+pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
+    let _done = DoneGuard(ctrs);
+    let rings = port.tx_rings();
+    if rings.is_empty() {
+        bail!("thread {}: the port has no TX rings bound", job.index);
+    }
+    let len = job.frame.len();
+    let max = port.tx_ring(rings.start).max_frame();
+    if len > max {
+        bail!("frame length {len} exceeds the {max} bytes a netmap buffer carries");
+    }
+    // Every buffer gets the full frame once; afterwards only its sequence number changes.
+    for r in rings.clone() {
+        let mut ring = port.tx_ring(r);
+        for i in 0..ring.num_slots() {
+            ring.slot_mut(i).flags |= NS_BUF_CHANGED;
+        }
+    }
+
+    let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
+    let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
+    let mut budget: u64 = 0;
+    let (mut sent, mut events) = (0u64, 0u64);
+    let timeout = Some(Duration::from_millis(2000));
+    ctrs.set_tic(Instant::now());
+    if let Some(p) = pacer.as_mut() {
+        p.start = Instant::now();
+    }
+
+    'outer: while !stopped() && (job.quota == 0 || sent < job.quota) {
+        if let Some(p) = pacer.as_mut() {
+            if budget == 0 {
+                budget = p.next_batch();
+                if stopped() {
+                    break;
+                }
+            }
+        }
+        let rev = port.poll(POLLOUT, timeout)?;
+        if rev & POLLERR != 0 {
+            bail!(
+                "thread {}: poll reported POLLERR on the TX rings",
+                job.index
+            );
+        }
+        if rev == 0 {
+            eprintln!(
+                "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
+                job.index
+            );
+            continue;
+        }
+        for r in rings.clone() {
+            let mut limit = burst;
+            if pacer.is_some() {
+                limit = limit.min(budget);
+            }
+            if job.quota > 0 {
+                limit = limit.min(job.quota - sent);
+            }
+            let mut ring = port.tx_ring(r);
+            if ring.is_empty() {
+                continue;
+            }
+            let m = fill(&mut ring, &job, sent, limit as u32) as u64;
+            sent += m;
+            if m > 0 {
+                events += 1;
+            }
+            ctrs.publish(sent, sent * len as u64, events);
+            if pacer.is_some() {
+                budget -= m;
+                if budget == 0 {
+                    continue 'outer;
+                }
+            }
+            if job.quota > 0 && sent >= job.quota {
+                break 'outer;
+            }
+        }
+    }
+
+    drain(&mut port)?;
+    ctrs.set_toc(Instant::now());
+    Ok(Diag::of(&port))
+}
+
+/// Fills up to `limit` free slots of `ring` with frames numbered from `first`; returns how many.
+#[inline]
+fn fill(ring: &mut nmxdp::Ring<'_>, job: &TxJob, first: u64, limit: u32) -> u32 {
+    let len = job.frame.len();
+    let n = ring.space().min(limit);
+    let mut i = ring.head();
+    for k in 0..n {
+        let changed = ring.slot(i).flags & NS_BUF_CHANGED != 0;
+        // A slot without a valid buffer (never expected) goes out empty.
+        let ok = match ring.buf_mut(i).get_mut(..len) {
+            Some(buf) => {
+                if changed {
+                    buf.copy_from_slice(&job.frame);
+                }
+                write_seq(buf, seq(job.index, first + k as u64));
+                true
+            }
+            None => false,
+        };
+        let s = ring.slot_mut(i);
+        s.len = if ok { len as u16 } else { 0 };
+        s.flags = if k + 1 == n { NS_REPORT } else { 0 };
+        i = ring.next(i);
+    }
+    ring.advance(n);
+    if n < limit {
+        // Not the whole batch: ask poll() to wake us when more room appears.
+        let t = ring.tail();
+        ring.set_cur(t);
+    }
+    n
+}
+
+/// Flushes and waits (up to [`DRAIN_LIMIT`]) until every bound TX ring has nothing pending.
+fn drain(port: &mut Port) -> Result<()> {
+    port.sync_tx()?;
+    let start = Instant::now();
+    loop {
+        let pending = port.tx_rings().any(|r| port.tx_ring(r).tx_pending());
+        if !pending {
+            return Ok(());
+        }
+        if start.elapsed() >= DRAIN_LIMIT {
+            let left: u32 = port
+                .tx_rings()
+                .map(|r| {
+                    let ring = port.tx_ring(r);
+                    (ring.head() + ring.num_slots() - ring.next(ring.tail())) % ring.num_slots()
+                })
+                .sum();
+            eprintln!(
+                "pkt-gen: warning: {left} TX slot(s) still pending after {} s, giving up",
+                DRAIN_LIMIT.as_secs()
+            );
+            return Ok(());
+        }
+        port.sync_tx()?;
+        std::thread::sleep(Duration::from_micros(1));
+    }
+}
