@@ -23,6 +23,8 @@ enum Cmd {
         /// Interface name (e.g. eth0), in the current network namespace.
         iface: String,
     },
+    /// Interfaces in use: attached program and mode, queue holders (pid), socket counters.
+    Status,
 }
 
 fn would_use(cfg: &Config, native: &Probe, skb: &Probe, zc: &Probe) -> (String, String) {
@@ -93,8 +95,40 @@ fn info(iface: &str) -> Result<()> {
     Ok(())
 }
 
+fn status() -> Result<()> {
+    let all = nmxdp::status::status();
+    if all.is_empty() {
+        println!("no interface is in use by nmxdp");
+        return Ok(());
+    }
+    for i in all {
+        let prog = match &i.program {
+            Some((id, name, mode)) => format!("program {name} (id {id}) {mode}"),
+            None => "program: (interface in another network namespace)".to_string(),
+        };
+        println!("{} [netns-ifindex {}]: {prog}", i.ifname, i.key);
+        for q in i.queues {
+            let s = match q.stats {
+                Some(s) => format!(
+                    "rx_dropped {} rx_invalid {} tx_invalid {} rx_ring_full {} fill_empty {} tx_ring_empty {}",
+                    s.rx_dropped,
+                    s.rx_invalid_descs,
+                    s.tx_invalid_descs,
+                    s.rx_ring_full,
+                    s.rx_fill_ring_empty_descs,
+                    s.tx_ring_empty_descs
+                ),
+                None => "counters unavailable (needs root)".to_string(),
+            };
+            println!("  queue {} pid {}: {s}", q.holder.queue, q.holder.pid);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Info { iface } => info(&iface),
+        Cmd::Status => status(),
     }
 }

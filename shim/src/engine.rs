@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::ifinfo::IfInfo;
 use crate::queue::{ring_bytes, QueueCtx, QueueKey, QueueSetup};
 use crate::region::Region;
+use crate::shared::{hold_queue, iface_key};
 use crate::xdp::{AttachMethod, AttachMode, XdpAttachment};
 use crate::xsk::{BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
 
@@ -122,7 +123,7 @@ impl Engine {
 
     fn acquire_one(&mut self, info: &IfInfo, r: &QueueRequest) -> Result<Arc<QueueCtx>> {
         if !self.queues.contains_key(&r.key) {
-            let ctx = self.create_queue(r)?;
+            let ctx = self.create_queue(info, r)?;
             self.queues.insert(
                 r.key,
                 QueueEntry {
@@ -147,7 +148,8 @@ impl Engine {
     fn steer(&mut self, info: &IfInfo, key: QueueKey) -> Result<()> {
         let ik = (key.netns, key.ifindex);
         if !self.ifaces.contains_key(&ik) {
-            let xdp = XdpAttachment::attach(&info.name, info.ifindex, self.cfg.xdp_mode)?;
+            let xdp =
+                XdpAttachment::attach(&info.name, info.ifindex, key.netns, self.cfg.xdp_mode)?;
             self.ifaces.insert(
                 ik,
                 IfaceEntry {
@@ -168,8 +170,13 @@ impl Engine {
         Ok(())
     }
 
-    fn create_queue(&mut self, r: &QueueRequest) -> Result<QueueCtx> {
+    fn create_queue(&mut self, info: &IfInfo, r: &QueueRequest) -> Result<QueueCtx> {
         let region = self.region;
+        let hold = hold_queue(
+            &iface_key(r.key.netns, r.key.ifindex),
+            &info.name,
+            r.key.queue,
+        )?;
         let tx_bytes = ring_bytes(r.tx_slots);
         let rx_bytes = ring_bytes(r.rx_slots);
         let tx_off = region.alloc_ring(tx_bytes)?;
@@ -254,6 +261,8 @@ impl Engine {
                 rx_bufs: rx_bufs.to_vec(),
             },
             sock.into_parts(),
+            hold,
+            &info.name,
         )
     }
 

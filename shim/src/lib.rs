@@ -20,6 +20,7 @@
 //! # Ok::<(), nmxdp::Error>(())
 //! ```
 pub mod abi;
+pub mod bpfsys;
 pub mod config;
 mod engine;
 pub mod error;
@@ -30,6 +31,8 @@ pub mod probe;
 pub mod queue;
 pub mod region;
 mod ring;
+pub mod shared;
+pub mod status;
 pub mod sys;
 pub mod xdp;
 pub mod xsk;

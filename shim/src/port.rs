@@ -89,6 +89,7 @@ impl Port {
     /// Opens a parsed port, asking for `extra_bufs` extra buffers (netmap's `nr_extra_bufs`).
     pub fn open_spec(spec: PortSpec, extra_bufs: u32) -> Result<Port> {
         check_supported(&spec)?;
+        check_privileges()?;
         let info = if_info(&spec.name)?;
         let mut eng = engine()?;
         let cfg = eng.cfg.clone();
@@ -561,6 +562,47 @@ pub fn region_layout() -> Result<crate::region::Layout> {
 /// Base address of the process's region (what mmap of a netmap fd returns).
 pub fn region_base() -> Result<*mut u8> {
     Ok(engine()?.region.base())
+}
+
+/// Effective capabilities of this process (CapEff in /proc/self/status).
+fn effective_caps() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// AF_XDP and XDP need CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN): say so up
+/// front rather than failing half-way through with a bare EPERM.
+fn check_privileges() -> Result<()> {
+    const NET_ADMIN: u64 = 1 << 12;
+    const NET_RAW: u64 = 1 << 13;
+    const SYS_ADMIN: u64 = 1 << 21;
+    const BPF: u64 = 1 << 39;
+    let caps = effective_caps();
+    let missing: Vec<&str> = [
+        (caps & NET_ADMIN == 0, "CAP_NET_ADMIN"),
+        (caps & NET_RAW == 0, "CAP_NET_RAW"),
+        (caps & (BPF | SYS_ADMIN) == 0, "CAP_BPF"),
+    ]
+    .iter()
+    .filter(|(m, _)| *m)
+    .map(|(_, n)| *n)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        libc::EPERM,
+        format!(
+            "opening a netmap port over AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF; missing {}: run as root (or grant them with setcap/capsh)",
+            missing.join(", ")
+        ),
+    ))
 }
 
 fn check_supported(spec: &PortSpec) -> Result<()> {

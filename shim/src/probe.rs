@@ -35,7 +35,12 @@ pub struct Capabilities {
 }
 
 fn attach_probe(info: &IfInfo, mode: XdpModeChoice) -> Probe {
-    match XdpAttachment::attach(&info.name, info.ifindex, mode) {
+    match XdpAttachment::attach(
+        &info.name,
+        info.ifindex,
+        crate::engine::current_netns(),
+        mode,
+    ) {
         Ok(_) => Probe::Yes,
         Err(e) if e.errno() == libc::EPERM || e.errno() == libc::EBUSY => {
             Probe::Unknown(e.message().to_string())

@@ -208,8 +208,10 @@ pub struct QueueCtx {
     pub(crate) rx_ring_off: u64,
     pub(crate) ring_bytes: (u64, u64),
     fd_raw: RawFd,
-    // Last: the rings in tx/rx must be unmapped before the socket closes.
+    // The rings in tx/rx must be unmapped before the socket closes.
     _fd: OwnedFd,
+    // Last: other processes may take the queue once our socket is gone.
+    _hold: crate::shared::QueueHold,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -267,7 +269,14 @@ pub(crate) struct QueueSetup {
 
 impl QueueCtx {
     /// Builds the queue over a bound socket; posts every RX slot's buffer to the fill ring.
-    pub(crate) fn new(region: &'static Region, s: QueueSetup, parts: XskParts) -> Result<QueueCtx> {
+    pub(crate) fn new(
+        region: &'static Region,
+        s: QueueSetup,
+        parts: XskParts,
+        mut hold: crate::shared::QueueHold,
+        ifname: &str,
+    ) -> Result<QueueCtx> {
+        hold.record(parts.fd.as_raw_fd(), ifname);
         let XskParts {
             rx,
             tx,
@@ -324,6 +333,7 @@ impl QueueCtx {
             ring_bytes: (ring_bytes(s.tx_slots), ring_bytes(s.rx_slots)),
             fd_raw: fd.as_raw_fd(),
             _fd: fd,
+            _hold: hold,
         })
     }
 

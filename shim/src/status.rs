@@ -1,0 +1,87 @@
+//! What `nmxdp status` reports: per interface, the program nmxdp attached and its mode, which
+//! queues are held by which process, and each socket's kernel counters.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use crate::bpfsys;
+use crate::shared::{holders, Holder};
+use crate::sys::xdp_statistics;
+
+/// One held queue with its socket counters (None when the holder's socket can't be reached).
+#[derive(Debug, Clone)]
+pub struct QueueStatus {
+    pub holder: Holder,
+    pub stats: Option<xdp_statistics>,
+}
+
+/// One interface nmxdp uses.
+#[derive(Debug, Clone)]
+pub struct IfaceStatus {
+    pub ifname: String,
+    pub key: String,
+    /// Program id, name and mode (`native`/`skb`), when the interface is in our namespace.
+    pub program: Option<(u32, String, &'static str)>,
+    pub queues: Vec<QueueStatus>,
+}
+
+/// Borrows a socket of another process (pidfd_getfd, needs ptrace rights: root) to read its
+/// XDP_STATISTICS.
+fn socket_stats(pid: u32, fd: i32) -> Option<xdp_statistics> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: pidfd_open(2) on a pid; returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as i32, 0) };
+    if pidfd < 0 {
+        return None;
+    }
+    // SAFETY: the fd is new and ours.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd(2) duplicates the target's fd into this process.
+    let sock = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+            fd,
+            0,
+        )
+    };
+    if sock < 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock as i32) };
+    crate::xsk::statistics(std::os::fd::AsRawFd::as_raw_fd(&sock)).ok()
+}
+
+/// Every interface with a queue held by a live nmxdp process.
+pub fn status() -> Vec<IfaceStatus> {
+    let netns = crate::engine::current_netns();
+    let mut out: Vec<IfaceStatus> = Vec::new();
+    for h in holders() {
+        let stats = socket_stats(h.pid, h.sock_fd);
+        if let Some(i) = out.iter_mut().find(|i| i.key == h.key) {
+            i.queues.push(QueueStatus { holder: h, stats });
+            continue;
+        }
+        let program = h
+            .key
+            .split_once('-')
+            .filter(|(ns, _)| ns.parse::<u64>().ok() == Some(netns))
+            .and_then(|(_, ifi)| ifi.parse::<u32>().ok())
+            .and_then(|ifi| bpfsys::attached_xdp_prog(ifi).ok().flatten())
+            .map(|(id, how)| {
+                let name = bpfsys::prog_info_by_id(id)
+                    .map(|p| p.name)
+                    .unwrap_or_default();
+                (id, name, if how == 2 { "skb" } else { "native" })
+            });
+        out.push(IfaceStatus {
+            ifname: h.ifname.clone(),
+            key: h.key.clone(),
+            program,
+            queues: vec![QueueStatus { holder: h, stats }],
+        });
+    }
+    out
+}
