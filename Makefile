@@ -8,7 +8,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: all build release bpf check-bpf test lint demo clean
+.PHONY: all build release bpf check-bpf test lint demo fuzz clean
 
 all: build
 
@@ -38,6 +38,11 @@ test: check-bpf lint
 demo: release
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
 	sh tests/scripts/demo.sh $${N:-1000000} $${LEN:-60}
+
+# Longer runs of the hostile-input tests (port names, ring scribbling with a pool audit).
+fuzz:
+	PROPTEST_CASES=$${CASES:-20000} $(CARGO) test --release -p nmxdp --test fuzz_names
+	NMXDP_FUZZ_STEPS=$${STEPS:-20000} $(CARGO) test --release -p nmxdp-tests --test hostile -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -33,6 +33,10 @@ pub(crate) struct Engine {
     /// The queue whose socket registered the UMEM; later sockets share it through this one.
     umem_owner: Option<QueueKey>,
     bind_mode: Option<BindMode>,
+    /// Ports open in this process.
+    ports: usize,
+    /// Buffers taken back from apps that lost them (see [`Region::recover_all`]).
+    pub recovered_buffers: usize,
 }
 
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
@@ -50,6 +54,8 @@ pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
             ifaces: HashMap::new(),
             umem_owner: None,
             bind_mode: None,
+            ports: 0,
+            recovered_buffers: 0,
         }));
     }
     let m = ENGINE.get().expect("set above");
@@ -266,6 +272,18 @@ impl Engine {
         )
     }
 
+    pub fn port_opened(&mut self) {
+        self.ports += 1;
+    }
+
+    /// The last port closed: every buffer must be back; take back any an app lost.
+    pub fn port_closed(&mut self) {
+        self.ports = self.ports.saturating_sub(1);
+        if self.ports == 0 && self.queues.is_empty() {
+            self.recovered_buffers += self.region.recover_all();
+        }
+    }
+
     /// Drops one user of a queue; the last one closes it (unless its socket owns the UMEM that
     /// other queues still share: then it stays, idle, until they are gone).
     pub fn release(&mut self, key: QueueKey, tx: bool, rx: bool) {
@@ -317,12 +335,11 @@ impl Engine {
 
     fn close_queue(&mut self, key: QueueKey) {
         if let Some(e) = self.queues.remove(&key) {
-            let bufs = e.ctx.reclaim_buffers();
+            e.ctx.reclaim_buffers(self.region);
             let (tb, rb) = e.ctx.ring_bytes;
             let (to, ro) = (e.ctx.tx_ring_off, e.ctx.rx_ring_off);
             // Ports hold Arcs only while open, so this is the last reference: the socket closes here.
             drop(e);
-            self.region.free_bufs(bufs);
             self.region.free_ring(to, tb);
             self.region.free_ring(ro, rb);
         }

@@ -40,7 +40,7 @@ pub mod xsk;
 pub use engine::Modes;
 pub use error::{Error, Result};
 pub use port::{
-    port_info, region_base, region_layout, Port, Registration, POLLERR, POLLIN, POLLOUT,
+    pool_audit, port_info, region_base, region_layout, Port, Registration, POLLERR, POLLIN, POLLOUT,
 };
 pub use queue::PortStats;
 pub use ring::{swap_buffers, Ring};

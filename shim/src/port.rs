@@ -180,6 +180,7 @@ impl Port {
                 return Err(e);
             }
         };
+        eng.port_opened();
         drop(eng);
         let mut port = Port {
             first_tx: txq.first().copied().unwrap_or(ntx),
@@ -527,6 +528,7 @@ impl Drop for Port {
                 eng.release(k, t, r);
             }
             eng.region.free_if(self.nifp_off);
+            eng.port_closed();
         }
     }
 }
@@ -552,6 +554,13 @@ pub fn port_info(spec: &PortSpec) -> Result<Registration> {
         nr_mem_id: GLOBAL_MEM_ID,
         nr_extra_bufs: 0,
     })
+}
+
+/// The pool audit: buffers per owner (free, app, kernel RX, kernel TX), which always add up to
+/// the pool, and how many buffers apps lost and nmxdp took back once no port was open.
+pub fn pool_audit() -> Result<([usize; 4], usize)> {
+    let eng = engine()?;
+    Ok((eng.region.audit(), eng.recovered_buffers))
 }
 
 /// Layout of the process's region (POOLS_INFO_GET), creating it if needed.

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::abi::{netmap_ring, netmap_slot, NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
 use crate::error::Result;
-use crate::region::{Layout, Region};
+use crate::region::{Layout, Owner, Region};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use crate::xsk::{kick_rx, kick_tx, BindMode, ConsRing, ProdRing, XskParts};
 
@@ -183,6 +183,7 @@ pub(crate) struct TxState {
     xtx: ProdRing<xdp_desc>,
     comp: ConsRing<u64>,
     layout: Layout,
+    region: &'static Region,
 }
 
 /// Kernel-side state of one netmap RX ring.
@@ -299,6 +300,7 @@ impl QueueCtx {
         // owns carry stale indices that rxsync overwrites when a packet lands.
         debug_assert!(fill.free(s.rx_bufs.len() as u32) >= s.rx_bufs.len() as u32);
         for (i, &b) in s.rx_bufs.iter().enumerate() {
+            region.transfer(b, Owner::App, Owner::KernelRx);
             fill.write(i as u32, b as u64 * region.layout.buf_size as u64);
         }
         fill.submit(s.rx_bufs.len() as u32);
@@ -317,6 +319,7 @@ impl QueueCtx {
                 xtx: tx,
                 comp,
                 layout,
+                region,
             }),
             rx: Mutex::new(RxState {
                 ring: rxr,
@@ -391,10 +394,10 @@ impl QueueCtx {
         r.ring.cur() != r.ring.tail()
     }
 
-    /// Every buffer this queue holds, for returning them to the pool when it closes.
-    /// The socket must already be out of the XSK map.
-    pub(crate) fn reclaim_buffers(&self) -> Vec<u32> {
-        let mut out = Vec::new();
+    /// Returns every buffer this queue holds to the pool when it closes. The socket must
+    /// already be out of the XSK map. Only buffers still owned as expected are freed, so
+    /// indices a hostile app left in its slots cannot free someone else's buffer.
+    pub(crate) fn reclaim_buffers(&self, region: &Region) {
         {
             let mut t = lock(&self.tx);
             // Let in-flight frames complete (synchronous on veth; bounded on real NICs).
@@ -406,39 +409,39 @@ impl QueueCtx {
                 kick_tx(self.fd_raw);
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            for i in 0..t.n {
-                let inflight =
-                    t.done_upto != t.hwcur && within(t.done_upto, i, t.hwcur, t.n) && i != t.hwcur;
-                let b = if inflight && t.posted[i as usize] != NOT_POSTED {
-                    t.posted[i as usize]
-                } else {
-                    // SAFETY: i < n.
-                    unsafe { (*t.ring.slot(i)).buf_idx }
-                };
-                out.push(b);
+            let (n, mut i) = (t.n, t.done_upto);
+            let mut inflight = Vec::new();
+            while i != t.hwcur {
+                inflight.push(t.posted[i as usize]);
+                i = next(i, n);
             }
+            region.free_bufs_from(inflight, Owner::KernelTx);
+            // SAFETY: every i < n.
+            region.free_bufs((0..n).map(|i| unsafe { (*t.ring.slot(i)).buf_idx }));
         }
         let mut r = lock(&self.rx);
         let (n, hwcur, hwtail) = (r.n, r.hwcur, r.hwtail);
+        let mut user = Vec::new();
         let mut i = hwcur;
         while i != hwtail {
             // SAFETY: i < n.
-            out.push(unsafe { (*r.ring.slot(i)).buf_idx });
+            user.push(unsafe { (*r.ring.slot(i)).buf_idx });
             i = next(i, n);
         }
+        region.free_bufs(user);
         let bs = r.layout.buf_size as u64;
-        out.extend(
-            r.fill
-                .pending_entries()
-                .into_iter()
-                .map(|a| (a / bs) as u32),
-        );
+        let mut kernel: Vec<u32> = r
+            .fill
+            .pending_entries()
+            .into_iter()
+            .map(|a| (a / bs) as u32)
+            .collect();
         let avail = r.xrx.available(u32::MAX);
         for k in 0..avail {
-            out.push((r.xrx.read(k).addr / bs) as u32);
+            kernel.push((r.xrx.read(k).addr / bs) as u32);
         }
         r.xrx.release(avail);
-        out
+        region.free_bufs_from(kernel, Owner::KernelRx);
     }
 }
 
@@ -488,12 +491,11 @@ impl TxState {
             // SAFETY: i < n; the slot lies in the ring object.
             let s = unsafe { &mut *self.ring.slot(i) };
             let (idx, len) = (s.buf_idx, s.len as u32);
-            let ok = idx >= 2
-                && idx < self.layout.buf_num
-                && len != 0
+            let ok = len != 0
                 && len <= max_len
                 && s.flags & NS_MOREFRAG == 0
-                && written < free;
+                && written < free
+                && self.region.transfer(idx, Owner::App, Owner::KernelTx);
             if ok {
                 self.xtx.write(
                     written,
@@ -562,6 +564,7 @@ impl TxState {
                     break;
                 }
                 *cnt -= 1;
+                self.region.transfer(p, Owner::KernelTx, Owner::App);
             }
             self.done_upto = next(self.done_upto, n);
         }
@@ -607,10 +610,14 @@ impl RxState {
             // SAFETY: i < n.
             let s = unsafe { &mut *self.ring.slot(i) };
             let mut idx = s.buf_idx;
-            if idx < 2 || idx >= self.layout.buf_num {
-                // The app broke this slot; keep the queue's buffer count with a fresh one.
+            if !self.region.transfer(idx, Owner::App, Owner::KernelRx) {
+                // Not a buffer the app owns (broken index, or one the kernel or another slot
+                // has): never hand it to the kernel; keep the queue's count with a fresh one.
                 bad += 1;
                 idx = self.region.alloc_bufs_upto(1).pop().unwrap_or(0);
+                if idx != 0 {
+                    self.region.transfer(idx, Owner::App, Owner::KernelRx);
+                }
                 s.buf_idx = idx;
             }
             if idx != 0 {
@@ -665,6 +672,7 @@ impl RxState {
                 };
                 c.copied_bytes.fetch_add(d.len as u64, Relaxed);
             }
+            self.region.transfer(idx, Owner::KernelRx, Owner::App);
             // SAFETY: tail < n.
             let s = unsafe { &mut *self.ring.slot(tail) };
             s.flags = if s.buf_idx != idx { NS_BUF_CHANGED } else { 0 };

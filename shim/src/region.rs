@@ -5,6 +5,7 @@
 //! `umem + i * buf_size + 256`, exactly where AF_XDP puts received data in chunk `i`, so neither
 //! RX nor TX copies. One trailing page keeps the last buffer's full stride inside the mapping.
 
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use crate::config::Config;
@@ -81,6 +82,21 @@ impl Layout {
     }
 }
 
+/// Who owns a buffer. Checked on every slot the app hands over, so a hostile or buggy app can
+/// never make nmxdp send, or give to the kernel, a buffer the app does not own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Owner {
+    /// In the region's free list.
+    Free = 0,
+    /// The app's: in a slot it owns, or in an extra-buffer list.
+    App = 1,
+    /// The kernel's, for receiving: in a fill ring or an AF_XDP RX ring.
+    KernelRx = 2,
+    /// The kernel's, being transmitted.
+    KernelTx = 3,
+}
+
 /// Which pool objects are in use. Only touched when ports open and close, never per packet.
 struct Alloc {
     free_bufs: Vec<u32>,
@@ -93,6 +109,7 @@ pub struct Region {
     base: *mut u8,
     pub layout: Layout,
     alloc: Mutex<Alloc>,
+    owner: Box<[AtomicU8]>,
 }
 
 // SAFETY: the mapping lives as long as the Region; the allocator is behind a Mutex and the shared
@@ -126,6 +143,9 @@ impl Region {
         let free_bufs = (2..layout.buf_num).rev().collect();
         Ok(Region {
             base: ptr.cast(),
+            owner: (0..layout.buf_num)
+                .map(|_| AtomicU8::new(Owner::Free as u8))
+                .collect(),
             layout,
             alloc: Mutex::new(Alloc {
                 free_bufs,
@@ -158,6 +178,43 @@ impl Region {
         }
     }
 
+    /// Current owner of buffer `idx` (None outside the pool or for reserved 0/1).
+    #[inline]
+    pub fn owner(&self, idx: u32) -> Option<Owner> {
+        if idx < 2 {
+            return None;
+        }
+        self.owner.get(idx as usize).map(|o| match o.load(Relaxed) {
+            0 => Owner::Free,
+            1 => Owner::App,
+            2 => Owner::KernelRx,
+            _ => Owner::KernelTx,
+        })
+    }
+
+    /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
+    #[inline]
+    pub fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
+        if idx < 2 {
+            return false;
+        }
+        match self.owner.get(idx as usize) {
+            Some(o) => o
+                .compare_exchange(from as u8, to as u8, Relaxed, Relaxed)
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Buffers per owner, the pool audit: they always add up to the pool (minus 0 and 1).
+    pub fn audit(&self) -> [usize; 4] {
+        let mut n = [0usize; 4];
+        for o in self.owner.iter().skip(2) {
+            n[o.load(Relaxed).min(3) as usize] += 1;
+        }
+        n
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Alloc> {
         self.alloc.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -176,22 +233,50 @@ impl Region {
             ));
         }
         let at = a.free_bufs.len() - n;
-        Ok(a.free_bufs.split_off(at))
+        let out = a.free_bufs.split_off(at);
+        out.iter()
+            .for_each(|&b| self.owner[b as usize].store(Owner::App as u8, Relaxed));
+        Ok(out)
     }
 
     /// Takes up to `n` buffers (extra buffers never fail a registration).
     pub fn alloc_bufs_upto(&self, n: usize) -> Vec<u32> {
         let mut a = self.lock();
         let at = a.free_bufs.len().saturating_sub(n);
-        a.free_bufs.split_off(at)
+        let out = a.free_bufs.split_off(at);
+        out.iter()
+            .for_each(|&b| self.owner[b as usize].store(Owner::App as u8, Relaxed));
+        out
     }
 
-    /// Gives buffers back; indices outside the pool or reserved are ignored.
-    pub fn free_bufs(&self, bufs: impl IntoIterator<Item = u32>) {
+    /// Gives back buffers that `from` owns; anything else (reserved, out of range, already
+    /// free, someone else's) is ignored, so a corrupted list can never free a buffer twice.
+    pub fn free_bufs_from(&self, bufs: impl IntoIterator<Item = u32>, from: Owner) {
         let mut a = self.lock();
-        let n = self.layout.buf_num;
-        a.free_bufs
-            .extend(bufs.into_iter().filter(|&b| b >= 2 && b < n));
+        for b in bufs {
+            if self.transfer(b, from, Owner::Free) {
+                a.free_bufs.push(b);
+            }
+        }
+    }
+
+    /// Gives back the app's buffers (see [`Region::free_bufs_from`]).
+    pub fn free_bufs(&self, bufs: impl IntoIterator<Item = u32>) {
+        self.free_bufs_from(bufs, Owner::App)
+    }
+
+    /// With no port open, every buffer not free was lost by an app (it overwrote the only
+    /// reference): take them all back. Returns how many were recovered.
+    pub fn recover_all(&self) -> usize {
+        let mut a = self.lock();
+        let mut n = 0;
+        for (i, o) in self.owner.iter().enumerate().skip(2) {
+            if o.swap(Owner::Free as u8, Relaxed) != Owner::Free as u8 {
+                a.free_bufs.push(i as u32);
+                n += 1;
+            }
+        }
+        n
     }
 
     pub fn free_buf_count(&self) -> usize {

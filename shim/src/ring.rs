@@ -175,11 +175,15 @@ impl<'a> Ring<'a> {
 
     /// Copies `frame` into the slot at `head` and advances; false when the ring is full.
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        if self.space() == 0 || frame.len() > self.max_frame() {
+        let i = self.head();
+        if i >= self.num_slots() || self.space() == 0 || frame.len() > self.max_frame() {
             return false;
         }
-        let i = self.head();
-        self.buf_mut(i)[..frame.len()].copy_from_slice(frame);
+        let buf = self.buf_mut(i);
+        if buf.len() < frame.len() {
+            return false; // the slot's buf_idx is broken
+        }
+        buf[..frame.len()].copy_from_slice(frame);
         self.set_len(i, frame.len() as u16);
         self.advance(1);
         true

@@ -78,10 +78,15 @@ fn wait_no_xdp(ns: &Netns, ifname: &str) {
     }
 }
 
-fn no_pins() -> bool {
-    std::fs::read_dir("/sys/fs/bpf/nmxdp")
-        .map(|d| d.count() == 0)
-        .unwrap_or(true)
+/// No pins and no lock files are left for `ifname` in `ns` (other tests' interfaces may exist).
+fn no_pins(ns: &Netns, ifname: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(ns.path()).unwrap().ino();
+    let ifindex = ns.run(|| nmxdp::ifinfo::if_info(ifname).unwrap().ifindex);
+    let key = format!("{ino}-{ifindex}");
+    !std::path::Path::new(&format!("/sys/fs/bpf/nmxdp/{key}")).exists()
+        && !std::path::Path::new(&format!("/run/nmxdp/{key}.users")).exists()
+        && !std::path::Path::new(&format!("/run/nmxdp/{key}.lock")).exists()
 }
 
 #[test]
@@ -142,7 +147,7 @@ fn two_processes_share_an_interface_and_a_third_gets_ebusy() {
         "process 0 received everything sent to queue 0"
     );
     wait_no_xdp(&pair.b, "vb");
-    assert!(no_pins());
+    assert!(no_pins(&pair.b, "vb"), "pins or lock files left behind");
 }
 
 impl Holder {
