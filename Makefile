@@ -4,6 +4,8 @@
 #   make test       every test (needs root: namespaces, veth, XDP, AF_XDP)
 #   make bpf        rebuild the committed XDP object from bpf/xsk_redirect.c
 #   make lint       cargo fmt --check and clippy -D warnings
+#   make install    libnetmap.so, headers, netmap.pc, nmxdp, pkt-gen under PREFIX (/usr/local)
+#   make fuzz       longer hostile-input runs
 
 CARGO ?= cargo
 RELEASE_DIR := target/release
@@ -34,6 +36,7 @@ test: check-bpf lint
 	$(CARGO) build --workspace --release
 	$(CARGO) test --workspace --release -- --test-threads=1
 	sh tests/scripts/demo.sh 20000 60
+	$(MAKE) test-c
 
 demo: release
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
@@ -46,3 +49,6 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+
+# The C side: headers tests, C apps linked and under LD_PRELOAD, install/uninstall.
+include mk/c.mk

@@ -154,8 +154,7 @@ impl Engine {
     fn steer(&mut self, info: &IfInfo, key: QueueKey) -> Result<()> {
         let ik = (key.netns, key.ifindex);
         if !self.ifaces.contains_key(&ik) {
-            let xdp =
-                XdpAttachment::attach(&info.name, info.ifindex, key.netns, self.cfg.xdp_mode)?;
+            let xdp = XdpAttachment::attach(&info.name, info.ifindex, self.cfg.xdp_mode)?;
             self.ifaces.insert(
                 ik,
                 IfaceEntry {

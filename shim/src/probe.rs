@@ -35,12 +35,7 @@ pub struct Capabilities {
 }
 
 fn attach_probe(info: &IfInfo, mode: XdpModeChoice) -> Probe {
-    match XdpAttachment::attach(
-        &info.name,
-        info.ifindex,
-        crate::engine::current_netns(),
-        mode,
-    ) {
+    match XdpAttachment::attach(&info.name, info.ifindex, mode) {
         Ok(_) => Probe::Yes,
         Err(e) if e.errno() == libc::EPERM || e.errno() == libc::EBUSY => {
             Probe::Unknown(e.message().to_string())

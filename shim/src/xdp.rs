@@ -184,14 +184,10 @@ fn detach_foreign(ifname: &str, ifindex: u32, id: u32) -> Result<()> {
 }
 
 impl XdpAttachment {
-    /// Joins the program already shared on the interface, or loads, attaches and pins it.
-    pub fn attach(
-        ifname: &str,
-        ifindex: u32,
-        netns: u64,
-        choice: XdpModeChoice,
-    ) -> Result<XdpAttachment> {
-        let key = iface_key(netns, ifindex);
+    /// Joins the program already shared on the interface (in the calling thread's network
+    /// namespace), or loads, attaches and pins it.
+    pub fn attach(ifname: &str, ifindex: u32, choice: XdpModeChoice) -> Result<XdpAttachment> {
+        let key = iface_key(crate::engine::current_netns(), ifindex);
         let _mutex = lock_iface(&key)?;
         let pin_dir = bpffs_root()?.join(&key);
         let attached = bpfsys::attached_xdp_prog(ifindex)

@@ -1,0 +1,530 @@
+//! libnetmap contexts (`struct nmctx`): where errors are reported, how memory is allocated and
+//! how the per-context list of mapped regions is locked. Also the helpers every exported function
+//! of the libnetmap part uses: panic guard, errno access, error reporting.
+//!
+//! The default context prints errors to stderr (one line each), allocates with libc and locks
+//! with a process-wide pthread mutex. Upstream installs that lock from a constructor pulled in by
+//! every program that includes `libnetmap.h` (the `nmctx_threadsafe` trick), so in practice the
+//! default context is always thread-safe; here it simply starts out that way.
+//!
+//! `nmctx_ferror(ctx, fmt, ...)` is a C variadic function, which stable Rust cannot define. It is
+//! a naked x86_64 trampoline that builds a genuine System V `va_list` from the argument registers
+//! and the caller's stack, exactly as a C compiler's variadic prologue does, and passes it to
+//! libc's `vsnprintf`: every printf conversion works (integers, pointers, strings, doubles, any
+//! number of arguments). See [`nmctx_ferror`].
+
+#![allow(non_camel_case_types)]
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+
+use crate::libnetmap::nmem_d;
+
+/// `error(ctx, msg)`: reports one message (no trailing newline).
+pub type nmctx_error_cb = unsafe extern "C" fn(*mut nmctx, *const c_char);
+/// `malloc(ctx, size)`.
+pub type nmctx_malloc_cb = unsafe extern "C" fn(*mut nmctx, usize) -> *mut c_void;
+/// `free(ctx, p)`.
+pub type nmctx_free_cb = unsafe extern "C" fn(*mut nmctx, *mut c_void);
+/// `lock(ctx, 1)` locks, `lock(ctx, 0)` unlocks.
+pub type nmctx_lock_cb = unsafe extern "C" fn(*mut nmctx, c_int);
+
+/// libnetmap's `struct nmctx` (48 bytes). Callbacks left NULL fall back to the defaults.
+#[repr(C)]
+#[derive(Debug)]
+pub struct nmctx {
+    pub verbose: c_int,
+    pub error: Option<nmctx_error_cb>,
+    pub malloc: Option<nmctx_malloc_cb>,
+    pub free: Option<nmctx_free_cb>,
+    pub lock: Option<nmctx_lock_cb>,
+    /// Regions mapped by ports of this context (`nmport_mmap`), protected by `lock`.
+    pub mem_descs: *mut nmem_d,
+}
+
+const _: () = {
+    assert!(size_of::<nmctx>() == 48);
+    assert!(std::mem::offset_of!(nmctx, verbose) == 0);
+    assert!(std::mem::offset_of!(nmctx, error) == 8);
+    assert!(std::mem::offset_of!(nmctx, malloc) == 16);
+    assert!(std::mem::offset_of!(nmctx, free) == 24);
+    assert!(std::mem::offset_of!(nmctx, lock) == 32);
+    assert!(std::mem::offset_of!(nmctx, mem_descs) == 40);
+};
+
+/// Exported so that the `libnetmap.h` thread-safety trick links (upstream: referencing it pulls
+/// in the pthread lock). Non-zero: the default context locks from the start. It must be writable
+/// (the header's never-called `libnetmap_init` assigns it), hence an atomic (interior mutability
+/// keeps it out of read-only memory).
+#[no_mangle]
+pub static nmctx_threadsafe: AtomicI32 = AtomicI32::new(1);
+
+// ------------------------------------------------------------------------------------------------
+// The default context
+// ------------------------------------------------------------------------------------------------
+
+struct CtxCell(UnsafeCell<nmctx>);
+// SAFETY: the context is only mutated through raw pointers by C callers and by
+// `nmctx_set_threadsafe`, as upstream's global context is; the region list inside is protected by
+// the context's lock.
+unsafe impl Sync for CtxCell {}
+
+static DEFAULT_CTX: CtxCell = CtxCell(UnsafeCell::new(nmctx {
+    verbose: 1,
+    error: Some(default_error),
+    malloc: Some(default_malloc),
+    free: Some(default_free),
+    lock: Some(default_lock),
+    mem_descs: ptr::null_mut(),
+}));
+
+/// Context returned by `nmctx_get`; NULL = the built-in default.
+static CURRENT: AtomicPtr<nmctx> = AtomicPtr::new(ptr::null_mut());
+
+struct PMutex(UnsafeCell<libc::pthread_mutex_t>);
+// SAFETY: a pthread mutex is made to be shared between threads; it is only used via pthread calls.
+unsafe impl Sync for PMutex {}
+
+/// The one lock of the default locking callback (upstream also uses a single global mutex).
+static LOCK: PMutex = PMutex(UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
+
+fn builtin_default() -> *mut nmctx {
+    DEFAULT_CTX.0.get()
+}
+
+/// The current default context (`nmctx_get`).
+pub(crate) fn current() -> *mut nmctx {
+    let c = CURRENT.load(Ordering::Acquire);
+    if c.is_null() {
+        builtin_default()
+    } else {
+        c
+    }
+}
+
+/// `ctx`, or the current default when NULL.
+pub(crate) fn or_default(ctx: *mut nmctx) -> *mut nmctx {
+    if ctx.is_null() {
+        current()
+    } else {
+        ctx
+    }
+}
+
+unsafe extern "C" fn default_error(_ctx: *mut nmctx, msg: *const c_char) {
+    if msg.is_null() {
+        return;
+    }
+    let mut line = CStr::from_ptr(msg).to_bytes().to_vec();
+    line.push(b'\n');
+    write_stderr(&line);
+}
+
+unsafe extern "C" fn default_malloc(_ctx: *mut nmctx, size: usize) -> *mut c_void {
+    libc::malloc(size)
+}
+
+unsafe extern "C" fn default_free(_ctx: *mut nmctx, p: *mut c_void) {
+    libc::free(p)
+}
+
+unsafe extern "C" fn default_lock(_ctx: *mut nmctx, lock: c_int) {
+    if lock != 0 {
+        libc::pthread_mutex_lock(LOCK.0.get());
+    } else {
+        libc::pthread_mutex_unlock(LOCK.0.get());
+    }
+}
+
+/// Writes all of `bytes` to fd 2, ignoring errors (there is nowhere else to report them).
+fn write_stderr(bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: valid buffer of rest.len() bytes.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Helpers shared by the libnetmap modules
+// ------------------------------------------------------------------------------------------------
+
+/// The calling thread's errno.
+pub(crate) fn errno() -> c_int {
+    // SAFETY: __errno_location always returns the thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub(crate) fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// Runs `f`; a panic becomes errno `EIO` and the return value `err` (never unwinds into C).
+pub(crate) fn guard<R>(err: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => {
+            set_errno(libc::EIO);
+            err
+        }
+    }
+}
+
+/// `strerror(e)` without the "(os error N)" suffix Rust adds.
+pub(crate) fn strerror(e: c_int) -> String {
+    let mut buf = [0 as c_char; 256];
+    // SAFETY: the buffer and its length are valid; the XSI variant always NUL-terminates.
+    let rc = unsafe { libc::strerror_r(e, buf.as_mut_ptr(), buf.len()) };
+    if rc != 0 {
+        return format!("Unknown error {e}");
+    }
+    // SAFETY: NUL-terminated by strerror_r.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Reports `msg` through `ctx` (or the default) if the context is verbose. errno is preserved.
+pub(crate) fn report(ctx: *mut nmctx, msg: &str) {
+    let saved = errno();
+    let ctx = or_default(ctx);
+    // SAFETY: ctx points to a live context (callers pass the descriptor's or the default one).
+    unsafe {
+        if (*ctx).verbose != 0 {
+            let c = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+            deliver(ctx, c.as_ptr());
+        }
+    }
+    set_errno(saved);
+}
+
+/// Reports `msg` with errno `e` set afterwards.
+pub(crate) fn fail(ctx: *mut nmctx, e: c_int, msg: &str) {
+    report(ctx, msg);
+    set_errno(e);
+}
+
+unsafe fn deliver(ctx: *mut nmctx, msg: *const c_char) {
+    match (*ctx).error {
+        Some(cb) => cb(ctx, msg),
+        None => default_error(ctx, msg),
+    }
+}
+
+/// `nmctx_malloc` without the guard; NULL on failure.
+pub(crate) unsafe fn ctx_malloc(ctx: *mut nmctx, size: usize) -> *mut c_void {
+    let ctx = or_default(ctx);
+    match (*ctx).malloc {
+        Some(cb) => cb(ctx, size),
+        None => libc::malloc(size),
+    }
+}
+
+pub(crate) unsafe fn ctx_free(ctx: *mut nmctx, p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    let ctx = or_default(ctx);
+    match (*ctx).free {
+        Some(cb) => cb(ctx, p),
+        None => libc::free(p),
+    }
+}
+
+pub(crate) unsafe fn ctx_lock(ctx: *mut nmctx) {
+    let ctx = or_default(ctx);
+    if let Some(cb) = (*ctx).lock {
+        cb(ctx, 1);
+    }
+}
+
+pub(crate) unsafe fn ctx_unlock(ctx: *mut nmctx) {
+    let ctx = or_default(ctx);
+    if let Some(cb) = (*ctx).lock {
+        cb(ctx, 0);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Exported functions
+// ------------------------------------------------------------------------------------------------
+
+/// The current default context.
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_get() -> *mut nmctx {
+    guard(ptr::null_mut(), current)
+}
+
+/// Makes `ctx` the default context (NULL = the built-in one) and returns the previous default.
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_set_default(ctx: *mut nmctx) -> *mut nmctx {
+    guard(ptr::null_mut(), || {
+        let old = CURRENT.swap(ctx, Ordering::AcqRel);
+        if old.is_null() {
+            builtin_default()
+        } else {
+            old
+        }
+    })
+}
+
+/// Installs the pthread-mutex locking callback in the current default context (if it has none).
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_set_threadsafe() {
+    guard((), || {
+        let ctx = current();
+        if (*ctx).lock.is_none() {
+            (*ctx).lock = Some(default_lock);
+        }
+        nmctx_threadsafe.store(1, Ordering::Relaxed);
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_malloc(ctx: *mut nmctx, size: usize) -> *mut c_void {
+    guard(ptr::null_mut(), || ctx_malloc(ctx, size))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_free(ctx: *mut nmctx, p: *mut c_void) {
+    guard((), || ctx_free(ctx, p))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_lock(ctx: *mut nmctx) {
+    guard((), || ctx_lock(ctx))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_unlock(ctx: *mut nmctx) {
+    guard((), || ctx_unlock(ctx))
+}
+
+// ------------------------------------------------------------------------------------------------
+// nmctx_ferror(ctx, fmt, ...)
+// ------------------------------------------------------------------------------------------------
+
+extern "C" {
+    /// `ap` is a `va_list`, which on x86_64 is passed as a pointer to its 24-byte tag.
+    fn vsnprintf(s: *mut c_char, n: usize, fmt: *const c_char, ap: *mut c_void) -> c_int;
+}
+
+/// Size of the message buffer tried first; longer messages get a heap buffer of the exact size.
+const MSG_BUF: usize = 1024;
+
+/// Formats `fmt` with the `va_list` at `ap` and reports it through `ctx`.
+///
+/// Called only by the [`nmctx_ferror`] trampoline.
+unsafe extern "C" fn vferror(ctx: *mut nmctx, fmt: *const c_char, ap: *mut c_void) {
+    guard((), || {
+        let ctx = or_default(ctx);
+        if (*ctx).verbose == 0 || fmt.is_null() {
+            return;
+        }
+        // va_copy of the x86_64 va_list: the 24-byte tag is copied; the register save area it
+        // points to stays valid until the trampoline returns.
+        let mut copy = [0u64; 3];
+        ptr::copy_nonoverlapping(ap.cast::<u64>(), copy.as_mut_ptr(), 3);
+        let mut buf = [0 as c_char; MSG_BUF];
+        let n = vsnprintf(buf.as_mut_ptr(), buf.len(), fmt, ap);
+        if n < 0 {
+            let raw = CStr::from_ptr(fmt).to_string_lossy().into_owned();
+            report(ctx, &format!("{raw} (the message could not be formatted)"));
+        } else if (n as usize) < MSG_BUF {
+            deliver(ctx, buf.as_ptr());
+        } else {
+            let mut big = vec![0 as c_char; n as usize + 1];
+            vsnprintf(big.as_mut_ptr(), big.len(), fmt, copy.as_mut_ptr().cast());
+            deliver(ctx, big.as_ptr());
+        }
+    })
+}
+
+/// `void nmctx_ferror(struct nmctx *ctx, const char *fmt, ...)`: printf-style error report.
+///
+/// Stable Rust cannot define C-variadic functions (`c_variadic` is unstable), and adding a C
+/// compiler to the build was ruled out. Forwarding a fixed number of integer "arguments" to
+/// `snprintf` would silently print garbage for doubles and for arguments passed on the stack.
+/// Instead this is a naked function doing exactly what a C compiler emits for a variadic
+/// prologue on x86_64 System V: it spills the six integer argument registers and the eight SSE
+/// argument registers into a register save area on its stack, builds a `va_list`
+/// (`gp_offset` = 16 because two named integer arguments precede the `...`, `fp_offset` = 48,
+/// `overflow_arg_area` = the caller's stack arguments right above the return address,
+/// `reg_save_area`), and calls [`vferror`], which hands that `va_list` to libc's `vsnprintf`.
+/// Result: every conversion works, with any number of arguments, like upstream's.
+/// Frame: 0..48 GPRs, 48..176 XMM0-7 (16-byte aligned: rsp is 8 mod 16 on entry, 216 = 13*16+8),
+/// 176..200 the va_list; the call happens with rsp 16-byte aligned.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_ferror(_ctx: *mut nmctx, _fmt: *const c_char) {
+    core::arch::naked_asm!(
+        "sub rsp, 216",
+        "mov [rsp], rdi",
+        "mov [rsp + 8], rsi",
+        "mov [rsp + 16], rdx",
+        "mov [rsp + 24], rcx",
+        "mov [rsp + 32], r8",
+        "mov [rsp + 40], r9",
+        // Saved unconditionally (a C prologue skips this when %al == 0; saving is always safe).
+        "movaps [rsp + 48], xmm0",
+        "movaps [rsp + 64], xmm1",
+        "movaps [rsp + 80], xmm2",
+        "movaps [rsp + 96], xmm3",
+        "movaps [rsp + 112], xmm4",
+        "movaps [rsp + 128], xmm5",
+        "movaps [rsp + 144], xmm6",
+        "movaps [rsp + 160], xmm7",
+        "mov dword ptr [rsp + 176], 16",
+        "mov dword ptr [rsp + 180], 48",
+        "lea rax, [rsp + 224]",
+        "mov [rsp + 184], rax",
+        "mov [rsp + 192], rsp",
+        "lea rdx, [rsp + 176]",
+        "call {vferror}",
+        "add rsp, 216",
+        "ret",
+        vferror = sym vferror,
+    )
+}
+
+/// Fallback for other architectures: the format string is reported verbatim (arguments unused).
+#[cfg(not(target_arch = "x86_64"))]
+#[no_mangle]
+pub unsafe extern "C" fn nmctx_ferror(ctx: *mut nmctx, fmt: *const c_char) {
+    guard((), || {
+        if !fmt.is_null() {
+            let ctx = or_default(ctx);
+            if (*ctx).verbose != 0 {
+                deliver(ctx, fmt);
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Serialises the tests that change the default context.
+    pub(crate) static CTX_TEST: Mutex<()> = Mutex::new(());
+
+    static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    extern "C" {
+        /// The exported symbol seen through its C (variadic) prototype, as C callers use it.
+        #[link_name = "nmctx_ferror"]
+        fn ferror_variadic(ctx: *mut nmctx, fmt: *const c_char, ...);
+    }
+
+    unsafe extern "C" fn capture(_ctx: *mut nmctx, msg: *const c_char) {
+        let s = CStr::from_ptr(msg).to_string_lossy().into_owned();
+        CAPTURED.lock().unwrap().push(s);
+    }
+
+    fn capturing_ctx() -> nmctx {
+        nmctx {
+            verbose: 1,
+            error: Some(capture),
+            malloc: None,
+            free: None,
+            lock: None,
+            mem_descs: ptr::null_mut(),
+        }
+    }
+
+    #[test]
+    fn ferror_formats_all_argument_kinds() {
+        let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ctx = capturing_ctx();
+        CAPTURED.lock().unwrap().clear();
+        let s = c"eth0";
+        unsafe {
+            nmctx_ferror(&mut ctx, c"plain".as_ptr());
+            let f = ferror_variadic;
+            f(
+                &mut ctx,
+                c"%s: %d %ld %u".as_ptr(),
+                s.as_ptr(),
+                -5_i32,
+                1i64 << 40,
+                7u32,
+            );
+            // More integer arguments than registers (stack-passed), then doubles.
+            f(
+                &mut ctx,
+                c"%d %d %d %d %d %d %d %d %s %.2f %.1f".as_ptr(),
+                1_i32,
+                2_i32,
+                3_i32,
+                4_i32,
+                5_i32,
+                6_i32,
+                7_i32,
+                8_i32,
+                s.as_ptr(),
+                3.25f64,
+                -0.5f64,
+            );
+            let long = "x".repeat(3000);
+            let long_c = CString::new(long.clone()).unwrap();
+            f(&mut ctx, c"<%s>".as_ptr(), long_c.as_ptr());
+            ctx.verbose = 0;
+            f(&mut ctx, c"silent %d".as_ptr(), 1_i32);
+            let got = CAPTURED.lock().unwrap().clone();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0], "plain");
+            assert_eq!(got[1], format!("eth0: -5 {} 7", 1i64 << 40));
+            assert_eq!(got[2], "1 2 3 4 5 6 7 8 eth0 3.25 -0.5");
+            assert_eq!(got[3], format!("<{long}>"));
+        }
+    }
+
+    #[test]
+    fn default_context_and_set_default() {
+        let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
+        unsafe {
+            let def = nmctx_get();
+            assert!(!def.is_null());
+            assert_eq!((*def).verbose, 1);
+            assert!((*def).lock.is_some());
+            let mut mine = capturing_ctx();
+            let prev = nmctx_set_default(&mut mine);
+            assert_eq!(prev, def);
+            assert_eq!(nmctx_get(), &mut mine as *mut nmctx);
+            // NULL callbacks fall back to libc / no locking.
+            let p = nmctx_malloc(ptr::null_mut(), 64);
+            assert!(!p.is_null());
+            nmctx_free(ptr::null_mut(), p);
+            nmctx_lock(ptr::null_mut());
+            nmctx_unlock(ptr::null_mut());
+            nmctx_set_threadsafe();
+            assert!(mine.lock.is_some());
+            nmctx_lock(&mut mine);
+            nmctx_unlock(&mut mine);
+            let back = nmctx_set_default(ptr::null_mut());
+            assert_eq!(back, &mut mine as *mut nmctx);
+            assert_eq!(nmctx_get(), def);
+        }
+    }
+
+    #[test]
+    fn guard_turns_panics_into_eio() {
+        set_errno(0);
+        let r = guard(-1, || -> i32 { panic!("boom") });
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::EIO);
+    }
+}
