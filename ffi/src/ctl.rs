@@ -3,7 +3,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `NIOCCTRL` | header checks, option list walk, then the request type (see [`niocctrl`]) |
+//! | `NIOCCTRL` | header checks, option list walk, then the request type (`niocctrl` below) |
 //! | `NIOCREGIF` / `NIOCGINFO` | legacy `struct nmreq`, translated as §4.4 (API >= 11 accepted) |
 //! | `NIOCTXSYNC` / `NIOCRXSYNC` | `Port::sync_tx` / `sync_rx`; `ENXIO` when not registered |
 //! | `NIOCCONFIG` | `EOPNOTSUPP` (VALE external modules) |
@@ -643,8 +643,6 @@ fn req_pools_info(file: &NmFile, name: String, body: u64) -> Res {
     }
     fdtable::mark_engine_used();
     let l = nmxdp::region_layout().map_err(report)?;
-    // Ring objects are budgeted at the configured ring size; the pool is a whole number of them.
-    let ring_size = nmxdp::config::Config::default().ring_size;
     let out = nmreq_pools_info {
         nr_memsize: l.memsize,
         nr_mem_id: 1,
@@ -653,8 +651,8 @@ fn req_pools_info(file: &NmFile, name: String, body: u64) -> Res {
         nr_if_pool_objtotal: l.if_num,
         nr_if_pool_objsize: l.if_size,
         nr_ring_pool_offset: l.ring_pool_offset,
-        nr_ring_pool_objtotal: (l.ring_pool_size / ring_size as u64) as u32,
-        nr_ring_pool_objsize: ring_size,
+        nr_ring_pool_objtotal: l.ring_num,
+        nr_ring_pool_objsize: l.ring_size,
         nr_buf_pool_offset: l.buf_pool_offset,
         nr_buf_pool_objtotal: l.buf_num,
         nr_buf_pool_objsize: l.buf_size,

@@ -91,6 +91,7 @@ impl Port {
         check_supported(&spec)?;
         check_privileges()?;
         let info = if_info(&spec.name)?;
+        check_mode(&spec)?;
         let mut eng = engine()?;
         let cfg = eng.cfg.clone();
         let region = eng.region;
@@ -537,6 +538,7 @@ impl Drop for Port {
 pub fn port_info(spec: &PortSpec) -> Result<Registration> {
     check_supported(spec)?;
     let info = if_info(&spec.name)?;
+    check_mode(spec)?;
     let eng = engine()?;
     let slots = |v: Option<u32>| {
         v.unwrap_or(eng.cfg.slots)
@@ -649,6 +651,12 @@ fn check_supported(spec: &PortSpec) -> Result<()> {
         ));
     }
     let _ = NR_EXCLUSIVE;
+    Ok(())
+}
+
+/// Register modes nmxdp serves, checked after the interface is found (netmap answers ENXIO for
+/// a missing interface before it looks at the mode).
+fn check_mode(spec: &PortSpec) -> Result<()> {
     match spec.mode {
         NR_REG_ALL_NIC | NR_REG_ONE_NIC => Ok(()),
         NR_REG_SW | NR_REG_NIC_SW | NR_REG_ONE_SW => Err(unsupported(&format!(

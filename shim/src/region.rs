@@ -29,6 +29,9 @@ pub struct Layout {
     pub if_num: u32,
     pub ring_pool_offset: u64,
     pub ring_pool_size: u64,
+    /// Ring objects the pool was sized for, and their budgeted size (POOLS_INFO_GET).
+    pub ring_num: u32,
+    pub ring_size: u32,
     pub umem_offset: u64,
     pub buf_pool_offset: u64,
     pub buf_size: u32,
@@ -58,6 +61,8 @@ impl Layout {
             if_num: cfg.if_num,
             ring_pool_offset: if_pool_size,
             ring_pool_size,
+            ring_num: cfg.ring_num,
+            ring_size: cfg.ring_size,
             umem_offset,
             buf_pool_offset: umem_offset + XDP_PACKET_HEADROOM,
             buf_size: cfg.buf_size,

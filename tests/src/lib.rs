@@ -268,3 +268,60 @@ pub fn recv_upto(port: &mut Port, count: usize, idle: Duration) -> Vec<(u32, Vec
     }
     got
 }
+
+use std::sync::atomic::AtomicUsize;
+
+/// Like [`send_all`], but never more than `window` frames ahead of what the receiver reported in
+/// `received`: exact-count tests then hold on a loaded machine, where an unthrottled sender
+/// outruns the receiver and the kernel drops (as with netmap).
+pub fn send_paced(
+    port: &mut Port,
+    ring: u32,
+    frames: &[Vec<u8>],
+    received: &AtomicUsize,
+    window: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut next = 0;
+    while next < frames.len() {
+        let allowed = (received.load(Ordering::Acquire) + window).min(frames.len());
+        if next >= allowed {
+            port.sync_tx().unwrap();
+            std::thread::sleep(Duration::from_micros(100));
+            assert!(
+                Instant::now() < deadline,
+                "receiver stalled at {}",
+                received.load(Ordering::Relaxed)
+            );
+            continue;
+        }
+        send_all(port, ring, &frames[next..allowed]);
+        next = allowed;
+    }
+}
+
+/// [`recv_upto`] that publishes its progress in `received` for [`send_paced`].
+pub fn recv_counting(
+    port: &mut Port,
+    count: usize,
+    idle: Duration,
+    received: &AtomicUsize,
+) -> Vec<(u32, Vec<u8>)> {
+    let mut got = Vec::with_capacity(count);
+    while got.len() < count {
+        let ev = port.poll(POLLIN, Some(idle)).expect("poll");
+        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while receiving");
+        if ev & POLLIN == 0 {
+            break;
+        }
+        for r in port.rx_rings() {
+            let mut rx = port.rx_ring(r);
+            for p in rx.packets() {
+                got.push((r, p.to_vec()));
+            }
+            rx.release_all();
+        }
+        received.store(got.len(), Ordering::Release);
+    }
+    got
+}

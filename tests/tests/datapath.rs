@@ -4,13 +4,16 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nmxdp::Port;
-use nmxdp_tests::{enter, frame, recv_upto, send_all, seq_of, VethPair};
+use std::sync::atomic::AtomicUsize;
+
+use nmxdp_tests::{enter, frame, recv_counting, recv_upto, send_all, send_paced, seq_of, VethPair};
 
 /// Sends `n` numbered frames of `len` bytes from va (ring 0) to vb and compares every byte.
 fn roundtrip(len: usize, n: u64) {
     let pair = VethPair::new("rt", 1);
     let frames: Vec<Vec<u8>> = (0..n).map(|s| frame(s, len)).collect();
     let (ready_tx, ready_rx) = mpsc::channel();
+    let progress = AtomicUsize::new(0);
     let received = std::thread::scope(|s| {
         let rx = s.spawn(|| {
             enter(&pair.b.path());
@@ -21,14 +24,14 @@ fn roundtrip(len: usize, n: u64) {
                 "veth supports native XDP"
             );
             ready_tx.send(()).unwrap();
-            let got = recv_upto(&mut port, n as usize, Duration::from_secs(3));
+            let got = recv_counting(&mut port, n as usize, Duration::from_secs(3), &progress);
             (got, port.stats())
         });
         ready_rx.recv().unwrap();
         let tx = s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va/T").expect("open va");
-            send_all(&mut port, 0, &frames);
+            send_paced(&mut port, 0, &frames, &progress, 1024);
             port.stats()
         });
         let txs = tx.join().unwrap();
