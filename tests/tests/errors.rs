@@ -80,3 +80,21 @@ fn namespaces_of_a_test_are_removed() {
     };
     assert!(!nmxdp_tests::Netns::exists(&name), "{name} left behind");
 }
+
+#[test]
+fn mtu_larger_than_a_buffer_is_einval_at_open() {
+    let pair = VethPair::new("mtu", 1);
+    pair.a.run(|| {
+        let ok = std::process::Command::new("ip")
+            .args(["link", "set", "va", "mtu", "3000"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip link set va mtu 3000");
+        let e = open_err("netmap:va");
+        assert_eq!(e.errno(), libc::EINVAL, "{e}");
+        assert!(e.message().contains("MTU 3000"), "{e}");
+        assert!(e.message().contains("NMXDP_BUF_SIZE"), "the message says how to fix it: {e}");
+    });
+    pair.assert_no_xdp();
+}
