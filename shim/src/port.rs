@@ -62,6 +62,8 @@ pub struct Port {
     ntx: u32,
     nrx: u32,
     no_tx_poll: bool,
+    /// pollfds of the RX sockets, built once so that waiting never allocates.
+    rx_pollfds: Vec<libc::pollfd>,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -199,7 +201,17 @@ impl Port {
             extra_bufs: 0,
             ntx,
             nrx,
+            rx_pollfds: Vec::new(),
         };
+        port.rx_pollfds = port
+            .rx
+            .iter()
+            .map(|c| libc::pollfd {
+                fd: c.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
         port.write_nifp();
         port.extra_bufs = port.give_extra_bufs(extra_bufs);
         Ok(port)
@@ -385,30 +397,30 @@ impl Port {
     /// is asked, and report `POLLOUT`/`POLLIN` where `cur != tail`, `POLLERR` on a broken ring.
     /// Sleeps on the AF_XDP sockets until something is ready or `timeout` (None = forever) passes.
     pub fn poll(&mut self, events: i16, timeout: Option<Duration>) -> Result<i16> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // The clock is read only when the call has to wait.
+        let mut deadline: Option<Instant> = None;
         let want_tx = events & POLLOUT != 0;
         let want_rx = events & POLLIN != 0;
         loop {
             let mut revents = 0i16;
             if want_tx || !self.no_tx_poll {
                 for c in &self.tx {
-                    if !want_tx && !c.tx_has_new() && !c.tx_inflight() {
-                        continue;
-                    }
-                    if c.txsync() != SyncStatus::Ok {
+                    let (status, ready) = c.tx_poll_step(!want_tx);
+                    if status.is_some_and(|s| s != SyncStatus::Ok) {
                         revents |= POLLERR;
                     }
-                    if want_tx && c.tx_ready() {
+                    if want_tx && ready {
                         revents |= POLLOUT;
                     }
                 }
             }
             if want_rx {
                 for c in &self.rx {
-                    if c.rxsync() != SyncStatus::Ok {
+                    let (status, ready) = c.rx_poll_step();
+                    if status != SyncStatus::Ok {
                         revents |= POLLERR;
                     }
-                    if c.rx_ready() {
+                    if ready {
                         revents |= POLLIN;
                     }
                 }
@@ -416,31 +428,27 @@ impl Port {
             if self.tx.is_empty() && self.rx.is_empty() {
                 revents |= POLLERR;
             }
-            let now = Instant::now();
-            if revents != 0 || deadline.is_some_and(|d| now >= d) {
+            if revents != 0 || timeout == Some(Duration::ZERO) {
                 return Ok(revents);
             }
-            let left = deadline.map(|d| d - now);
+            let left = match timeout {
+                None => None,
+                Some(t) => {
+                    let now = Instant::now();
+                    let d = *deadline.get_or_insert(now + t);
+                    if now >= d {
+                        return Ok(revents);
+                    }
+                    Some(d - now)
+                }
+            };
             self.wait(want_tx, want_rx, left);
         }
     }
 
     /// Sleeps on the sockets: RX readability, or TX progress when TX room is wanted.
-    fn wait(&self, want_tx: bool, want_rx: bool, left: Option<Duration>) {
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.tx.len() + self.rx.len());
-        let mut tx_pending = false;
-        if want_rx {
-            for c in &self.rx {
-                fds.push(libc::pollfd {
-                    fd: c.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-        }
-        if want_tx {
-            tx_pending = self.tx.iter().any(|c| c.tx_inflight());
-        }
+    fn wait(&mut self, want_tx: bool, want_rx: bool, left: Option<Duration>) {
+        let tx_pending = want_tx && self.tx.iter().any(|c| c.tx_inflight());
         // AF_XDP reports POLLOUT whenever its TX ring is half empty, which says nothing about
         // completions; waiting for TX room is therefore a short sleep and a resync.
         let mut ms: i32 = match left {
@@ -458,8 +466,12 @@ impl Port {
         if ms == 0 {
             ms = 1;
         }
-        // SAFETY: fds is a valid array of pollfd of the given length.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let n = if want_rx { self.rx_pollfds.len() } else { 0 };
+        for p in &mut self.rx_pollfds {
+            p.revents = 0;
+        }
+        // SAFETY: rx_pollfds holds n valid pollfd entries (n = 0 is a plain sleep).
+        unsafe { libc::poll(self.rx_pollfds.as_mut_ptr(), n as libc::nfds_t, ms) };
     }
 
     /// Counters summed over this port's queues.

@@ -371,6 +371,22 @@ impl QueueCtx {
         lock(&self.rx).sync(self.fd_raw, &self.counters)
     }
 
+    /// poll()'s TX step under one lock: sync unless `only_if_pending` and there is nothing new
+    /// to send or complete; returns the sync status (None if skipped) and `cur != tail`.
+    pub fn tx_poll_step(&self, only_if_pending: bool) -> (Option<SyncStatus>, bool) {
+        let mut t = lock(&self.tx);
+        let pending = t.ring.head() != t.hwcur || t.done_upto != t.hwcur;
+        let status = (!only_if_pending || pending).then(|| t.sync(self.fd_raw, &self.counters));
+        (status, t.ring.cur() != t.ring.tail())
+    }
+
+    /// poll()'s RX step under one lock: rxsync, then `cur != tail`.
+    pub fn rx_poll_step(&self) -> (SyncStatus, bool) {
+        let mut r = lock(&self.rx);
+        let status = r.sync(self.fd_raw, &self.counters);
+        (status, r.ring.cur() != r.ring.tail())
+    }
+
     /// Does the TX ring have new slots to send (head moved since the last sync)?
     pub fn tx_has_new(&self) -> bool {
         let t = lock(&self.tx);
