@@ -6,11 +6,12 @@
 #   make lint       cargo fmt --check and clippy -D warnings
 #   make install    libnetmap.so, headers, netmap.pc, nmxdp, pkt-gen under PREFIX (/usr/local)
 #   make fuzz       longer hostile-input runs
+#   make bench      nmxdp vs raw AF_XDP vs AF_PACKET, side by side (target/bench/results.md)
 
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: all build release bpf check-bpf test lint demo fuzz clean
+.PHONY: all build release bpf check-bpf test lint demo fuzz bench bench-smoke clean
 
 all: build
 
@@ -37,10 +38,23 @@ test: check-bpf lint
 	$(CARGO) test --workspace --release -- --test-threads=1
 	sh tests/scripts/demo.sh 20000 60
 	$(MAKE) test-c
+	$(MAKE) bench-smoke
 
 demo: release
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
 	sh tests/scripts/demo.sh $${N:-1000000} $${LEN:-60}
+
+# nmxdp against raw AF_XDP and AF_PACKET on a veth pair (root): target/bench/results.{md,json}.
+bench: release
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
+	-$(MAKE) target/c/nm_lib-plain
+	$(RELEASE_DIR)/bench-harness
+
+# The same harness with 2000 packets and one repetition: fails if a row does not run or receives nothing.
+bench-smoke: release
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench-smoke: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
+	$(MAKE) target/c/nm_lib-plain
+	$(RELEASE_DIR)/bench-harness --smoke --require-c
 
 # Longer runs of the hostile-input tests (port names, ring scribbling with a pool audit).
 fuzz:

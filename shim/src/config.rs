@@ -39,6 +39,10 @@ pub struct Config {
     pub slots: u32,
     pub xdp_mode: XdpModeChoice,
     pub bind: BindChoice,
+    /// RX wakeup mitigation: while packets keep arriving, poll() naps this long instead of
+    /// sleeping on the socket, so the sending side has no sleeper to wake per packet burst
+    /// (0 = always sleep on the socket).
+    pub rx_nap_us: u32,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             slots: 1024,
             xdp_mode: XdpModeChoice::Auto,
             bind: BindChoice::Auto,
+            rx_nap_us: 50,
         }
     }
 }
@@ -118,6 +123,7 @@ impl Config {
             slots: env_u32("NMXDP_SLOTS", d.slots, MIN_SLOTS, MAX_SLOTS)?,
             xdp_mode,
             bind,
+            rx_nap_us: env_u32("NMXDP_RX_NAP_US", d.rx_nap_us, 0, 10_000)?,
         })
     }
 }

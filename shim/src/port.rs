@@ -16,6 +16,9 @@ use crate::queue::{PortStats, QueueCtx, QueueKey, SyncStatus};
 use crate::region::{Region, GLOBAL_MEM_ID};
 use crate::ring::Ring;
 
+/// Naps after a receive before poll() sleeps on the sockets again.
+const RX_NAPS: u8 = 4;
+
 /// Events for [`Port::poll`], with poll(2)'s meaning.
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLOUT: i16 = libc::POLLOUT;
@@ -64,6 +67,9 @@ pub struct Port {
     no_tx_poll: bool,
     /// pollfds of the RX sockets, built once so that waiting never allocates.
     rx_pollfds: Vec<libc::pollfd>,
+    /// Naps left before waiting on the sockets again (see `Config::rx_nap_us`).
+    rx_naps_left: u8,
+    rx_nap: Duration,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -202,6 +208,8 @@ impl Port {
             ntx,
             nrx,
             rx_pollfds: Vec::new(),
+            rx_naps_left: 0,
+            rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
         };
         port.rx_pollfds = port
             .rx
@@ -428,6 +436,9 @@ impl Port {
             if self.tx.is_empty() && self.rx.is_empty() {
                 revents |= POLLERR;
             }
+            if revents & POLLIN != 0 && !self.rx_nap.is_zero() {
+                self.rx_naps_left = RX_NAPS;
+            }
             if revents != 0 || timeout == Some(Duration::ZERO) {
                 return Ok(revents);
             }
@@ -447,7 +458,16 @@ impl Port {
     }
 
     /// Sleeps on the sockets: RX readability, or TX progress when TX room is wanted.
+    /// Right after packets arrived, RX waits are short naps instead (interrupt mitigation):
+    /// the next burst is likely microseconds away, and a sleeper on the socket costs the
+    /// sending CPU a wakeup per burst.
     fn wait(&mut self, want_tx: bool, want_rx: bool, left: Option<Duration>) {
+        if want_rx && !want_tx && self.rx_naps_left > 0 {
+            self.rx_naps_left -= 1;
+            let nap = left.map_or(self.rx_nap, |l| l.min(self.rx_nap));
+            std::thread::sleep(nap);
+            return;
+        }
         let tx_pending = want_tx && self.tx.iter().any(|c| c.tx_inflight());
         // AF_XDP reports POLLOUT whenever its TX ring is half empty, which says nothing about
         // completions; waiting for TX room is therefore a short sleep and a resync.

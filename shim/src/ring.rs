@@ -26,54 +26,67 @@ impl<'a> Ring<'a> {
         }
     }
 
+    #[inline]
     fn hdr(&self) -> &netmap_ring {
         // SAFETY: the ring object stays mapped for the region's (process) lifetime.
         unsafe { &*self.ring }
     }
 
+    #[inline]
     fn hdr_mut(&mut self) -> &mut netmap_ring {
         // SAFETY: as above; &mut self makes this the only view through this handle.
         unsafe { &mut *self.ring }
     }
 
+    #[inline]
     pub fn num_slots(&self) -> u32 {
         self.hdr().num_slots
     }
+    #[inline]
     pub fn head(&self) -> u32 {
         self.hdr().head
     }
+    #[inline]
     pub fn cur(&self) -> u32 {
         self.hdr().cur
     }
+    #[inline]
     pub fn tail(&self) -> u32 {
         self.hdr().tail
     }
     /// Ring index among its direction's rings.
+    #[inline]
     pub fn ringid(&self) -> u16 {
         self.hdr().ringid
     }
     /// Buffer stride (`nr_buf_size`).
+    #[inline]
     pub fn buf_size(&self) -> u32 {
         self.hdr().nr_buf_size
     }
     /// Longest frame one buffer carries.
+    #[inline]
     pub fn max_frame(&self) -> usize {
         self.region.layout.max_frame() as usize
     }
     /// Time of the last RX sync.
+    #[inline]
     pub fn timestamp(&self) -> libc::timeval {
         self.hdr().ts
     }
 
     /// Sets `head` (values outside the ring are the app's to make: the next sync reports them).
+    #[inline]
     pub fn set_head(&mut self, v: u32) {
         self.hdr_mut().head = v;
     }
+    #[inline]
     pub fn set_cur(&mut self, v: u32) {
         self.hdr_mut().cur = v;
     }
 
     /// The slot after `i`.
+    #[inline]
     pub fn next(&self, i: u32) -> u32 {
         if i + 1 == self.num_slots() {
             0
@@ -83,6 +96,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Slots the app owns: `tail - head` (netmap's `nm_ring_space`).
+    #[inline]
     pub fn space(&self) -> u32 {
         let (h, t, n) = (self.head(), self.tail(), self.num_slots());
         if t >= h {
@@ -93,16 +107,19 @@ impl<'a> Ring<'a> {
     }
 
     /// `head == tail` (netmap's `nm_ring_empty`).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.head() == self.tail()
     }
 
     /// TX: transmissions not yet completed (netmap's `nm_tx_pending`).
+    #[inline]
     pub fn tx_pending(&self) -> bool {
         self.next(self.tail()) != self.head()
     }
 
     /// Moves `head` and `cur` forward by `n` slots.
+    #[inline]
     pub fn advance(&mut self, n: u32) {
         let (h, ns) = (self.head(), self.num_slots());
         let v = ((h as u64 + n as u64) % ns as u64) as u32;
@@ -111,38 +128,45 @@ impl<'a> Ring<'a> {
     }
 
     /// Hands every slot up to `tail` back (RX: all packets consumed).
+    #[inline]
     pub fn release_all(&mut self) {
         let t = self.tail();
         self.set_head(t);
         self.set_cur(t);
     }
 
+    #[inline]
     fn slot_ptr(&self, i: u32) -> *mut netmap_slot {
         assert!(i < self.num_slots(), "slot {i} out of range");
         // SAFETY: i < num_slots; slots follow the header.
         unsafe { crate::abi::slot_ptr(self.ring, i) }
     }
 
+    #[inline]
     pub fn slot(&self, i: u32) -> &netmap_slot {
         // SAFETY: slot_ptr checks the index.
         unsafe { &*self.slot_ptr(i) }
     }
 
+    #[inline]
     pub fn slot_mut(&mut self, i: u32) -> &mut netmap_slot {
         // SAFETY: slot_ptr checks the index; &mut self gives exclusivity through this handle.
         unsafe { &mut *self.slot_ptr(i) }
     }
 
+    #[inline]
     pub fn set_len(&mut self, i: u32, len: u16) {
         self.slot_mut(i).len = len;
     }
 
+    #[inline]
     fn buf_ptr(&self, i: u32) -> Option<*mut u8> {
         let idx = self.slot(i).buf_idx;
         (idx < self.region.layout.buf_num).then(|| self.region.buf(idx))
     }
 
     /// The packet in slot `i`: `len` bytes of its buffer (empty if the slot is broken).
+    #[inline]
     pub fn packet(&self, i: u32) -> &[u8] {
         let len = (self.slot(i).len as usize).min(self.region.layout.buf_size as usize);
         match self.buf_ptr(i) {
@@ -153,6 +177,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Slot `i`'s whole buffer, to write a frame into (up to [`Ring::max_frame`] bytes).
+    #[inline]
     pub fn buf_mut(&mut self, i: u32) -> &mut [u8] {
         let cap = self.max_frame();
         match self.buf_ptr(i) {
@@ -163,6 +188,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Packets in `[head, tail)`, without consuming them.
+    #[inline]
     pub fn packets(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let n = self.space();
         let mut i = self.head();
@@ -174,6 +200,7 @@ impl<'a> Ring<'a> {
     }
 
     /// Copies `frame` into the slot at `head` and advances; false when the ring is full.
+    #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
         let i = self.head();
         if i >= self.num_slots() || self.space() == 0 || frame.len() > self.max_frame() {

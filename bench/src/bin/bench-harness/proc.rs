@@ -1,0 +1,342 @@
+//! Child processes started inside a network namespace, with their output, exit status and
+//! resource usage (`wait4`), and the interface-counter sampler.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::STOP;
+
+/// What to run: argv, extra environment, the namespace to enter.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn new<S: AsRef<str>>(argv: &[S]) -> Spec {
+        Spec {
+            argv: argv.iter().map(|s| s.as_ref().to_string()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Spec {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The same command behind a wrapper (`perf stat ... --`, `valgrind ...`).
+    pub fn wrapped(&self, wrapper: &[String]) -> Spec {
+        let mut argv = wrapper.to_vec();
+        argv.extend(self.argv.iter().cloned());
+        Spec {
+            argv,
+            env: self.env.clone(),
+        }
+    }
+
+    pub fn display(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut s = env.join(" ");
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s + &self.argv.join(" ")
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Default)]
+pub struct Exit {
+    /// Exit code, or `128 + signal`.
+    pub code: i32,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub maxrss_kb: u64,
+    pub wall_s: f64,
+    /// Voluntary context switches (sleeps in poll and the like) and involuntary ones.
+    pub vcsw: u64,
+    pub ivcsw: u64,
+}
+
+pub struct Child {
+    pub pid: i32,
+    started: Instant,
+    lines: Receiver<String>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Starts `spec` in the network namespace `nsfd`.
+pub fn spawn(spec: &Spec, nsfd: RawFd) -> Result<Child> {
+    let mut cmd = Command::new(&spec.argv[0]);
+    cmd.args(&spec.argv[1..])
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setns(2) is async-signal-safe; nsfd stays open until exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(nsfd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", spec.argv[0]))?;
+    let pid = child.id() as i32;
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, lines) = channel();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let buf = stdout.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut line = String::new();
+            while matches!(r.read_line(&mut line), Ok(n) if n > 0) {
+                buf.lock().unwrap().push_str(&line);
+                let _ = tx.send(line.trim_end().to_string());
+                line.clear();
+            }
+        }));
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let buf = stderr.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = err.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        }));
+    }
+    // `child` is dropped without waiting: the pid is reaped by `wait` below with wait4.
+    Ok(Child {
+        pid,
+        started: Instant::now(),
+        lines,
+        stdout,
+        stderr,
+        readers,
+    })
+}
+
+impl Child {
+    /// Waits until a stdout line contains `marker`; false on timeout, exit or Ctrl-C.
+    pub fn wait_for_line(&self, marker: &str, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if STOP.load(Relaxed) {
+                return false;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok(l) if l.contains(marker) => return true,
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Sends `sig` to the child.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe { libc::kill(self.pid, sig) };
+    }
+
+    /// Waits for the child to exit; after `timeout` sends SIGINT, then SIGKILL 3 s later.
+    pub fn wait(self, timeout: Duration) -> Exit {
+        let mut status = 0i32;
+        // SAFETY: rusage is plain data.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut timed_out = false;
+        let mut interrupted_at: Option<Instant> = None;
+        loop {
+            // SAFETY: wait4 on our own child with valid out-pointers.
+            let rc = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut ru) };
+            if rc == self.pid || rc < 0 {
+                break;
+            }
+            let over = self.started.elapsed() >= timeout || STOP.load(Relaxed);
+            match interrupted_at {
+                None if over => {
+                    timed_out = !STOP.load(Relaxed);
+                    self.signal(libc::SIGINT);
+                    interrupted_at = Some(Instant::now());
+                }
+                Some(t) if t.elapsed() >= Duration::from_secs(3) => {
+                    self.signal(libc::SIGKILL);
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let wall_s = self.started.elapsed().as_secs_f64();
+        for r in self.readers {
+            let _ = r.join();
+        }
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            -1
+        };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Exit {
+            code,
+            timed_out,
+            stdout,
+            stderr,
+            user_s: tv(ru.ru_utime),
+            sys_s: tv(ru.ru_stime),
+            maxrss_kb: ru.ru_maxrss.max(0) as u64,
+            wall_s,
+            vcsw: ru.ru_nvcsw.max(0) as u64,
+            ivcsw: ru.ru_nivcsw.max(0) as u64,
+        }
+    }
+}
+
+/// Samples one interface's packet counters in a namespace every few milliseconds.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Vec<(Instant, u64, u64)>>,
+}
+
+/// What the samples say about the traffic that crossed the interface.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wire {
+    /// Packets counted from the first sample to the last.
+    pub packets: u64,
+    /// Packets per second between the first sample that saw traffic and the last increase.
+    pub pps: Option<f64>,
+}
+
+impl Sampler {
+    /// Samples `(rx_packets, tx_packets)` of `ifname` in namespace `nsfd` every `every`.
+    pub fn start(nsfd: RawFd, ifname: &str, every: Duration) -> Result<Sampler> {
+        // SAFETY: dup of an fd we hold open; the thread owns the copy.
+        let fd = unsafe { libc::dup(nsfd) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("dup of a netns fd");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let ifname = ifname.to_string();
+        let handle = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            // SAFETY: this thread alone moves into the namespace (setns is per thread).
+            let ok = unsafe { libc::setns(fd, libc::CLONE_NEWNET) } == 0;
+            // SAFETY: closing our dup.
+            unsafe { libc::close(fd) };
+            if !ok {
+                return v;
+            }
+            let mut text = String::new();
+            loop {
+                let done = s.load(Relaxed);
+                text.clear();
+                if let Ok(mut f) = std::fs::File::open("/proc/thread-self/net/dev") {
+                    let _ = f.read_to_string(&mut text);
+                }
+                if let Some((rx, tx)) = nmxdp_bench::parse::net_dev_packets(&text, &ifname) {
+                    v.push((Instant::now(), rx, tx));
+                }
+                if done {
+                    return v;
+                }
+                std::thread::sleep(every);
+            }
+        });
+        Ok(Sampler { stop, handle })
+    }
+
+    /// Stops sampling and summarises the receive counter.
+    pub fn finish(self) -> Wire {
+        self.stop.store(true, Relaxed);
+        let v = self.handle.join().unwrap_or_default();
+        wire_of(&v.iter().map(|&(t, rx, _)| (t, rx)).collect::<Vec<_>>())
+    }
+}
+
+/// Rate of a counter from its samples: from the first sample above the starting value to the
+/// sample where it reached its final value.
+pub fn wire_of(samples: &[(Instant, u64)]) -> Wire {
+    let Some(&(_, base)) = samples.first() else {
+        return Wire {
+            packets: 0,
+            pps: None,
+        };
+    };
+    let max = samples.iter().map(|s| s.1).max().unwrap_or(base);
+    let first = samples.iter().find(|s| s.1 > base);
+    let last = samples.iter().find(|s| s.1 == max);
+    let pps = match (first, last) {
+        (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 && c1 > c0 => {
+            Some((c1 - c0) as f64 / (t1 - t0).as_secs_f64())
+        }
+        _ => None,
+    };
+    Wire {
+        packets: max - base,
+        pps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_rate() {
+        let t = Instant::now();
+        let ms = |m: u64| t + Duration::from_millis(m);
+        let s = [
+            (ms(0), 100),
+            (ms(5), 100),
+            (ms(10), 600),
+            (ms(15), 1100),
+            (ms(20), 1600),
+            (ms(25), 1600),
+        ];
+        let w = wire_of(&s);
+        assert_eq!(w.packets, 1500);
+        let pps = w.pps.unwrap();
+        assert!((pps - 100_000.0).abs() < 1.0, "{pps}");
+        assert_eq!(wire_of(&[]).pps, None);
+        assert_eq!(wire_of(&[(ms(0), 5), (ms(5), 5)]).packets, 0);
+        // One sample with traffic: no rate.
+        assert_eq!(wire_of(&[(ms(0), 5), (ms(5), 9)]).pps, None);
+    }
+}

@@ -1,0 +1,385 @@
+//! xdp-raw: the AF_XDP baseline of `make bench`. Sends or receives straight on one socket's
+//! rings (nmxdp's thin ring wrappers in `nmxdp::xsk`), without the netmap layer, with what nmxdp
+//! uses on the same interface: 2048-byte UMEM chunks with data at offset 256, zero-copy bind
+//! falling back to copy, `XDP_USE_NEED_WAKEUP`, the same XDP program (native first) for RX, the
+//! same ring sizes (1024 TX entries; 8192 RX/fill entries = nmxdp's `rx-slots=4096` port, whose
+//! fill ring holds twice the slots) and pkt-gen's batch (`-b 512`).
+//!
+//! ```text
+//! xdp-raw -i vb -f rx -n 1000000
+//! xdp-raw -i va -f tx -n 1000000 -l 60
+//! ```
+//! Prints pkt-gen's banner and final summary.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use nmxdp::config::XdpModeChoice;
+use nmxdp::ifinfo::if_info;
+use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM};
+use nmxdp::xdp::XdpAttachment;
+use nmxdp::xsk::{kick_rx, kick_tx, BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
+use nmxdp_bench::app::{install_signals, poll_one, stopped, Common, Function, Mapping, Tally};
+use nmxdp_bench::frame;
+
+/// UMEM chunk size, nmxdp's default `NMXDP_BUF_SIZE`.
+const CHUNK: u64 = 2048;
+/// How long the TX drain waits for completions.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bind {
+    Auto,
+    Copy,
+    Zc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum XdpMode {
+    Auto,
+    Native,
+    Skb,
+}
+
+/// AF_XDP tx/rx without the netmap layer (the bench's baseline).
+#[derive(Debug, Parser)]
+#[command(name = "xdp-raw")]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Queue to bind.
+    #[arg(short = 'q', value_name = "QUEUE", default_value_t = 0)]
+    queue: u32,
+    /// TX and completion ring entries (= UMEM frames of a sender); nmxdp's default slots.
+    #[arg(long, default_value_t = 1024)]
+    tx_ring: u32,
+    /// RX and fill ring entries (= UMEM frames of a receiver).
+    #[arg(long, default_value_t = 8192)]
+    rx_ring: u32,
+    #[arg(long, value_enum, default_value_t = Bind::Auto)]
+    bind: Bind,
+    #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
+    xdp_mode: XdpMode,
+    /// Print the socket's XDP_STATISTICS on stderr at the end.
+    #[arg(long)]
+    stats: bool,
+}
+
+fn main() {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = i32::from(e.use_stderr());
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    install_signals();
+    match run(&args) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("xdp-raw: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let c = &args.common;
+    let ifname = c.ifname();
+    let info = if_info(ifname).with_context(|| format!("interface {ifname}"))?;
+    if args.queue >= info.rx_queues.max(info.tx_queues) {
+        bail!("{ifname} has no queue {}", args.queue);
+    }
+    let (tx_n, rx_n) = (
+        args.tx_ring.next_power_of_two(),
+        args.rx_ring.next_power_of_two(),
+    );
+    let frames = match c.function {
+        Function::Tx => tx_n,
+        Function::Rx => rx_n,
+    } as u64;
+    let umem = Mapping::anonymous((frames * CHUNK) as usize).context("UMEM mmap")?;
+    let mode = match args.bind {
+        Bind::Auto => None,
+        Bind::Copy => Some(BindMode::Copy),
+        Bind::Zc => Some(BindMode::ZeroCopy),
+    };
+    let mut sock = XskSocket::open(
+        info.ifindex,
+        args.queue,
+        RingSizes {
+            rx: rx_n,
+            tx: tx_n,
+            fill: rx_n,
+            comp: tx_n,
+        },
+        &BindAs::Owner {
+            umem: UmemSpec {
+                addr: umem.ptr,
+                len: umem.len as u64,
+                chunk_size: CHUNK as u32,
+            },
+            mode,
+        },
+    )
+    .with_context(|| format!("AF_XDP socket on {ifname} queue {}", args.queue))?;
+    let tally = match c.function {
+        Function::Tx => {
+            eprintln!("xdp-raw: {ifname} bind={}", sock.mode.as_str());
+            c.banner(1);
+            tx(c, &mut sock, &umem, info.mac, tx_n)?
+        }
+        Function::Rx => {
+            let choice = match args.xdp_mode {
+                XdpMode::Auto => XdpModeChoice::Auto,
+                XdpMode::Native => XdpModeChoice::Native,
+                XdpMode::Skb => XdpModeChoice::Skb,
+            };
+            // The fill ring gets every frame before traffic is steered to the socket.
+            for i in 0..rx_n {
+                sock.fill.write(i, i as u64 * CHUNK);
+            }
+            sock.fill.submit(rx_n);
+            let mut xdp = XdpAttachment::attach(ifname, info.ifindex, choice)
+                .context("attaching the XDP program")?;
+            xdp.insert(args.queue, sock.fd())
+                .context("steering the queue to the socket")?;
+            eprintln!(
+                "xdp-raw: {ifname} xdp={} bind={}",
+                xdp.mode.as_str(),
+                sock.mode.as_str()
+            );
+            c.banner(1);
+            let t = rx(c, &mut sock)?;
+            xdp.remove(args.queue);
+            t
+        }
+    };
+    if args.stats {
+        if let Ok(s) = sock.statistics() {
+            eprintln!(
+                "xdp-raw stats: rx_dropped={} rx_ring_full={} rx_fill_ring_empty={} rx_invalid={} tx_invalid={} tx_ring_empty={}",
+                s.rx_dropped, s.rx_ring_full, s.rx_fill_ring_empty_descs, s.rx_invalid_descs,
+                s.tx_invalid_descs, s.tx_ring_empty_descs
+            );
+        }
+    }
+    tally.print(c.function);
+    Ok(())
+}
+
+/// Kicks the TX ring when the kernel asks (always in copy mode). Fails only if the device is gone.
+#[inline]
+fn kick(sock: &mut XskSocket) -> Result<()> {
+    if sock.tx.needs_wakeup() {
+        match kick_tx(sock.fd()) {
+            libc::ENETDOWN | libc::ENXIO | libc::ENODEV => bail!("the interface went down"),
+            _ => {} // 0, EAGAIN (budget), EBUSY (dropped frame), ENOBUFS: carry on
+        }
+    }
+    Ok(())
+}
+
+/// Free UMEM frames, oldest first (so the sender cycles through all of them, as nmxdp's ring
+/// does).
+struct FreeFrames {
+    addr: Vec<u64>,
+    head: u32,
+    tail: u32,
+    mask: u32,
+}
+
+impl FreeFrames {
+    fn new(frames: u32) -> FreeFrames {
+        assert!(frames.is_power_of_two());
+        FreeFrames {
+            addr: vec![0; frames as usize],
+            head: 0,
+            tail: 0,
+            mask: frames - 1,
+        }
+    }
+    #[inline]
+    fn len(&self) -> u32 {
+        self.tail.wrapping_sub(self.head)
+    }
+    #[inline]
+    fn push(&mut self, a: u64) {
+        self.addr[(self.tail & self.mask) as usize] = a;
+        self.tail = self.tail.wrapping_add(1);
+    }
+    #[inline]
+    fn pop(&mut self) -> u64 {
+        let a = self.addr[(self.head & self.mask) as usize];
+        self.head = self.head.wrapping_add(1);
+        a
+    }
+}
+
+/// Returns completed frames to the free list.
+#[inline]
+fn reap(sock: &mut XskSocket, free: &mut FreeFrames) -> u32 {
+    let n = sock.comp.available(u32::MAX);
+    for k in 0..n {
+        free.push(sock.comp.read(k));
+    }
+    if n > 0 {
+        sock.comp.release(n);
+    }
+    n
+}
+
+fn tx(
+    c: &Common,
+    sock: &mut XskSocket,
+    umem: &Mapping,
+    mac: [u8; 6],
+    frames: u32,
+) -> Result<Tally> {
+    let len = c.len as usize;
+    if len as u64 > CHUNK - XDP_PACKET_HEADROOM {
+        bail!(
+            "frame length {len} exceeds the {} bytes of a chunk",
+            CHUNK - XDP_PACKET_HEADROOM
+        );
+    }
+    // Every frame is written once; afterwards only its sequence number changes (as pkt-gen).
+    let tmpl = frame::build(mac, len);
+    let mut free = FreeFrames::new(frames);
+    for i in 0..frames as u64 {
+        let addr = i * CHUNK + XDP_PACKET_HEADROOM;
+        // SAFETY: the frame lies within chunk i of the UMEM; nothing else references it.
+        unsafe { umem.slice_mut(addr as usize, len) }.copy_from_slice(&tmpl);
+        free.push(addr);
+    }
+    let quota = c.count;
+    let mut t = Tally {
+        tic: Some(Instant::now()),
+        ..Default::default()
+    };
+    while !stopped() && (quota == 0 || t.pkts < quota) {
+        reap(sock, &mut free);
+        let mut want = (c.batch as u64).min(free.len() as u64);
+        if quota > 0 {
+            want = want.min(quota - t.pkts);
+        }
+        let want = want as u32;
+        let k = if want > 0 {
+            sock.tx.free(want).min(want)
+        } else {
+            0
+        };
+        for i in 0..k {
+            let addr = free.pop();
+            if len >= frame::SEQ_OFF + 8 {
+                // SAFETY: the sequence number lies within the frame, inside the UMEM; the kernel
+                // does not read a frame until it is posted.
+                unsafe {
+                    umem.ptr
+                        .add(addr as usize + frame::SEQ_OFF)
+                        .cast::<u64>()
+                        .write_unaligned((t.pkts + i as u64).to_le())
+                };
+            }
+            sock.tx.write(
+                i,
+                xdp_desc {
+                    addr,
+                    len: len as u32,
+                    options: 0,
+                },
+            );
+        }
+        if k > 0 {
+            sock.tx.submit(k);
+            t.pkts += k as u64;
+            t.events += 1;
+        }
+        if sock.tx.outstanding() > 0 {
+            kick(sock)?;
+        } else if k == 0 && free.len() == 0 {
+            // Completions are asynchronous here (not veth): wait a little for them.
+            poll_one(sock.fd(), libc::POLLOUT, Duration::from_millis(1));
+        }
+    }
+    // Drain: every posted frame completes.
+    let start = Instant::now();
+    loop {
+        reap(sock, &mut free);
+        if free.len() == frames {
+            break;
+        }
+        if start.elapsed() >= DRAIN_LIMIT {
+            eprintln!(
+                "xdp-raw: warning: {} frame(s) still in flight after {} s",
+                frames - free.len(),
+                DRAIN_LIMIT.as_secs()
+            );
+            break;
+        }
+        if sock.tx.outstanding() > 0 {
+            kick(sock)?;
+        } else {
+            std::thread::sleep(Duration::from_micros(1));
+        }
+    }
+    t.toc = Some(Instant::now());
+    t.bytes = t.pkts * len as u64;
+    Ok(t)
+}
+
+fn rx(c: &Common, sock: &mut XskSocket) -> Result<Tally> {
+    let quota = c.count;
+    let idle = Duration::from_millis(c.idle_ms.max(1));
+    let mut t = Tally::default();
+    // Unbounded wait for the first packet.
+    while sock.rx.available(1) == 0 {
+        if stopped() {
+            return Ok(t);
+        }
+        if poll_one(sock.fd(), libc::POLLIN, Duration::from_millis(1000)) == 0 {
+            eprintln!("xdp-raw: waiting for initial packets");
+        }
+    }
+    t.tic = Some(Instant::now());
+    let mut last = Instant::now();
+    while !stopped() && (quota == 0 || t.pkts < quota) {
+        let mut max = c.batch;
+        if quota > 0 {
+            max = max.min((quota - t.pkts).min(u32::MAX as u64) as u32);
+        }
+        let n = sock.rx.available(max);
+        if n == 0 {
+            if sock.fill.needs_wakeup() {
+                kick_rx(sock.fd());
+            }
+            if poll_one(sock.fd(), libc::POLLIN, idle) == 0 && sock.rx.available(1) == 0 {
+                break;
+            }
+            continue;
+        }
+        // The fill ring is as large as the UMEM, so it always has room for what came back.
+        let room = sock.fill.free(n);
+        debug_assert!(room >= n);
+        let mut bytes = 0u64;
+        for k in 0..n {
+            let d = sock.rx.read(k);
+            bytes += d.len as u64;
+            sock.fill.write(k, d.addr & !(CHUNK - 1));
+        }
+        sock.fill.submit(n);
+        sock.rx.release(n);
+        t.pkts += n as u64;
+        t.bytes += bytes;
+        t.events += 1;
+        last = Instant::now();
+    }
+    t.toc = Some(if quota > 0 && t.pkts >= quota {
+        Instant::now()
+    } else {
+        last
+    });
+    Ok(t)
+}

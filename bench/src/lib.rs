@@ -1,0 +1,17 @@
+//! nmxdp-bench: the comparison points of `make bench` and the parsers the harness reads them with.
+//!
+//! * `xdp-raw`: tx/rx straight on the AF_XDP rings (nmxdp's thin ring wrappers, no netmap layer),
+//!   with the same UMEM chunk size, bind mode, XDP program and batch size as nmxdp;
+//! * `af-packet`: the stock-kernel alternative, a TPACKET_V3 RX ring and a TPACKET_V2 TX ring;
+//! * `bench-harness`: runs those, the Rust pkt-gen and the C `nm_lib` under `LD_PRELOAD` on a veth
+//!   pair between two private network namespaces and reports one table (Markdown and JSON).
+//!
+//! All senders and receivers print pkt-gen's final summary (`Sent N packets ...` /
+//! `Speed: X Mpps ...`), so [`summary::parse_summary`] reads every row.
+
+pub mod app;
+pub mod frame;
+pub mod json;
+pub mod parse;
+pub mod stats;
+pub mod summary;

@@ -1,0 +1,111 @@
+//! Parsers for what the harness reads besides the programs' summaries: `perf stat -x,` output,
+//! valgrind/cachegrind instruction counts and `/proc/net/dev`.
+
+/// The `instructions` count from `perf stat -x, -e instructions:u` output (the first CSV field
+/// of the line naming the event). `None` for `<not supported>` / `<not counted>`.
+pub fn perf_instructions(out: &str) -> Option<u64> {
+    out.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let mut f = l.split(',');
+            let value = f.next()?.trim();
+            let _unit = f.next()?;
+            let event = f.next()?.trim();
+            if !event.starts_with("instructions") {
+                return None;
+            }
+            Some(value.parse::<u64>().ok())
+        })
+        .flatten()
+}
+
+/// Instructions executed in user space as cachegrind counts them (`Ir`): the `summary:` line of
+/// its output file, or the `I refs:` line of its stderr.
+pub fn cachegrind_ir(text: &str) -> Option<u64> {
+    for l in text.lines() {
+        if let Some(v) = l.strip_prefix("summary:") {
+            if let Some(n) = v.split_whitespace().next().and_then(|s| s.parse().ok()) {
+                return Some(n);
+            }
+        }
+    }
+    for l in text.lines() {
+        // "==123== I   refs:      1,234,567" (or "I refs:" in newer versions)
+        let body = match l.find("== ") {
+            Some(p) if l.starts_with("==") => &l[p + 3..],
+            _ => l,
+        };
+        let mut w = body.split_whitespace();
+        if w.next() == Some("I") && w.next() == Some("refs:") {
+            let n: String = w.next()?.chars().filter(|c| *c != ',').collect();
+            return n.parse().ok();
+        }
+    }
+    None
+}
+
+/// Packet counters of one interface in `/proc/net/dev` text: `(rx_packets, tx_packets)`.
+pub fn net_dev_packets(text: &str, ifname: &str) -> Option<(u64, u64)> {
+    text.lines().find_map(|l| {
+        let (name, rest) = l.split_once(':')?;
+        if name.trim() != ifname {
+            return None;
+        }
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().ok())
+            .collect::<Option<Vec<u64>>>()?;
+        (f.len() >= 16).then(|| (f[1], f[9]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_csv() {
+        assert_eq!(
+            perf_instructions("123456789,,instructions:u,2001234,100.00,,\n"),
+            Some(123_456_789)
+        );
+        assert_eq!(
+            perf_instructions("# started on x\n\n42,,instructions:u,1,100.00,,\n"),
+            Some(42)
+        );
+        assert_eq!(
+            perf_instructions("<not supported>,,instructions:u,0,100.00,,\n"),
+            None
+        );
+        assert_eq!(
+            perf_instructions("<not counted>,,instructions:u,0,0.00,,\n"),
+            None
+        );
+        assert_eq!(perf_instructions("5,,cycles:u,1,100.00,,\n"), None);
+        assert_eq!(perf_instructions(""), None);
+    }
+
+    #[test]
+    fn cachegrind() {
+        let file =
+            "desc: I1 cache: none\ncmd: pkt-gen -f tx\nevents: Ir\nfl=x\n1 2\nsummary: 987654321\n";
+        assert_eq!(cachegrind_ir(file), Some(987_654_321));
+        let stderr = "==4242== Cachegrind, a high-precision tracing profiler\n\
+                      ==4242== \n==4242== I   refs:      12,345,678\n";
+        assert_eq!(cachegrind_ir(stderr), Some(12_345_678));
+        assert_eq!(cachegrind_ir("==1== I refs: 1,000\n"), Some(1000));
+        assert_eq!(cachegrind_ir("nothing here\n"), None);
+    }
+
+    #[test]
+    fn proc_net_dev() {
+        let t = "Inter-|   Receive                                                |  Transmit\n \
+                 face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+                 lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n    \
+                 vb: 60000000 1000000    0    0    0     0          0         0      840      12    0    0    0     0       0          0\n";
+        assert_eq!(net_dev_packets(t, "vb"), Some((1_000_000, 12)));
+        assert_eq!(net_dev_packets(t, "lo"), Some((0, 0)));
+        assert_eq!(net_dev_packets(t, "va"), None);
+        assert_eq!(net_dev_packets("vb: 1 2 3\n", "vb"), None);
+    }
+}
