@@ -94,7 +94,10 @@ fn mtu_larger_than_a_buffer_is_einval_at_open() {
         let e = open_err("netmap:va");
         assert_eq!(e.errno(), libc::EINVAL, "{e}");
         assert!(e.message().contains("MTU 3000"), "{e}");
-        assert!(e.message().contains("NMXDP_BUF_SIZE"), "the message says how to fix it: {e}");
+        assert!(
+            e.message().contains("NMXDP_BUF_SIZE"),
+            "the message says how to fix it: {e}"
+        );
     });
     pair.assert_no_xdp();
 }

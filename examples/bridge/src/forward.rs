@@ -1,0 +1,164 @@
+//! Moving packets from one port's RX rings to another port's TX rings: by swapping buffer
+//! indices (zero-copy, both ports in one memory region) or by copying the bytes.
+//!
+//! Nothing here allocates or makes a system call: the caller syncs the rings (poll/sync_tx).
+
+use nmxdp::abi::NS_MOREFRAG;
+use nmxdp::{swap_buffers, Port, Ring};
+
+/// How packets are moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mover {
+    /// Swap buffers between the RX and the TX slot instead of copying.
+    pub zerocopy: bool,
+    /// Buffers in the region: indices at or above are invalid (as are 0 and 1).
+    pub buf_num: u32,
+}
+
+/// Counters of one direction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DirStats {
+    /// Slots handed to the TX side.
+    pub packets: u64,
+    /// Bytes the bridge copied (0 on the zero-copy path).
+    pub copied_bytes: u64,
+    /// Slots skipped because their buffer index was invalid (< 2 or past the pool).
+    pub bad_bufs: u64,
+    /// Slots whose length exceeded what a buffer carries: forwarded with length 0.
+    pub bad_lens: u64,
+}
+
+/// Slots a port has received and not yet released: the sum of `space()` over its RX rings.
+pub fn rx_queued(port: &mut Port) -> u32 {
+    port.rx_rings().map(|r| port.rx_ring(r).space()).sum()
+}
+
+/// Free TX slots of a port: the sum of `space()` over its TX rings.
+pub fn tx_room(port: &mut Port) -> u32 {
+    port.tx_rings().map(|r| port.tx_ring(r).space()).sum()
+}
+
+/// Are transmissions still pending completion on any TX ring of `port`?
+pub fn tx_pending(port: &mut Port) -> bool {
+    port.tx_rings().any(|r| port.tx_ring(r).tx_pending())
+}
+
+impl Mover {
+    /// Moves up to `limit` packets from `src`'s RX rings to `dst`'s TX rings, ring by ring as
+    /// upstream does: an empty RX ring moves on to the next RX ring, a full TX ring to the next
+    /// TX ring. Returns the packets forwarded.
+    pub fn move_packets(
+        &self,
+        src: &mut Port,
+        dst: &mut Port,
+        limit: u32,
+        st: &mut DirStats,
+    ) -> u32 {
+        let (rxs, txs) = (src.rx_rings(), dst.tx_rings());
+        let (mut si, mut di) = (rxs.start, txs.start);
+        let mut budget = limit;
+        let mut forwarded = 0;
+        while si < rxs.end && di < txs.end && budget > 0 {
+            let mut rx = src.rx_ring(si);
+            if rx.is_empty() {
+                si += 1;
+                continue;
+            }
+            let mut tx = dst.tx_ring(di);
+            if tx.is_empty() {
+                di += 1;
+                continue;
+            }
+            let m = self.move_ring(&mut rx, &mut tx, budget, st);
+            forwarded += m.forwarded;
+            budget -= m.steps;
+        }
+        forwarded
+    }
+
+    /// Moves up to `limit` slots from `rx` (at head) to `tx` (at head) and advances both rings
+    /// past what was used.
+    ///
+    /// A slot with an invalid buffer index is counted and skipped (an RX slot is consumed
+    /// without sending; a TX slot is consumed with length 0, which nmxdp drops) instead of
+    /// upstream's warning and two-second sleep. A length above [`Ring::max_frame`] is zeroed.
+    pub fn move_ring(
+        &self,
+        rx: &mut Ring<'_>,
+        tx: &mut Ring<'_>,
+        limit: u32,
+        st: &mut DirStats,
+    ) -> Moved {
+        let max_frame = rx.max_frame().min(tx.max_frame());
+        let (mut rx_left, mut tx_left) = (rx.space(), tx.space());
+        let (mut j, mut k) = (rx.head(), tx.head());
+        let (mut rx_used, mut tx_used) = (0u32, 0u32);
+        let mut m = Moved::default();
+        while m.steps < limit && rx_left > 0 && tx_left > 0 {
+            m.steps += 1;
+            let (rbuf, rlen, rflags) = {
+                let s = rx.slot(j);
+                (s.buf_idx, s.len, s.flags)
+            };
+            if !self.valid(rbuf) {
+                st.bad_bufs += 1;
+                j = rx.next(j);
+                rx_left -= 1;
+                rx_used += 1;
+                continue;
+            }
+            if !self.valid(tx.slot(k).buf_idx) {
+                st.bad_bufs += 1;
+                let ts = tx.slot_mut(k);
+                ts.len = 0;
+                ts.flags &= !NS_MOREFRAG;
+                k = tx.next(k);
+                tx_left -= 1;
+                tx_used += 1;
+                continue;
+            }
+            let mut len = rlen;
+            if len as usize > max_frame {
+                st.bad_lens += 1;
+                len = 0;
+                rx.set_len(j, 0);
+            }
+            if self.zerocopy {
+                // Lengths travel with the buffers; both slots get NS_BUF_CHANGED.
+                swap_buffers(rx, j, tx, k);
+            } else {
+                let n = len as usize;
+                tx.buf_mut(k)[..n].copy_from_slice(&rx.packet(j)[..n]);
+                tx.set_len(k, len);
+                st.copied_bytes += n as u64;
+            }
+            let ts = tx.slot_mut(k);
+            ts.flags = (ts.flags & !NS_MOREFRAG) | (rflags & NS_MOREFRAG);
+            st.packets += 1;
+            m.forwarded += 1;
+            j = rx.next(j);
+            k = tx.next(k);
+            rx_left -= 1;
+            tx_left -= 1;
+            rx_used += 1;
+            tx_used += 1;
+        }
+        rx.advance(rx_used);
+        tx.advance(tx_used);
+        m
+    }
+
+    #[inline]
+    fn valid(&self, buf_idx: u32) -> bool {
+        buf_idx >= 2 && buf_idx < self.buf_num
+    }
+}
+
+/// What one [`Mover::move_ring`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// Packets handed to the TX ring.
+    pub forwarded: u32,
+    /// Slots looked at (forwarded or skipped): what the burst limit counts.
+    pub steps: u32,
+}
