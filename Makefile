@@ -49,6 +49,7 @@ bench: release
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: creating namespaces and attaching XDP needs root" >&2; exit 1; fi
 	-$(MAKE) target/c/nm_lib-plain
 	$(RELEASE_DIR)/bench-harness
+	sh bench/bridge.sh 1000000 target/bench/results.md
 
 # The same harness with 2000 packets and one repetition: fails if a row does not run or receives nothing.
 bench-smoke: release
