@@ -60,6 +60,7 @@ bench-smoke: release
 # Longer runs of the hostile-input tests (port names, ring scribbling with a pool audit).
 fuzz:
 	PROPTEST_CASES=$${CASES:-20000} $(CARGO) test --release -p nmxdp --test fuzz_names
+	PROPTEST_CASES=$${CASES:-20000} $(CARGO) test --release -p netmap-ffi ctl_fuzz
 	NMXDP_FUZZ_STEPS=$${STEPS:-20000} $(CARGO) test --release -p nmxdp-tests --test hostile -- --nocapture
 
 clean:

@@ -610,6 +610,9 @@ fn hdr_len(name: String) -> Res<u32> {
 }
 
 fn req_hdr_get(name: String, body: u64) -> Res {
+    // Read before anything is written, as the kernel copies every body in first: a body that is
+    // not (wholly) mapped gives EFAULT and stays untouched.
+    let _: nmreq_port_hdr = copy_in(body)?;
     let len = hdr_len(name)?;
     copy_out(body + offset_of!(nmreq_port_hdr, nr_hdr_len) as u64, len)
 }
@@ -779,6 +782,10 @@ fn legacy_info(arg: u64, name: String, mem_id: u16) -> Res {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "ctl_fuzz.rs"]
+mod ctl_fuzz;
 
 #[cfg(test)]
 mod tests {
