@@ -3,9 +3,10 @@
 #
 #   make c-apps      examples/c/*.c built against ffi/include into target/c/:
 #                    X-linked (-lnetmap, rpath to target/release) and X-plain (no nmxdp library:
-#                    for LD_PRELOAD; nm_lib-plain is linked to a stub libnetmap.so that aborts),
-#                    plus the header tests of tests/c
-#   make test-c      header tests, tests/scripts/c_apps.sh (root), tests/scripts/install_check.sh
+#                    for LD_PRELOAD; nm_lib-plain and nm_bridge-plain are linked to a stub
+#                    libnetmap.so that aborts), plus the header tests of tests/c
+#   make test-c      header tests, tests/scripts/c_apps.sh and c_bridge.sh (root),
+#                    tests/scripts/install_check.sh
 #   make install     PREFIX (/usr/local) and DESTDIR: libnetmap.so, headers, netmap.pc, nmxdp, pkt-gen
 #   make uninstall   removes exactly the files install put there
 
@@ -23,7 +24,7 @@ C_INC      := ffi/include
 C_CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror
 C_HDRS     := $(C_INC)/net/netmap.h $(C_INC)/net/netmap_user.h $(C_INC)/net/netmap_legacy.h \
               $(C_INC)/libnetmap.h
-C_APPS     := nm_legacy nm_raw nm_lib
+C_APPS     := nm_legacy nm_raw nm_lib nm_bridge
 C_BINS     := $(foreach a,$(C_APPS),$(C_OUT)/$(a)-linked $(C_OUT)/$(a)-plain)
 C_STUB     := $(C_OUT)/stub/libnetmap.so
 C_HDR_TESTS := $(patsubst tests/c/%.c,$(C_OUT)/tests/%,$(wildcard tests/c/layout.c tests/c/legacy_parse.c))
@@ -54,8 +55,9 @@ $(C_OUT)/nm_legacy-plain $(C_OUT)/nm_raw-plain: $(C_OUT)/%-plain: examples/c/%.c
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -I $(C_INC) $< -o $@
 
-# An "unmodified binary": linked against a stub libnetmap.so found through its rpath.
-$(C_OUT)/nm_lib-plain: examples/c/nm_lib.c examples/c/nm_frame.h $(C_HDRS) $(C_STUB)
+# "Unmodified binaries": linked against a stub libnetmap.so found through their rpath.
+$(C_OUT)/nm_lib-plain $(C_OUT)/nm_bridge-plain: $(C_OUT)/%-plain: examples/c/%.c \
+    examples/c/nm_frame.h $(C_HDRS) $(C_STUB)
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -I $(C_INC) $< -o $@ -L $(C_OUT)/stub -lnetmap -lpthread \
 	    -Wl,-rpath,$(abspath $(C_OUT)/stub)
@@ -75,6 +77,7 @@ C_SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
 test-c: c-apps
 	@set -e; for t in $(C_HDR_TESTS); do echo "== $$t"; $$t; done
 	sh tests/scripts/c_apps.sh
+	sh tests/scripts/c_bridge.sh
 	MAKE="$(C_SUBMAKE)" sh tests/scripts/install_check.sh
 
 C_INSTALLED := lib/libnetmap.so lib/pkgconfig/netmap.pc include/libnetmap.h \
