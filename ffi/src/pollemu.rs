@@ -212,6 +212,22 @@ fn poll_pass(fds: &mut [pollfd], buf: &mut PollBuf) -> Result<c_int, c_int> {
     Ok(ready)
 }
 
+/// The nap every netmap fd asking only for input agrees to (None if any does not).
+fn rx_nap(fds: &[pollfd]) -> Option<Duration> {
+    let mut nap: Option<Duration> = None;
+    for p in fds {
+        let Some(f) = fdtable::netmap(p.fd) else {
+            continue;
+        };
+        if !wants_in(p.events) || wants_out(p.events) {
+            return None;
+        }
+        let n = f.lock().port.as_mut().and_then(|port| port.take_rx_nap())?;
+        nap = Some(nap.map_or(n, |m: Duration| m.min(n)));
+    }
+    nap
+}
+
 /// Builds the sleep set: the other fds, plus (unless `quiet`) the AF_XDP sockets of netmap fds
 /// that want to receive. Returns whether some netmap fd waits for TX room.
 fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> bool {
@@ -256,8 +272,14 @@ pub fn poll(fds: &mut [pollfd], deadline: Deadline, sigmask: *const sigset_t) ->
         if deadline.expired() {
             return 0;
         }
-        let tx_wait = sleep_set(fds, &mut buf, quiet);
-        let cap = (tx_wait || quiet).then_some(TX_WAIT);
+        // Right after packets arrived, nap instead of sleeping on the sockets (interrupt
+        // mitigation, as Port::poll does): the sender's CPU then has no sleeper to wake.
+        let nap = rx_nap(fds);
+        let tx_wait = sleep_set(fds, &mut buf, quiet || nap.is_some());
+        let cap = match nap {
+            Some(n) if !tx_wait => Some(n),
+            _ => (tx_wait || quiet).then_some(TX_WAIT),
+        };
         let r = real_poll(buf.slice(), deadline.sleep(cap), sigmask);
         if r < 0 {
             return -1;

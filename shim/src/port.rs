@@ -494,6 +494,16 @@ impl Port {
         unsafe { libc::poll(self.rx_pollfds.as_mut_ptr(), n as libc::nfds_t, ms) };
     }
 
+    /// For callers that sleep themselves (the C poll emulation): right after packets arrived,
+    /// how long to nap instead of sleeping on the sockets (see `NMXDP_RX_NAP_US`).
+    pub fn take_rx_nap(&mut self) -> Option<Duration> {
+        if self.rx_naps_left == 0 || self.rx_nap.is_zero() {
+            return None;
+        }
+        self.rx_naps_left -= 1;
+        Some(self.rx_nap)
+    }
+
     /// Counters summed over this port's queues.
     pub fn stats(&self) -> PortStats {
         let mut s = PortStats::default();
