@@ -64,6 +64,10 @@ struct Args {
     /// Print the socket's XDP_STATISTICS on stderr at the end.
     #[arg(long)]
     stats: bool,
+    /// RX wakeup policy, the same as nmxdp's (NMXDP_RX_NAP_US): after packets arrived, nap this
+    /// many microseconds (up to 4 times) before sleeping on the socket; 0 sleeps at once.
+    #[arg(long, default_value_t = 50)]
+    nap_us: u64,
 }
 
 fn main() {
@@ -152,7 +156,7 @@ fn run(args: &Args) -> Result<()> {
                 sock.mode.as_str()
             );
             c.banner(1);
-            let t = rx(c, &mut sock)?;
+            let t = rx(c, &mut sock, args.nap_us)?;
             xdp.remove(args.queue);
             t
         }
@@ -330,7 +334,9 @@ fn tx(
     Ok(t)
 }
 
-fn rx(c: &Common, sock: &mut XskSocket) -> Result<Tally> {
+fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64) -> Result<Tally> {
+    let nap = Duration::from_micros(nap_us);
+    let mut naps_left = 0u8;
     let quota = c.count;
     let idle = Duration::from_millis(c.idle_ms.max(1));
     let mut t = Tally::default();
@@ -355,6 +361,11 @@ fn rx(c: &Common, sock: &mut XskSocket) -> Result<Tally> {
             if sock.fill.needs_wakeup() {
                 kick_rx(sock.fd());
             }
+            if naps_left > 0 {
+                naps_left -= 1;
+                std::thread::sleep(nap);
+                continue;
+            }
             if poll_one(sock.fd(), libc::POLLIN, idle) == 0 && sock.rx.available(1) == 0 {
                 break;
             }
@@ -375,6 +386,9 @@ fn rx(c: &Common, sock: &mut XskSocket) -> Result<Tally> {
         t.bytes += bytes;
         t.events += 1;
         last = Instant::now();
+        if !nap.is_zero() {
+            naps_left = 4;
+        }
     }
     t.toc = Some(if quota > 0 && t.pkts >= quota {
         Instant::now()
