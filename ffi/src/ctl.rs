@@ -564,16 +564,9 @@ fn mem_info(mem_id: u16) -> Res<u64> {
 fn port_info(name: String, mem_id: u16) -> Res<Registration> {
     if name.is_empty() {
         return Ok(Registration {
-            nr_offset: 0,
             nr_memsize: mem_info(mem_id)?,
-            nr_tx_slots: 0,
-            nr_rx_slots: 0,
-            nr_tx_rings: 0,
-            nr_rx_rings: 0,
-            nr_host_tx_rings: 0,
-            nr_host_rx_rings: 0,
             nr_mem_id: 1,
-            nr_extra_bufs: 0,
+            ..Registration::default()
         });
     }
     fdtable::mark_engine_used();

@@ -651,11 +651,7 @@ pub unsafe extern "C" fn nmport_new() -> *mut nmport_d {
 /// Frees a descriptor (after running its cleanups); does not close anything.
 #[no_mangle]
 pub unsafe extern "C" fn nmport_delete(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            delete(d)
-        }
-    })
+    on_port_undo(d, delete)
 }
 
 /// Parses `spec` into `d` (name, mode, flags, mem id, `@conf`, `@share`, `@offset`).
@@ -674,9 +670,27 @@ pub unsafe extern "C" fn nmport_parse(d: *mut nmport_d, spec: *const c_char) -> 
 /// Forgets what `nmport_parse` set (frees the library's options, clears hdr and reg).
 #[no_mangle]
 pub unsafe extern "C" fn nmport_undo_parse(d: *mut nmport_d) {
+    on_port_undo(d, undo_parse)
+}
+
+/// The C entry pattern for descriptor calls: a NULL descriptor is EINVAL, a panic is EIO.
+fn on_port(d: *mut nmport_d, f: unsafe fn(*mut nmport_d) -> c_int) -> c_int {
+    guard(-1, || {
+        if d.is_null() {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+        // SAFETY: d is non-NULL and, by the C API's contract, a descriptor from this library.
+        unsafe { f(d) }
+    })
+}
+
+/// The same for the undo calls, which do nothing on NULL.
+fn on_port_undo(d: *mut nmport_d, f: unsafe fn(*mut nmport_d)) {
     guard((), || {
         if !d.is_null() {
-            undo_parse(d)
+            // SAFETY: as in on_port.
+            unsafe { f(d) }
         }
     })
 }
@@ -689,75 +703,41 @@ pub unsafe extern "C" fn nmport_prepare(spec: *const c_char) -> *mut nmport_d {
 
 #[no_mangle]
 pub unsafe extern "C" fn nmport_undo_prepare(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            undo_prepare(d)
-        }
-    })
+    on_port_undo(d, undo_prepare)
 }
 
 /// Opens `/dev/netmap` and registers the port (NIOCCTRL REGISTER). 0, or -1 with errno.
 #[no_mangle]
 pub unsafe extern "C" fn nmport_register(d: *mut nmport_d) -> c_int {
-    guard(-1, || {
-        if d.is_null() {
-            set_errno(libc::EINVAL);
-            return -1;
-        }
-        register(d)
-    })
+    on_port(d, register)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn nmport_undo_register(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            undo_register(d)
-        }
-    })
+    on_port_undo(d, undo_register)
 }
 
 /// Maps the port's region (or reuses this context's mapping of the same mem id) and computes the
 /// ring ranges. 0, or -1 with errno.
 #[no_mangle]
 pub unsafe extern "C" fn nmport_mmap(d: *mut nmport_d) -> c_int {
-    guard(-1, || {
-        if d.is_null() {
-            set_errno(libc::EINVAL);
-            return -1;
-        }
-        mmap_port(d)
-    })
+    on_port(d, mmap_port)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn nmport_undo_mmap(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            undo_mmap(d)
-        }
-    })
+    on_port_undo(d, undo_mmap)
 }
 
 /// `nmport_register` + `nmport_mmap`. 0, or -1 with errno (nothing left open).
 #[no_mangle]
 pub unsafe extern "C" fn nmport_open_desc(d: *mut nmport_d) -> c_int {
-    guard(-1, || {
-        if d.is_null() {
-            set_errno(libc::EINVAL);
-            return -1;
-        }
-        open_desc(d)
-    })
+    on_port(d, open_desc)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn nmport_undo_open_desc(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            undo_open_desc(d)
-        }
-    })
+    on_port_undo(d, undo_open_desc)
 }
 
 /// `nmport_prepare` + `nmport_open_desc`: a registered, mapped port, or NULL with errno (after a
@@ -925,11 +905,7 @@ pub unsafe extern "C" fn nmport_disable_option(opt: *const c_char) -> c_int {
 /// Runs (and unlinks) the cleanup records of `d`.
 #[no_mangle]
 pub unsafe extern "C" fn nmport_do_cleanup(d: *mut nmport_d) {
-    guard((), || {
-        if !d.is_null() {
-            do_cleanup(d)
-        }
-    })
+    on_port_undo(d, do_cleanup)
 }
 
 /// Cleanup callback of upstream's extmem support; this library never installs it and has

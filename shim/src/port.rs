@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::abi::{
-    netmap_if, NR_EXCLUSIVE, NR_MONITOR_RX, NR_MONITOR_TX, NR_NO_TX_POLL, NR_REG_ALL_NIC,
-    NR_REG_NIC_SW, NR_REG_NULL, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY,
-    NR_TX_RINGS_ONLY, NR_ZCOPY_MON,
+    netmap_if, NR_MONITOR_RX, NR_MONITOR_TX, NR_NO_TX_POLL, NR_REG_ALL_NIC, NR_REG_NIC_SW,
+    NR_REG_NULL, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY,
+    NR_ZCOPY_MON,
 };
 use crate::engine::{current_netns, engine, unsupported, Modes, QueueRequest};
 use crate::error::{Error, Result};
@@ -73,7 +73,7 @@ pub struct Port {
 }
 
 /// What a port registered, as `nmreq_register` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Registration {
     pub nr_offset: u64,
     pub nr_memsize: u64,
@@ -692,7 +692,6 @@ fn check_supported(spec: &PortSpec) -> Result<()> {
             ),
         ));
     }
-    let _ = NR_EXCLUSIVE;
     Ok(())
 }
 

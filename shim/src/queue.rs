@@ -387,27 +387,10 @@ impl QueueCtx {
         (status, r.ring.cur() != r.ring.tail())
     }
 
-    /// Does the TX ring have new slots to send (head moved since the last sync)?
-    pub fn tx_has_new(&self) -> bool {
-        let t = lock(&self.tx);
-        t.ring.head() != t.hwcur
-    }
-
     /// Are TX transmissions still pending completion?
     pub fn tx_inflight(&self) -> bool {
         let t = lock(&self.tx);
         t.done_upto != t.hwcur
-    }
-
-    /// netmap readiness: `cur != tail`.
-    pub fn tx_ready(&self) -> bool {
-        let t = lock(&self.tx);
-        t.ring.cur() != t.ring.tail()
-    }
-
-    pub fn rx_ready(&self) -> bool {
-        let r = lock(&self.rx);
-        r.ring.cur() != r.ring.tail()
     }
 
     /// Returns every buffer this queue holds to the pool when it closes. The socket must

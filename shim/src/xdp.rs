@@ -192,7 +192,7 @@ impl XdpAttachment {
         let pin_dir = bpffs_root()?.join(&key);
         let attached = bpfsys::attached_xdp_prog(ifindex)
             .map_err(|e| Error::from_io(format!("{ifname}: reading its XDP state"), &e))?;
-        if let Some(a) = Self::join(ifname, ifindex, &key, &pin_dir, attached)? {
+        if let Some(a) = Self::join(ifindex, &key, &pin_dir, attached)? {
             return Ok(a);
         }
         // Pins without their program on the interface are left by a killed last user.
@@ -215,7 +215,6 @@ impl XdpAttachment {
     /// Found through the interface itself (program id → its map), so processes in different
     /// mount namespaces (`ip netns exec` gives each its own /sys) still share it.
     fn join(
-        ifname: &str,
         ifindex: u32,
         key: &str,
         pin_dir: &std::path::Path,
@@ -231,7 +230,6 @@ impl XdpAttachment {
             return Ok(None);
         }
         let link = bpfsys::find_xdp_link(id, ifindex);
-        let _ = ifname;
         Ok(Some(XdpAttachment {
             mode: mode_of(how),
             method: if link.is_some() {
