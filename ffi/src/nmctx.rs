@@ -2,6 +2,12 @@
 //! how the per-context list of mapped regions is locked. Also the helpers every exported function
 //! of the libnetmap part uses: panic guard, errno access, error reporting.
 //!
+//! Every message of the library goes through a context, so an application can redirect or
+//! silence all of them (`nmctx_set_default`, `verbose = 0`). That includes what the emulated
+//! `/dev/netmap` has to say about a failed ioctl or poll ([`report_device`]): when a libnetmap
+//! function made that call, the explanation is joined to the function's own report (one message
+//! per failure); when the application made it, it goes to the default context at once.
+//!
 //! The default context prints errors to stderr (one line each), allocates with libc and locks
 //! with a process-wide pthread mutex. Upstream installs that lock from a constructor pulled in by
 //! every program that includes `libnetmap.h` (the `nmctx_threadsafe` trick), so in practice the
@@ -15,7 +21,7 @@
 
 #![allow(non_camel_case_types)]
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -170,14 +176,60 @@ pub(crate) fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
-/// Runs `f`; a panic becomes errno `EIO` and the return value `err` (never unwinds into C).
+thread_local! {
+    /// How many libnetmap entry points ([`guard`]) this thread is inside.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// What the emulated device said about the last failed call made inside a libnetmap entry
+    /// point, waiting to be joined to that entry point's report.
+    static PENDING: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn inside_libnetmap() -> bool {
+    DEPTH.try_with(Cell::get).unwrap_or(0) > 0
+}
+
+fn set_pending(msg: Option<String>) {
+    let _ = PENDING.try_with(|p| *p.borrow_mut() = msg);
+}
+
+fn take_pending() -> Option<String> {
+    PENDING.try_with(|p| p.borrow_mut().take()).ok().flatten()
+}
+
+/// Runs `f`, a libnetmap entry point; a panic becomes errno `EIO` and the return value `err`
+/// (never unwinds into C). A device explanation that no report of `f` used is dropped when the
+/// outermost entry point returns: `f` handled that failure itself.
 pub(crate) fn guard<R>(err: R, f: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    let _ = DEPTH.try_with(|d| d.set(d.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    let saved = errno();
+    let depth = DEPTH.try_with(|d| {
+        d.set(d.get().saturating_sub(1));
+        d.get()
+    });
+    if depth == Ok(0) {
+        set_pending(None);
+    }
+    set_errno(saved);
+    match r {
         Ok(r) => r,
         Err(_) => {
             set_errno(libc::EIO);
             err
         }
+    }
+}
+
+/// Reports what the emulated `/dev/netmap` says about the call it just answered: `Some(msg)`
+/// for a failure it can explain, None otherwise (which also forgets an older, unused
+/// explanation). Inside a libnetmap entry point the message waits for that entry point's next
+/// report, which carries it; otherwise it goes to the current default context now. Either way
+/// it is reported once, and errno is preserved.
+pub(crate) fn report_device(msg: Option<&str>) {
+    if inside_libnetmap() {
+        set_pending(msg.map(str::to_string));
+    } else if let Some(msg) = msg {
+        report(ptr::null_mut(), &format!("nmxdp: {msg}"));
     }
 }
 
@@ -195,10 +247,16 @@ pub(crate) fn strerror(e: c_int) -> String {
         .into_owned()
 }
 
-/// Reports `msg` through `ctx` (or the default) if the context is verbose. errno is preserved.
+/// Reports `msg` through `ctx` (or the default) if the context is verbose, followed by the
+/// device's explanation of the failure that led here, if one is waiting ([`report_device`]).
+/// errno is preserved.
 pub(crate) fn report(ctx: *mut nmctx, msg: &str) {
     let saved = errno();
     let ctx = or_default(ctx);
+    let msg = match take_pending() {
+        Some(detail) => format!("{msg} (nmxdp: {detail})"),
+        None => msg.to_string(),
+    };
     // SAFETY: ctx points to a live context (callers pass the descriptor's or the default one).
     unsafe {
         if (*ctx).verbose != 0 {
@@ -421,7 +479,19 @@ pub(crate) mod tests {
     /// Serialises the tests that change the default context.
     pub(crate) static CTX_TEST: Mutex<()> = Mutex::new(());
 
-    static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// Messages delivered to capturing contexts, with the context's address: other tests may
+    /// report through the default context meanwhile, so each test looks at its own context only.
+    static CAPTURED: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+
+    pub(crate) fn captured(ctx: *const nmctx) -> Vec<String> {
+        CAPTURED
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| *c == ctx as usize)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
 
     extern "C" {
         /// The exported symbol seen through its C (variadic) prototype, as C callers use it.
@@ -429,33 +499,38 @@ pub(crate) mod tests {
         fn ferror_variadic(ctx: *mut nmctx, fmt: *const c_char, ...);
     }
 
-    unsafe extern "C" fn capture(_ctx: *mut nmctx, msg: *const c_char) {
-        let s = CStr::from_ptr(msg).to_string_lossy().into_owned();
-        CAPTURED.lock().unwrap().push(s);
+    unsafe extern "C" fn capture(ctx: *mut nmctx, msg: *const c_char) {
+        // SAFETY: a NUL-terminated message, valid during the call.
+        let s = unsafe { CStr::from_ptr(msg) }
+            .to_string_lossy()
+            .into_owned();
+        CAPTURED.lock().unwrap().push((ctx as usize, s));
     }
 
-    fn capturing_ctx() -> nmctx {
-        nmctx {
+    /// A capturing context that lives as long as the process: once made the default, other
+    /// threads may still use it after the test is done.
+    pub(crate) fn capturing_ctx() -> &'static mut nmctx {
+        Box::leak(Box::new(nmctx {
             verbose: 1,
             error: Some(capture),
             malloc: None,
             free: None,
             lock: None,
             mem_descs: ptr::null_mut(),
-        }
+        }))
     }
 
     #[test]
     fn ferror_formats_all_argument_kinds() {
         let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ctx = capturing_ctx();
-        CAPTURED.lock().unwrap().clear();
+        let ctx = capturing_ctx();
         let s = c"eth0";
+        // SAFETY: a live context, valid C strings and arguments matching the formats.
         unsafe {
-            nmctx_ferror(&mut ctx, c"plain".as_ptr());
+            nmctx_ferror(ctx, c"plain".as_ptr());
             let f = ferror_variadic;
             f(
-                &mut ctx,
+                ctx,
                 c"%s: %d %ld %u".as_ptr(),
                 s.as_ptr(),
                 -5_i32,
@@ -464,7 +539,7 @@ pub(crate) mod tests {
             );
             // More integer arguments than registers (stack-passed), then doubles.
             f(
-                &mut ctx,
+                ctx,
                 c"%d %d %d %d %d %d %d %d %s %.2f %.1f".as_ptr(),
                 1_i32,
                 2_i32,
@@ -480,10 +555,10 @@ pub(crate) mod tests {
             );
             let long = "x".repeat(3000);
             let long_c = CString::new(long.clone()).unwrap();
-            f(&mut ctx, c"<%s>".as_ptr(), long_c.as_ptr());
+            f(ctx, c"<%s>".as_ptr(), long_c.as_ptr());
             ctx.verbose = 0;
-            f(&mut ctx, c"silent %d".as_ptr(), 1_i32);
-            let got = CAPTURED.lock().unwrap().clone();
+            f(ctx, c"silent %d".as_ptr(), 1_i32);
+            let got = captured(ctx);
             assert_eq!(got.len(), 4);
             assert_eq!(got[0], "plain");
             assert_eq!(got[1], format!("eth0: -5 {} 7", 1i64 << 40));
@@ -495,15 +570,16 @@ pub(crate) mod tests {
     #[test]
     fn default_context_and_set_default() {
         let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: live contexts, restored before the lock is released; NULL means the default.
         unsafe {
             let def = nmctx_get();
             assert!(!def.is_null());
             assert_eq!((*def).verbose, 1);
             assert!((*def).lock.is_some());
-            let mut mine = capturing_ctx();
-            let prev = nmctx_set_default(&mut mine);
+            let mine = capturing_ctx();
+            let prev = nmctx_set_default(mine);
             assert_eq!(prev, def);
-            assert_eq!(nmctx_get(), &mut mine as *mut nmctx);
+            assert_eq!(nmctx_get(), mine as *mut nmctx);
             // NULL callbacks fall back to libc / no locking.
             let p = nmctx_malloc(ptr::null_mut(), 64);
             assert!(!p.is_null());
@@ -512,12 +588,63 @@ pub(crate) mod tests {
             nmctx_unlock(ptr::null_mut());
             nmctx_set_threadsafe();
             assert!(mine.lock.is_some());
-            nmctx_lock(&mut mine);
-            nmctx_unlock(&mut mine);
+            nmctx_lock(mine);
+            nmctx_unlock(mine);
             let back = nmctx_set_default(ptr::null_mut());
-            assert_eq!(back, &mut mine as *mut nmctx);
+            assert_eq!(back, mine as *mut nmctx);
             assert_eq!(nmctx_get(), def);
         }
+    }
+
+    #[test]
+    fn device_explanations_are_reported_once() {
+        let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
+        let ctx: *mut nmctx = capturing_ctx();
+        // Inside an entry point: carried by the entry point's next report.
+        guard((), || {
+            report_device(Some("ring 5 does not exist"));
+            report(ctx, "eth0: Invalid argument");
+            report(ctx, "second");
+        });
+        // Not used by the entry point (it handled the failure): dropped when it returns.
+        guard((), || report_device(Some("handled")));
+        guard((), || report(ctx, "later"));
+        // A later call with nothing to say forgets an older explanation.
+        guard((), || {
+            report_device(Some("old"));
+            report_device(None);
+            report(ctx, "plain");
+        });
+        // A silenced context takes the explanation along.
+        guard((), || {
+            report_device(Some("quiet"));
+            // SAFETY: the leaked context is ours.
+            unsafe { (*ctx).verbose = 0 };
+            report(ctx, "unseen");
+            // SAFETY: as above.
+            unsafe { (*ctx).verbose = 1 };
+            report(ctx, "after");
+        });
+        assert_eq!(
+            captured(ctx),
+            [
+                "eth0: Invalid argument (nmxdp: ring 5 does not exist)",
+                "second",
+                "later",
+                "plain",
+                "after"
+            ]
+        );
+        // Outside any entry point: to the default context at once.
+        // SAFETY: a live context, restored before the lock is released.
+        unsafe {
+            let prev = nmctx_set_default(ctx);
+            set_errno(libc::ENXIO);
+            report_device(Some("direct"));
+            assert_eq!(errno(), libc::ENXIO);
+            nmctx_set_default(prev);
+        }
+        assert!(captured(ctx).contains(&"nmxdp: direct".to_string()));
     }
 
     #[test]

@@ -3,14 +3,18 @@
 //! and the option-list functions (`nmreq_push_option`, `nmreq_remove_option`,
 //! `nmreq_find_option`, `nmreq_free_options`, `nmreq_option_name`).
 //!
-//! The grammar itself is nmxdp's (`nmxdp::name::parse_port_with`, netmap-abi.md §8.1); the
-//! decoders here only cut the spec into the pieces each C entry point consumes and advance the
-//! caller's `const char **` the way libnetmap does: the header decoder consumes `prefix:name`, the
-//! register decoder the mode, `/flags` and `@N` that follow, leaving `*p` at the first `@option`.
+//! The grammars are nmxdp's (`nmxdp::name`, docs/netmap-compat.md): the header decoder parses
+//! `prefix:name` with `parse_header`, the register decoder the mode, `/flags` and `@N` that
+//! follow with `parse_register` (leaving `*p` at the first `@option`), and the options decoder
+//! reads the caller's parser table with the one option grammar (`nmxdp::name::options`). Each
+//! is handed exactly the string its C caller passed, so an error's position counts from the
+//! start of that string; errors are rendered once (`ParseError`'s Display) and reported through
+//! the caller's context.
 
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::Mutex;
 
@@ -20,7 +24,8 @@ use nmxdp::abi::{
     NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS, NETMAP_REQ_OPT_SYNC_KLOOP_MODE, NETMAP_REQ_PORT_INFO_GET,
     NIOCCTRL,
 };
-use nmxdp::name::{parse_port_with, PortSpec};
+use nmxdp::name::options::{parse_options, Dialect, KeySpec, OptionSpec, OptionTable};
+use nmxdp::name::{parse_header, parse_mem_id, parse_register, ParseError, Register};
 use nmxdp::Error;
 
 use crate::nmctx::{ctx_free, ctx_malloc, errno, fail, guard, nmctx, set_errno, strerror};
@@ -200,86 +205,18 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, 
     })
 }
 
-/// Byte offset where the `prefix:name` part of `spec` ends: the first of `- * ^ / @` after the
-/// prefix's ':' (or the end).
-fn header_end(b: &[u8]) -> usize {
-    let port_start = if b.starts_with(b"netmap") {
-        6
-    } else if b.starts_with(b"vale") {
-        b.iter().position(|&c| c == b':').map_or(4, |i| i + 1)
-    } else {
-        0
-    };
-    b[port_start..]
-        .iter()
-        .position(|c| b"-*^/@".contains(c))
-        .map_or(b.len(), |i| port_start + i)
-}
-
 /// Decodes `prefix:name` at the start of `spec`: returns the name for `nr_name` and the number of
 /// bytes consumed.
 pub(crate) fn decode_header(spec: &str) -> Result<(String, usize), Error> {
-    let end = header_end(spec.as_bytes());
-    // `end` is at an ASCII delimiter or the end, so slicing is on a char boundary.
-    let p = parse_port_with(&spec[..end], true)?;
-    Ok((p.name, end))
+    let h = parse_header(spec)?;
+    Ok((h.name, h.end))
 }
-
-/// Length of the mode part at the start of `s`: up to the first `@` not followed by a digit
-/// (`@N` selects an allocator and belongs to the mode part, `@name` starts the options).
-fn mode_end(b: &[u8]) -> usize {
-    (0..b.len())
-        .find(|&i| b[i] == b'@' && !b.get(i + 1).is_some_and(u8::is_ascii_digit))
-        .unwrap_or(b.len())
-}
-
-/// Prefix put in front of a bare mode part so that nmxdp's parser accepts it.
-const MODE_PREFIX: &str = "netmap:x";
 
 /// Decodes the mode, `/flags` and `@N` part at the start of `mode`: returns the parsed values
-/// (mode, ringid, flags, mem_id) and the number of bytes consumed.
-pub(crate) fn decode_register(mode: &str) -> Result<(PortSpec, usize), Error> {
-    let end = mode_end(mode.as_bytes());
-    let part = &mode[..end];
-    if let Some(c) = part.chars().next() {
-        if !"-*^/@".contains(c) {
-            return Err(Error::new(
-                libc::EINVAL,
-                format!(
-                    "{}: unexpected '{}' where a ring suffix (-N, ^, ^N, *), /FLAGS or @N \
-                     was expected",
-                    mode.escape_debug(),
-                    c.escape_debug()
-                ),
-            ));
-        }
-    }
-    let synthetic = format!("{MODE_PREFIX}{part}");
-    match parse_port_with(&synthetic, true) {
-        Ok(p) => Ok((p, end)),
-        Err(e) => Err(reframe(e, &synthetic, part)),
-    }
-}
-
-/// Rewrites an error about `synthetic` (= MODE_PREFIX + `real`) so that it quotes `real` and
-/// counts characters from its start.
-fn reframe(e: Error, synthetic: &str, real: &str) -> Error {
-    let shown = format!("{}: ", synthetic.escape_debug());
-    let Some(rest) = e.message().strip_prefix(&shown) else {
-        return e;
-    };
-    const AT: &str = " at character ";
-    let mut rest = rest.to_string();
-    if let Some(i) = rest.find(AT) {
-        let from = i + AT.len();
-        let len = rest[from..].bytes().take_while(u8::is_ascii_digit).count();
-        if let Ok(col) = rest[from..from + len].parse::<usize>() {
-            if col > MODE_PREFIX.len() {
-                rest.replace_range(from..from + len, &(col - MODE_PREFIX.len()).to_string());
-            }
-        }
-    }
-    Error::new(e.errno(), format!("{}: {rest}", real.escape_debug()))
+/// and the number of bytes consumed (up to the first `@option`, or all).
+pub(crate) fn decode_register(mode: &str) -> Result<(Register, usize), Error> {
+    let r = parse_register(mode)?;
+    Ok((r, r.end))
 }
 
 /// Resolves the allocator (mem id) of the port named by `spec` (`prefix:name`, optionally with a
@@ -287,17 +224,21 @@ fn reframe(e: Error, synthetic: &str, real: &str) -> Error {
 /// Returns the mem id and the number of bytes of `spec` consumed.
 pub(crate) fn mem_id_of(spec: &str) -> Result<(u16, usize), Error> {
     let (name, n1) = decode_header(spec)?;
-    let (reg, n2) = decode_register(&spec[n1..])?;
-    let used = n1 + n2;
+    // Errors quote the whole spec, positions counted from its start.
+    let reg = parse_register(&spec[n1..]).map_err(|e| e.within(spec, n1))?;
+    let used = n1 + reg.end;
     if used < spec.len() {
-        return Err(Error::new(
-            libc::EINVAL,
-            format!(
-                "{}: unexpected '{}' after the port name (give just the port, without @options)",
-                spec.escape_debug(),
+        return Err(ParseError {
+            spec: spec.to_string(),
+            pos: used,
+            what: format!(
+                "unexpected '{}' after the port name",
                 spec[used..].escape_debug()
             ),
-        ));
+            fix: "give just the port, without @options".to_string(),
+            errno: libc::EINVAL,
+        }
+        .into());
     }
     let mut info = nmreq_port_info_get {
         nr_mem_id: reg.mem_id,
@@ -351,8 +292,12 @@ pub(crate) fn report_error(ctx: *mut nmctx, e: &Error) {
 
 /// Key slot used for each entry of a parser's `keys[]`: the entries' `id`s when they form a valid
 /// assignment (distinct, in range), else the array index.
+///
+/// # Safety
+/// `p` points to a valid parser.
 unsafe fn key_slots(p: *const nmreq_opt_parser) -> [usize; NMREQ_OPT_MAXKEYS] {
-    let keys = &(*p).keys;
+    // SAFETY: the caller's contract.
+    let keys = unsafe { &(*p).keys };
     let mut by_index = [0usize; NMREQ_OPT_MAXKEYS];
     let mut used = [false; NMREQ_OPT_MAXKEYS];
     let mut ids_ok = true;
@@ -378,197 +323,168 @@ unsafe fn key_slots(p: *const nmreq_opt_parser) -> [usize; NMREQ_OPT_MAXKEYS] {
     by_id
 }
 
-fn norm_key(k: &[u8]) -> Vec<u8> {
-    k.iter()
-        .map(|&c| if c == b'-' { b'_' } else { c })
-        .collect()
+/// A caller's parser list, read as an option table of nmxdp's option grammar. An option's `id`
+/// is its parser's address.
+struct ParserList<'t> {
+    first: *mut nmreq_opt_parser,
+    _parsers: PhantomData<&'t nmreq_opt_parser>,
 }
 
-/// First index ≥ `from` and < `end` holding one of `stops`, or `end`.
-fn scan(b: &[u8], from: usize, end: usize, stops: &[u8]) -> usize {
-    (from..end).find(|&i| stops.contains(&b[i])).unwrap_or(end)
+impl<'t> ParserList<'t> {
+    /// # Safety
+    /// `first` is NULL or the head of a list of valid parsers linked by `next` (prefixes and key
+    /// names NULL or NUL-terminated), unchanged for `'t`.
+    unsafe fn new(first: *mut nmreq_opt_parser) -> Self {
+        ParserList {
+            first,
+            _parsers: PhantomData,
+        }
+    }
+
+    /// The parsers in list order; a looping list ends after `MAX_OPTIONS`.
+    fn iter(&self) -> impl Iterator<Item = *mut nmreq_opt_parser> + '_ {
+        let mut p = self.first;
+        let mut n = 0;
+        std::iter::from_fn(move || {
+            if p.is_null() || n >= MAX_OPTIONS {
+                return None;
+            }
+            let cur = p;
+            // SAFETY: a parser of the list (`new`'s contract).
+            p = unsafe { (*cur).next };
+            n += 1;
+            Some(cur)
+        })
+    }
+
+    /// The prefix of parser `p`, one of [`Self::iter`]'s (None for a NULL prefix).
+    fn prefix(&self, p: *mut nmreq_opt_parser) -> Option<&'t [u8]> {
+        // SAFETY: a parser of the list, its prefix NULL or NUL-terminated (`new`'s contract).
+        unsafe {
+            let prefix = (*p).prefix;
+            (!prefix.is_null()).then(|| CStr::from_ptr(prefix).to_bytes())
+        }
+    }
+
+    /// Parser `p`, one of [`Self::iter`]'s, as the grammar's option.
+    fn spec(&self, p: *mut nmreq_opt_parser, name: &'t [u8]) -> OptionSpec<'t> {
+        // SAFETY: a parser of the list (`new`'s contract).
+        let (raw_keys, default_id, flags, slots) =
+            unsafe { (&(*p).keys, (*p).default_key, (*p).flags, key_slots(p)) };
+        let mut keys: Vec<KeySpec<'t>> = Vec::new();
+        // Index in `keys` of each entry of `raw_keys`.
+        let mut index = [None; NMREQ_OPT_MAXKEYS];
+        for (j, k) in raw_keys.iter().enumerate() {
+            if k.key.is_null() {
+                continue;
+            }
+            index[j] = Some(keys.len());
+            keys.push(KeySpec {
+                // SAFETY: non-NULL key names are NUL-terminated (`new`'s contract).
+                name: unsafe { CStr::from_ptr(k.key) }.to_bytes(),
+                slot: slots[j],
+                allow_empty: k.flags & NMREQ_OPTK_ALLOWEMPTY != 0,
+                must_set: k.flags & NMREQ_OPTK_MUSTSET != 0,
+            });
+        }
+        // `default_key` is a key id (a slot of nmreq_parse_ctx.keys); failing that, the key
+        // flagged NMREQ_OPTK_DEFAULT.
+        let default_j = usize::try_from(default_id)
+            .ok()
+            .and_then(|id| (0..NMREQ_OPT_MAXKEYS).find(|&j| index[j].is_some() && slots[j] == id))
+            .or_else(|| {
+                (0..NMREQ_OPT_MAXKEYS)
+                    .find(|&j| index[j].is_some() && raw_keys[j].flags & NMREQ_OPTK_DEFAULT != 0)
+            });
+        let default_key = default_j.and_then(|j| index[j]);
+        let shown = String::from_utf8_lossy(name);
+        let list = keys
+            .iter()
+            .map(|k| String::from_utf8_lossy(k.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let fix = match default_key {
+            _ if keys.is_empty() => format!("use @{shown} alone: the option has no keys"),
+            Some(d) => format!(
+                "use @{shown}=VALUE (for key {}) or @{shown}:KEY=VALUE,... with keys {list}",
+                String::from_utf8_lossy(keys[d].name)
+            ),
+            None => format!("use @{shown}:KEY=VALUE,... with keys {list}"),
+        };
+        OptionSpec {
+            id: p as usize,
+            name,
+            keys,
+            default_key,
+            allow_bare: flags & NMREQ_OPTF_ALLOWEMPTY != 0,
+            disabled: (flags & NMREQ_OPTF_DISABLED != 0).then(|| {
+                "remove it: the parser table disables it (NMREQ_OPTF_DISABLED)".to_string()
+            }),
+            fix,
+        }
+    }
 }
 
-/// Decodes `@name[=value][,key=value...]` / `@name:key=value,...` options, each handled by the
-/// parser of `parsers` whose prefix is `name`.
+impl<'t> OptionTable<'t> for ParserList<'t> {
+    fn dialect(&self) -> Dialect {
+        Dialect::ParserTable
+    }
+
+    fn find(&self, name: &[u8]) -> Option<OptionSpec<'t>> {
+        self.iter().find_map(|p| {
+            let prefix = self.prefix(p)?;
+            (prefix == name).then(|| self.spec(p, prefix))
+        })
+    }
+
+    fn known(&self) -> String {
+        let names: Vec<String> = self
+            .iter()
+            .filter_map(|p| self.prefix(p))
+            .map(|n| format!("@{}", String::from_utf8_lossy(n)))
+            .collect();
+        if names.is_empty() {
+            "the parser table defines no options".to_string()
+        } else {
+            format!("options are {}", names.join(", "))
+        }
+    }
+}
+
+/// Decodes the options in `opt` with the parser list `parsers`, calling each option's `parse`
+/// callback with `token` and the values of its keys.
+///
+/// # Safety
+/// `parsers` as for [`ParserList::new`]; `ctx` NULL or a valid context.
 unsafe fn options_decode(
     opt: &[u8],
     parsers: *mut nmreq_opt_parser,
     token: *mut c_void,
     ctx: *mut nmctx,
 ) -> Result<(), Error> {
-    let shown = String::from_utf8_lossy(opt).into_owned();
-    let err = |e: c_int, what: String| Error::new(e, format!("{}: {what}", shown.escape_debug()));
-    if opt.is_empty() {
-        return Ok(());
-    }
-    if opt[0] != b'@' {
-        return Err(err(
-            libc::EINVAL,
-            "options must start with '@' (e.g. @conf:rings=2)".into(),
-        ));
-    }
+    // SAFETY: the caller's contract.
+    let table = unsafe { ParserList::new(parsers) };
     // Values are handed to the callbacks as NUL-terminated strings cut out of this copy.
     let mut buf = opt.to_vec();
     buf.push(0);
-    let mut seen: Vec<*mut nmreq_opt_parser> = Vec::new();
-    let mut i = 0;
-    while i < opt.len() {
-        let start = i + 1;
-        let end = scan(opt, start, opt.len(), b"@");
-        let name_end = scan(opt, start, end, b"=:");
-        let name = &opt[start..name_end];
-        let name_s = String::from_utf8_lossy(name);
-        if name.is_empty() {
-            return Err(err(libc::EINVAL, "option name expected after '@'".into()));
-        }
-        let mut p = parsers;
-        let mut walked = 0;
-        while !p.is_null() && walked < MAX_OPTIONS {
-            if !(*p).prefix.is_null() && CStr::from_ptr((*p).prefix).to_bytes() == name {
-                break;
-            }
-            p = (*p).next;
-            walked += 1;
-        }
-        if p.is_null() || walked >= MAX_OPTIONS {
-            return Err(err(libc::EINVAL, format!("unknown option '@{name_s}'")));
-        }
-        if (*p).flags & NMREQ_OPTF_DISABLED != 0 {
-            return Err(err(
-                libc::EOPNOTSUPP,
-                format!("option '@{name_s}' is disabled"),
-            ));
-        }
-        if seen.contains(&p) {
-            return Err(err(libc::EINVAL, format!("option '@{name_s}' given twice")));
-        }
-        seen.push(p);
-
-        let slots = key_slots(p);
-        let keys = &(*p).keys;
+    parse_options(opt, 0, &table, |o, found| {
         let mut pctx = nmreq_parse_ctx {
             ctx,
             token,
             keys: [ptr::null(); NMREQ_OPT_MAXKEYS],
         };
-        let mut any = false;
-        // (key index, value start, value end)
-        let mut set = |j: usize, vs: usize, ve: usize, buf: &mut Vec<u8>| -> Result<(), Error> {
-            let slot = slots[j];
-            let kname = CStr::from_ptr(keys[j].key).to_string_lossy();
-            if !pctx.keys[slot].is_null() {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("key '{kname}' of option '@{name_s}' given twice"),
-                ));
-            }
-            if vs == ve && keys[j].flags & NMREQ_OPTK_ALLOWEMPTY == 0 {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("value expected for key '{kname}' of option '@{name_s}'"),
-                ));
-            }
-            buf[ve] = 0;
-            pctx.keys[slot] = buf.as_ptr().add(vs).cast();
-            any = true;
-            Ok(())
-        };
-
-        let mut k = name_end;
-        if k < end && opt[k] == b'=' {
-            // `default_key` is a key id (a slot of nmreq_parse_ctx.keys); failing that, the key
-            // flagged NMREQ_OPTK_DEFAULT.
-            let dk = usize::try_from((*p).default_key)
-                .ok()
-                .and_then(|id| {
-                    (0..NMREQ_OPT_MAXKEYS).find(|&j| !keys[j].key.is_null() && slots[j] == id)
-                })
-                .or_else(|| {
-                    keys.iter()
-                        .position(|kk| !kk.key.is_null() && kk.flags & NMREQ_OPTK_DEFAULT != 0)
-                });
-            let Some(dk) = dk else {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("option '@{name_s}' has no default key: use @{name_s}:KEY=VALUE"),
-                ));
-            };
-            let ve = scan(opt, k + 1, end, b",");
-            set(dk, k + 1, ve, &mut buf)?;
-            k = ve;
-        } else if k < end && opt[k] == b':' {
-            k += 1;
-            if k == end {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("key expected after '@{name_s}:'"),
-                ));
-            }
+        for v in &found.values {
+            buf[v.end] = 0;
+            // SAFETY: v.at <= v.end < buf.len().
+            pctx.keys[o.keys[v.key].slot] = unsafe { buf.as_ptr().add(v.at) }.cast();
         }
-        if k < end && opt[k] == b',' {
-            k += 1;
-        }
-        while k < end {
-            let ke = scan(opt, k, end, b"=,");
-            let key = norm_key(&opt[k..ke]);
-            let key_s = String::from_utf8_lossy(&opt[k..ke]).into_owned();
-            if key.is_empty() {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("key expected in option '@{name_s}'"),
-                ));
-            }
-            let j = keys
-                .iter()
-                .position(|kk| {
-                    !kk.key.is_null() && norm_key(CStr::from_ptr(kk.key).to_bytes()) == key
-                })
-                .ok_or_else(|| {
-                    err(
-                        libc::EINVAL,
-                        format!("unknown key '{key_s}' for option '@{name_s}'"),
-                    )
-                })?;
-            let (vs, ve) = if ke < end && opt[ke] == b'=' {
-                (ke + 1, scan(opt, ke + 1, end, b","))
-            } else {
-                (ke, ke)
-            };
-            set(j, vs, ve, &mut buf)?;
-            k = if ve < end { ve + 1 } else { ve };
-            if ve < end && k == end {
-                return Err(err(
-                    libc::EINVAL,
-                    format!("key expected after ',' in option '@{name_s}'"),
-                ));
-            }
-        }
-        if !any && (*p).flags & NMREQ_OPTF_ALLOWEMPTY == 0 {
-            return Err(err(
-                libc::EINVAL,
-                format!(
-                    "option '@{name_s}' needs a value (@{name_s}=VALUE or @{name_s}:KEY=VALUE)"
-                ),
-            ));
-        }
-        for (j, kk) in keys.iter().enumerate() {
-            if !kk.key.is_null()
-                && kk.flags & NMREQ_OPTK_MUSTSET != 0
-                && pctx.keys[slots[j]].is_null()
-            {
-                return Err(err(
-                    libc::EINVAL,
-                    format!(
-                        "option '@{name_s}' needs key '{}'",
-                        CStr::from_ptr(kk.key).to_string_lossy()
-                    ),
-                ));
-            }
-        }
-        if let Some(cb) = (*p).parse {
+        let p = o.id as *mut nmreq_opt_parser;
+        // SAFETY: `id` is the address of a parser of the list (`ParserList::spec`).
+        if let Some(cb) = unsafe { (*p).parse } {
             set_errno(0);
-            if cb(&mut pctx) < 0 {
+            // SAFETY: the caller's callback, called as libnetmap calls it; the values point
+            // into `buf`, alive until the callback returns.
+            if unsafe { cb(&mut pctx) } < 0 {
                 let e = match errno() {
                     0 => libc::EINVAL,
                     e => e,
@@ -577,9 +493,8 @@ unsafe fn options_decode(
                 return Err(Error::new(e, ""));
             }
         }
-        i = end;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -705,17 +620,7 @@ pub(crate) fn get_mem_id(spec: &str) -> Result<(u16, usize), Error> {
         return mem_id_of(spec);
     }
     if b.get(1).is_some_and(u8::is_ascii_digit) {
-        let end = 1 + b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        return match spec[1..end].parse::<u16>() {
-            Ok(n) if n > 0 => Ok((n, end)),
-            _ => Err(Error::new(
-                libc::EINVAL,
-                format!(
-                    "{}: allocator id must be between 1 and 65535",
-                    spec.escape_debug()
-                ),
-            )),
-        };
+        return Ok(parse_mem_id(spec, 1)?);
     }
     for prefix in ["@share=", "@share:port="] {
         if let Some(rest) = spec.strip_prefix(prefix) {
@@ -851,6 +756,7 @@ mod tests {
         h.nr_options = 5;
         h.nr_reserved = 9;
         let mut body = 0u64;
+        // SAFETY: a valid header and body address.
         unsafe { nmreq_header_init(&mut h, NETMAP_REQ_REGISTER, ptr::addr_of_mut!(body).cast()) };
         assert_eq!(h.nr_version, 14);
         assert_eq!(h.nr_reqtype, NETMAP_REQ_REGISTER);
@@ -871,6 +777,7 @@ mod tests {
             nro_reqtype: NETMAP_REQ_OPT_EXTMEM,
             ..Default::default()
         };
+        // SAFETY: valid header and options, alive for the whole block.
         unsafe {
             nmreq_push_option(&mut h, &mut a);
             nmreq_push_option(&mut h, &mut b);
@@ -909,6 +816,7 @@ mod tests {
 
     #[test]
     fn option_names() {
+        // SAFETY: option names are static C strings.
         let name = |t| unsafe { CStr::from_ptr(nmreq_option_name(t)).to_str().unwrap() };
         assert_eq!(name(1), "extmem");
         assert_eq!(name(2), "sync-kloop-eventfds");
@@ -926,9 +834,11 @@ mod tests {
         let mut h = nmreq_header::default();
         let mut reg = nmreq_register::default();
         let mut p = c.as_ptr();
+        // SAFETY: a valid C string, header and context.
         let r1 = unsafe { nmreq_header_decode(&mut p, &mut h, &mut ctx) };
         let after_hdr = p as usize - c.as_ptr() as usize;
         let r2 = if r1 == 0 {
+            // SAFETY: p points into `c`, reg and ctx are valid.
             unsafe { nmreq_register_decode(&mut p, &mut reg, &mut ctx) }
         } else {
             -2
@@ -1041,6 +951,7 @@ mod tests {
         let mut reg = nmreq_register::default();
         let mut ctx = quiet();
         assert_eq!(
+            // SAFETY: valid C string, register and context.
             unsafe { nmreq_register_decode(&mut p, &mut reg, &mut ctx) },
             -1
         );
@@ -1064,8 +975,20 @@ mod tests {
         let c = CString::new("@7x").unwrap();
         let mut p = c.as_ptr();
         let mut ctx = quiet();
+        // SAFETY: a valid C string and context.
         assert_eq!(unsafe { nmreq_get_mem_id(&mut p, &mut ctx) }, 7);
         assert_eq!(p as usize - c.as_ptr() as usize, 2);
+        // A bad register part is quoted within the whole name.
+        let e = get_mem_id("netmap:eth0-x").unwrap_err();
+        assert!(
+            e.message().starts_with(
+                "netmap:eth0-x: ring number expected after '-', found 'x' at character 13"
+            ),
+            "{}",
+            e.message()
+        );
+        let e = get_mem_id("netmap:eth0@conf:rings=1").unwrap_err();
+        assert!(e.message().contains("at character 12"), "{}", e.message());
     }
 
     #[test]
@@ -1073,6 +996,10 @@ mod tests {
         let e = decode_register("-x").unwrap_err();
         assert!(e.message().starts_with("-x: "), "{}", e.message());
         assert!(!e.message().contains("netmap:x"), "{}", e.message());
+        // Positions count from the start of the part the C caller passed.
+        let p = e.parse_error().expect("a parse error");
+        assert_eq!((p.pos, p.column()), (1, 2));
+        assert!(e.message().contains("at character 2"), "{}", e.message());
     }
 
     // --- nmreq_options_decode with a caller-given parser table ---
@@ -1149,6 +1076,7 @@ mod tests {
         let run = |s: &str, seen: &mut Seen| -> c_int {
             let c = CString::new(s).unwrap();
             let mut ctx = quiet();
+            // SAFETY: the parser table and `seen` outlive the call.
             unsafe { nmreq_options_decode(c.as_ptr(), list, (seen as *mut Seen).cast(), &mut ctx) }
         };
         let mut seen = Seen::default();
@@ -1167,6 +1095,23 @@ mod tests {
         let mut seen = Seen::default();
         assert_eq!(run("@conf:host-rings=", &mut seen), 0);
         assert_eq!(seen.calls[0].1[2].as_deref(), Some(""));
+
+        // Errors name the option, the position in the string passed, and the fix.
+        let msg = |s: &str| {
+            // SAFETY: the table above is alive and linked.
+            unsafe { options_decode(s.as_bytes(), list, ptr::null_mut(), ptr::null_mut()) }
+                .unwrap_err()
+                .message()
+                .to_string()
+        };
+        assert_eq!(
+            msg("@conf:slots=4"),
+            "@conf:slots=4: unknown key 'slots' for option '@conf' at character 7 \
+             (use @conf:KEY=VALUE,... with keys rings, tx_slots, host_rings)"
+        );
+        assert!(msg("@foo").contains("options are @share, @conf, @offset, @bad"));
+        assert!(msg("@share").contains("needs a value"));
+        assert!(msg("@offset=8").contains("is disabled"));
 
         for (s, e) in [
             ("conf:rings=4", libc::EINVAL),

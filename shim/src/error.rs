@@ -2,12 +2,16 @@
 
 use std::fmt;
 
+use crate::name::ParseError;
+
 /// An nmxdp error: the errno a netmap application would see, and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     errno: i32,
     message: String,
+    /// Kept when the error is a port name or option string that does not parse.
+    parse: Option<Box<ParseError>>,
 }
 
 impl Error {
@@ -16,6 +20,7 @@ impl Error {
         Error {
             errno,
             message: message.into(),
+            parse: None,
         }
     }
 
@@ -30,6 +35,7 @@ impl Error {
         Error {
             errno: err.raw_os_error().unwrap_or(libc::EIO),
             message: format!("{what}: {err}"),
+            parse: None,
         }
     }
 
@@ -43,10 +49,27 @@ impl Error {
         &self.message
     }
 
+    /// The parse error this error was made from, if any (for callers that render positions
+    /// themselves).
+    pub fn parse_error(&self) -> Option<&ParseError> {
+        self.parse.as_deref()
+    }
+
     /// Returns the same error with `context` put in front of the message.
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
         self
+    }
+}
+
+impl From<ParseError> for Error {
+    /// The message is the parse error's rendering.
+    fn from(e: ParseError) -> Self {
+        Error {
+            errno: e.errno,
+            message: e.to_string(),
+            parse: Some(Box::new(e)),
+        }
     }
 }
 

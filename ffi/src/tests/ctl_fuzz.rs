@@ -1,9 +1,10 @@
-//! Property-based fuzzing of the `/dev/netmap` control requests (netmap-abi.md §4 and §5).
+//! Property-based fuzzing of the `/dev/netmap` control requests (`crate::ctl`; the netmap
+//! behaviour they check is described in docs/netmap-compat.md).
 //!
 //! | property | input | answer |
 //! |---|---|---|
 //! | `niocctrl_random_headers` | `nmreq_header`: version, type (also unknown), reserved, name (also without NUL), body and option pointers | 0 or a netmap errno; only `nr_name[63]` is written in the header |
-//! | `niocctrl_random_option_chains` | 0-40 or 100-170 options: types 0 / known / unknown, sizes, loops, pointers into and past the memory | the walk of §5.5: `EMSGSIZE`, `EFAULT`, `EINVAL` for duplicates, every status written |
+//! | `niocctrl_random_option_chains` | 0-40 or 100-170 options: types 0 / known / unknown, sizes, loops, pointers into and past the memory | the kernel's option walk: `EMSGSIZE`, `EFAULT`, `EINVAL` for duplicates, every status written |
 //! | `legacy_random_nmreq` | `struct nmreq` for NIOCREGIF / NIOCGINFO (version 0-20, any command, flags, ring id, name) | 0 or a netmap errno, `EINVAL` below API 11, nothing written on failure |
 //! | `other_ioctls_on_an_unregistered_file` | sync and unknown ioctl numbers with any argument, direct and through an fd | `ENXIO` / `EOPNOTSUPP` |
 //!
@@ -38,13 +39,13 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::TestCaseError;
 
-use super::{copy_in, ioctl, legacy_spec, Pod, NO_VM_RW};
+use crate::ctl::{copy_in, ioctl, legacy_spec, Pod, NO_VM_RW};
 use crate::fdtable::{self, NmFile};
 use crate::{interpose, real};
 
 type Check = Result<(), TestCaseError>;
 
-/// Every errno the netmap module gives for a control request (netmap-abi.md §5.6).
+/// Every errno the netmap module gives for a control request.
 const NETMAP_ERRNOS: [c_int; 8] = [
     EINVAL, ENXIO, EOPNOTSUPP, EMSGSIZE, EFAULT, EBUSY, ENOMEM, EPERM,
 ];
@@ -289,7 +290,7 @@ fn name_bytes(len: usize) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// `bytes` up to the first NUL, as ctl.rs reads names.
+/// `bytes` up to the first NUL, as `crate::ctl` reads names.
 fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
@@ -405,10 +406,11 @@ fn run_then_check_no_xdp(name: &str, property: impl FnOnce()) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// The option walk (netmap-abi.md §5.5)
+// The option walk
 // ------------------------------------------------------------------------------------------------
 
-/// Body size of each request type (netmap-abi.md §5.2); None for an unknown type.
+/// Body size of each request type, as the netmap headers define them; None for an unknown
+/// type.
 fn doc_body_size(t: u16) -> Option<usize> {
     Some(match t {
         1 => 56,
@@ -423,7 +425,7 @@ fn doc_body_size(t: u16) -> Option<usize> {
     })
 }
 
-/// Body size of a first option of a known type (its struct minus the 24-byte header, §5.5).
+/// Body size of a first option of a known type (its struct minus the 24-byte header).
 fn doc_opt_body(t: u32, nro_size: u64) -> u64 {
     match t {
         NETMAP_REQ_OPT_EXTMEM => 96 - 24,
@@ -463,11 +465,11 @@ impl Walk {
     }
 }
 
-/// The list walk of §5.5 with the accounting ctl.rs documents: each option costs its header and
-/// a pointer (24 + 8 bytes), a first option of a known type also its body, and together with the
-/// request body they must fit in NETMAP_REQ_MAXSIZE (which also ends loops: EMSGSIZE). Statuses
-/// start as EOPNOTSUPP; type 0 and every option of a repeated known type get EINVAL and fail the
-/// request, but the walk goes on; an unreadable option ends it with EFAULT.
+/// The kernel's list walk with the accounting `crate::ctl` documents: each option costs its
+/// header and a pointer (24 + 8 bytes), a first option of a known type also its body, and
+/// together with the request body they must fit in NETMAP_REQ_MAXSIZE (which also ends loops:
+/// EMSGSIZE). Statuses start as EOPNOTSUPP; type 0 and every option of a repeated known type get
+/// EINVAL and fail the request, but the walk goes on; an unreadable option ends it with EFAULT.
 fn model_walk(first: u64, body: usize, read: impl Fn(u64) -> Option<nmreq_option>) -> Walk {
     let mut w = Walk::default();
     let mut first_of = [None::<usize>; NETMAP_REQ_OPT_MAX as usize];
@@ -1225,7 +1227,7 @@ fn check_legacy(dm: &Pages, c: &LegacyCase) -> Check {
         same("struct nmreq after a failure", &after, &before)?;
         return Ok(());
     }
-    // Success writes exactly the fields of §4.4.
+    // Success writes exactly the fields the kernel writes for a legacy registration.
     macro_rules! fields {
         ($($f:ident),*) => {
             vec![$((offset_of!(nmreq, $f), std::mem::size_of_val(&n.$f))),*]
@@ -1250,7 +1252,7 @@ fn check_legacy(dm: &Pages, c: &LegacyCase) -> Check {
         want[off + f..off + f + len].copy_from_slice(&after[off + f..off + f + len]);
     }
     same(
-        "struct nmreq (only the fields of §4.4 are written)",
+        "struct nmreq (only the fields of a legacy registration are written)",
         &after,
         &want,
     )?;
