@@ -1,256 +1,653 @@
-//! The few bpf(2) and rtnetlink calls the cross-process sharing needs, as thin raw syscalls:
-//! pins, map updates by fd, and finding which program and link sit on an interface.
+//! The few kernel calls nmxdp makes itself because aya 0.14 has no API for them:
+//! - opening a bpf_link by id (aya's `loaded_links` only describes links, it never opens one),
+//! - reading which interface an XDP bpf_link sits on (aya's `LinkInfo` hides the XDP ifindex),
+//! - forcefully detaching a bpf_link that another process holds (`BPF_LINK_DETACH`),
+//! - reading, and clearing, the XDP program of an interface over rtnetlink (aya's netlink
+//!   helpers are private).
+//!
+//! Every bpf(2) call goes through `bpf` with one `#[repr(C)]` struct per command, laid out like
+//! the command's member of the kernel's `union bpf_attr` (checked at compile time); every
+//! rtnetlink request goes through `rtnl`. Loading, attaching, pinning and the XSK map are
+//! aya's (see [`crate::xdp`]).
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-const BPF_MAP_UPDATE_ELEM: i64 = 2;
-const BPF_MAP_DELETE_ELEM: i64 = 3;
-const BPF_OBJ_PIN: i64 = 6;
-const BPF_OBJ_GET: i64 = 7;
-const BPF_PROG_GET_FD_BY_ID: i64 = 13;
-const BPF_MAP_GET_FD_BY_ID: i64 = 14;
-const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
-const BPF_LINK_GET_FD_BY_ID: i64 = 30;
-const BPF_LINK_GET_NEXT_ID: i64 = 31;
-const BPF_LINK_DETACH: i64 = 34;
-const BPF_LINK_TYPE_XDP: u32 = 6;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::{align_of, offset_of, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// A zeroed bpf_attr, large enough for every command used here.
-#[repr(C, align(8))]
-struct Attr([u8; 64]);
+/// The bpf(2) commands nmxdp issues itself (values of the kernel's `enum bpf_cmd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    /// `BPF_OBJ_GET_INFO_BY_FD`: what the kernel knows about an object.
+    ObjGetInfoByFd = 15,
+    /// `BPF_LINK_GET_FD_BY_ID`: opens a bpf_link by id.
+    LinkGetFdById = 30,
+    /// `BPF_LINK_DETACH`: detaches a bpf_link from its hook.
+    LinkDetach = 34,
+}
 
-impl Attr {
-    fn new() -> Attr {
-        Attr([0; 64])
+impl Cmd {
+    /// The kernel's name for the command.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
+            Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
+            Cmd::LinkDetach => "BPF_LINK_DETACH",
+        }
     }
-    fn put_u32(&mut self, off: usize, v: u32) -> &mut Self {
-        self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
-        self
-    }
-    fn put_u64(&mut self, off: usize, v: u64) -> &mut Self {
-        self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
-        self
-    }
-    fn get_u32(&self, off: usize) -> u32 {
-        u32::from_ne_bytes(self.0[off..off + 4].try_into().expect("4 bytes"))
+
+    /// Whether a successful call returns a new file descriptor.
+    const fn returns_fd(self) -> bool {
+        matches!(self, Cmd::LinkGetFdById)
     }
 }
 
-fn bpf(cmd: i64, attr: &mut Attr) -> std::io::Result<i64> {
-    // SAFETY: attr is a zero-padded bpf_attr of the size we pass; the kernel reads/writes within it.
-    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), attr.0.len() as u32) };
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed kernel request: which one, and the kernel's errno.
+#[derive(Debug, thiserror::Error)]
+pub enum SysError {
+    /// bpf(2) failed.
+    #[error("bpf({cmd}): {source}")]
+    Bpf {
+        /// The command.
+        cmd: Cmd,
+        /// The kernel's answer.
+        source: io::Error,
+    },
+    /// An rtnetlink request failed, or its answer could not be read.
+    #[error("rtnetlink {request}: {source}")]
+    Rtnetlink {
+        /// The request, e.g. `RTM_GETLINK`.
+        request: &'static str,
+        /// The kernel's answer (`EBADMSG` for an answer that could not be parsed).
+        source: io::Error,
+    },
+}
+
+impl SysError {
+    /// The errno the kernel answered (EIO when the failure was not the kernel's).
+    pub fn errno(&self) -> i32 {
+        let (SysError::Bpf { source, .. } | SysError::Rtnetlink { source, .. }) = self;
+        source.raw_os_error().unwrap_or(libc::EIO)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bpf(2)
+
+/// A member of the kernel's `union bpf_attr`, for one command.
+///
+/// # Safety
+///
+/// The implementor is `#[repr(C)]`, has no implicit padding, and lays out the fields the kernel
+/// reads and writes for [`Attr::CMD`] at the kernel's offsets, so the kernel touches only its
+/// bytes (it zero-fills the rest of its own copy of the union). A pointer it carries is valid,
+/// for the access the command makes through it, for as long as the value lives.
+unsafe trait Attr {
+    const CMD: Cmd;
+}
+
+/// `BPF_LINK_GET_FD_BY_ID`: the `BPF_*_GET_*_ID` member (`link_id` is the first union field).
+#[repr(C)]
+struct LinkGetFdByIdAttr {
+    link_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+const _: () = {
+    assert!(size_of::<LinkGetFdByIdAttr>() == 12);
+    assert!(offset_of!(LinkGetFdByIdAttr, link_id) == 0);
+    assert!(offset_of!(LinkGetFdByIdAttr, next_id) == 4);
+    assert!(offset_of!(LinkGetFdByIdAttr, open_flags) == 8);
+};
+
+// SAFETY: repr(C), three u32 at the kernel's offsets (asserted above), no pointers.
+unsafe impl Attr for LinkGetFdByIdAttr {
+    const CMD: Cmd = Cmd::LinkGetFdById;
+}
+
+/// `BPF_LINK_DETACH`: the `link_detach` member.
+#[repr(C)]
+struct LinkDetachAttr {
+    link_fd: u32,
+}
+
+const _: () = {
+    assert!(size_of::<LinkDetachAttr>() == 4);
+    assert!(offset_of!(LinkDetachAttr, link_fd) == 0);
+};
+
+// SAFETY: repr(C), one u32 at offset 0 (asserted above), no pointers.
+unsafe impl Attr for LinkDetachAttr {
+    const CMD: Cmd = Cmd::LinkDetach;
+}
+
+/// The start of the kernel's `struct bpf_link_info`, up to the XDP member of its union (which
+/// starts at 16: the union holds `__aligned_u64` fields).
+#[repr(C, align(8))]
+#[derive(Default)]
+struct BpfLinkInfoXdp {
+    link_type: u32,
+    id: u32,
+    prog_id: u32,
+    _union_align: u32,
+    ifindex: u32,
+    _tail: u32,
+}
+
+const _: () = {
+    assert!(size_of::<BpfLinkInfoXdp>() == 24);
+    assert!(align_of::<BpfLinkInfoXdp>() == 8);
+    assert!(offset_of!(BpfLinkInfoXdp, link_type) == 0);
+    assert!(offset_of!(BpfLinkInfoXdp, id) == 4);
+    assert!(offset_of!(BpfLinkInfoXdp, prog_id) == 8);
+    assert!(offset_of!(BpfLinkInfoXdp, ifindex) == 16);
+};
+
+/// `BPF_OBJ_GET_INFO_BY_FD` on a link: the `info` member, pointing at a [`BpfLinkInfoXdp`]
+/// that stays mutably borrowed while the attr lives.
+#[repr(C, align(8))]
+struct LinkInfoAttr<'a> {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+    _info: PhantomData<&'a mut BpfLinkInfoXdp>,
+}
+
+const _: () = {
+    assert!(size_of::<LinkInfoAttr<'static>>() == 16);
+    assert!(align_of::<LinkInfoAttr<'static>>() == 8);
+    assert!(offset_of!(LinkInfoAttr<'static>, bpf_fd) == 0);
+    assert!(offset_of!(LinkInfoAttr<'static>, info_len) == 4);
+    assert!(offset_of!(LinkInfoAttr<'static>, info) == 8);
+};
+
+impl<'a> LinkInfoAttr<'a> {
+    fn new(link: BorrowedFd<'_>, info: &'a mut BpfLinkInfoXdp) -> Self {
+        LinkInfoAttr {
+            bpf_fd: fd_u32(link),
+            info_len: size_of::<BpfLinkInfoXdp>() as u32,
+            info: std::ptr::from_mut(info) as u64,
+            _info: PhantomData,
+        }
+    }
+}
+
+// SAFETY: repr(C, align(8)) with the kernel's offsets (asserted above; the PhantomData takes no
+// space). `info` points at a `BpfLinkInfoXdp` of `info_len` bytes, mutably borrowed for 'a, the
+// attr's whole life (`LinkInfoAttr::new` is the only constructor).
+unsafe impl Attr for LinkInfoAttr<'_> {
+    const CMD: Cmd = Cmd::ObjGetInfoByFd;
+}
+
+/// The one bpf(2) call site.
+fn bpf<A: Attr>(attr: &mut A) -> Result<libc::c_long, SysError> {
+    let size = size_of::<A>() as libc::c_uint;
+    // SAFETY: `A: Attr` is the `union bpf_attr` member of `A::CMD`, so the kernel reads and
+    // writes only within the `size` bytes of `*attr`, which is exclusively borrowed for the
+    // call, and follows only pointers that `A`'s contract keeps valid.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            A::CMD as libc::c_long,
+            std::ptr::from_mut(attr),
+            size,
+        )
+    };
     if rc < 0 {
-        Err(std::io::Error::last_os_error())
+        Err(SysError::Bpf {
+            cmd: A::CMD,
+            source: io::Error::last_os_error(),
+        })
     } else {
         Ok(rc)
     }
 }
 
-fn owned(fd: i64) -> OwnedFd {
-    // SAFETY: the kernel returned a new fd that nobody else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+/// [`bpf`] for a command that answers a new file descriptor.
+fn bpf_fd<A: Attr>(attr: &mut A) -> Result<OwnedFd, SysError> {
+    const { assert!(A::CMD.returns_fd()) };
+    let rc = bpf(attr)?;
+    let fd = RawFd::try_from(rc).map_err(|_| SysError::Bpf {
+        cmd: A::CMD,
+        source: io::Error::from_raw_os_error(libc::EBADF),
+    })?;
+    // SAFETY: on success `A::CMD` returns a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Pins `fd` at `path` in bpffs.
-pub fn obj_pin(fd: RawFd, path: &str) -> std::io::Result<()> {
-    let c = CString::new(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    bpf(
-        BPF_OBJ_PIN,
-        Attr::new()
-            .put_u64(0, c.as_ptr() as u64)
-            .put_u32(8, fd as u32),
-    )
+fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
+    // An open file descriptor is never negative.
+    fd.as_raw_fd() as u32
+}
+
+/// The kernel's `BPF_LINK_TYPE_XDP`.
+pub const BPF_LINK_TYPE_XDP: u32 = 6;
+
+/// What the kernel says about a bpf_link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// `enum bpf_link_type`.
+    pub link_type: u32,
+    /// The link's id.
+    pub id: u32,
+    /// The id of the program the link holds on its hook.
+    pub prog_id: u32,
+    /// The interface, for an XDP link.
+    pub xdp_ifindex: Option<u32>,
+}
+
+/// Opens bpf_link `id`: a new reference, which keeps the link (and its program on its hook)
+/// for as long as it is open.
+pub fn link_fd_by_id(id: u32) -> Result<OwnedFd, SysError> {
+    bpf_fd(&mut LinkGetFdByIdAttr {
+        link_id: id,
+        next_id: 0,
+        open_flags: 0,
+    })
+}
+
+/// Type, id, program and (for XDP) interface of a bpf_link.
+pub fn link_info(link: BorrowedFd<'_>) -> Result<LinkInfo, SysError> {
+    let mut info = BpfLinkInfoXdp::default();
+    bpf(&mut LinkInfoAttr::new(link, &mut info))?;
+    Ok(LinkInfo {
+        link_type: info.link_type,
+        id: info.id,
+        prog_id: info.prog_id,
+        xdp_ifindex: (info.link_type == BPF_LINK_TYPE_XDP).then_some(info.ifindex),
+    })
+}
+
+/// Detaches a bpf_link from its hook whoever holds it: the program leaves the interface, and
+/// the holders keep a defunct link.
+pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SysError> {
+    bpf(&mut LinkDetachAttr {
+        link_fd: fd_u32(link),
+    })
     .map(|_| ())
 }
 
-/// Opens the object pinned at `path`.
-pub fn obj_get(path: &str) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    bpf(BPF_OBJ_GET, Attr::new().put_u64(0, c.as_ptr() as u64)).map(owned)
+// ---------------------------------------------------------------------------------------------
+// rtnetlink
+
+const IFLA_XDP: u16 = 43;
+const IFLA_XDP_FD: u16 = 1;
+const IFLA_XDP_ATTACHED: u16 = 2;
+const IFLA_XDP_FLAGS: u16 = 3;
+const IFLA_XDP_PROG_ID: u16 = 4;
+const IFLA_XDP_DRV_PROG_ID: u16 = 5;
+const IFLA_XDP_SKB_PROG_ID: u16 = 6;
+const IFLA_XDP_HW_PROG_ID: u16 = 7;
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_FLAGS_HW_MODE: u32 = 1 << 3;
+const NLA_F_NESTED: u16 = 1 << 15;
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// The kernel's `struct nlmsghdr`.
+#[repr(C)]
+struct NlMsgHdr {
+    len: u32,
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
 }
 
-/// XSK map: key `queue` → socket `sock`.
-pub fn xskmap_set(map: RawFd, queue: u32, sock: RawFd) -> std::io::Result<()> {
-    let key = queue;
-    let val = sock as u32;
-    let mut a = Attr::new();
-    a.put_u32(0, map as u32)
-        .put_u64(8, &key as *const u32 as u64)
-        .put_u64(16, &val as *const u32 as u64);
-    bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(|_| ())
+/// The kernel's `struct ifinfomsg`.
+#[repr(C)]
+struct IfInfoMsg {
+    family: u8,
+    _pad: u8,
+    ty: u16,
+    index: i32,
+    flags: u32,
+    change: u32,
 }
 
-pub fn xskmap_delete(map: RawFd, queue: u32) {
-    let key = queue;
-    let mut a = Attr::new();
-    a.put_u32(0, map as u32)
-        .put_u64(8, &key as *const u32 as u64);
-    let _ = bpf(BPF_MAP_DELETE_ELEM, &mut a);
+/// The kernel's `struct nlattr`.
+#[repr(C)]
+struct NlAttr {
+    len: u16,
+    ty: u16,
 }
 
-/// Identity of a program: id and name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProgInfo {
-    pub id: u32,
-    pub name: String,
-}
+const NLMSG_HDRLEN: usize = size_of::<NlMsgHdr>();
+const IFINFOMSG_LEN: usize = size_of::<IfInfoMsg>();
 
-fn info_by_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut a = Attr::new();
-    a.put_u32(0, fd as u32)
-        .put_u32(4, buf.len() as u32)
-        .put_u64(8, buf.as_mut_ptr() as u64);
-    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a).map(|_| ())
-}
+const _: () = {
+    assert!(size_of::<NlMsgHdr>() == 16);
+    assert!(offset_of!(NlMsgHdr, ty) == 4);
+    assert!(offset_of!(NlMsgHdr, flags) == 6);
+    assert!(offset_of!(NlMsgHdr, seq) == 8);
+    assert!(offset_of!(NlMsgHdr, pid) == 12);
+    assert!(size_of::<IfInfoMsg>() == 16);
+    assert!(offset_of!(IfInfoMsg, ty) == 2);
+    assert!(offset_of!(IfInfoMsg, index) == 4);
+    assert!(offset_of!(IfInfoMsg, flags) == 8);
+    assert!(offset_of!(IfInfoMsg, change) == 12);
+    assert!(size_of::<NlAttr>() == 4);
+    assert!(offset_of!(NlAttr, ty) == 2);
+};
 
-/// Id and name of a program fd.
-pub fn prog_info(fd: RawFd) -> std::io::Result<ProgInfo> {
-    let mut b = [0u8; 256];
-    info_by_fd(fd, &mut b)?;
-    let id = u32::from_ne_bytes(b[4..8].try_into().expect("4 bytes"));
-    let name = b[64..80]
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as char)
-        .collect();
-    Ok(ProgInfo { id, name })
-}
-
-/// Opens program `id` and its first map (our program has exactly one: the XSK map).
-pub fn prog_and_map_by_id(id: u32) -> std::io::Result<(OwnedFd, ProgInfo, OwnedFd)> {
-    let prog = bpf(BPF_PROG_GET_FD_BY_ID, Attr::new().put_u32(0, id)).map(owned)?;
-    let mut b = [0u8; 256];
-    let mut map_id = 0u32;
-    b[52..56].copy_from_slice(&1u32.to_ne_bytes());
-    b[56..64].copy_from_slice(&(&mut map_id as *mut u32 as u64).to_ne_bytes());
-    info_by_fd(prog.as_raw_fd(), &mut b)?;
-    let info = ProgInfo {
-        id: u32::from_ne_bytes(b[4..8].try_into().expect("4 bytes")),
-        name: b[64..80]
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as char)
-            .collect(),
-    };
-    if map_id == 0 {
-        return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+impl NlMsgHdr {
+    fn request<R>(ty: u16, flags: u16) -> Self {
+        NlMsgHdr {
+            len: size_of::<R>() as u32,
+            ty,
+            flags: libc::NLM_F_REQUEST as u16 | flags,
+            seq: 1,
+            pid: 0,
+        }
     }
-    let map = bpf(BPF_MAP_GET_FD_BY_ID, Attr::new().put_u32(0, map_id)).map(owned)?;
-    Ok((prog, info, map))
 }
 
-/// Program `id`'s name, if it can be read.
-pub fn prog_info_by_id(id: u32) -> Option<ProgInfo> {
-    let fd = bpf(BPF_PROG_GET_FD_BY_ID, Attr::new().put_u32(0, id))
-        .ok()
-        .map(owned)?;
-    prog_info(fd.as_raw_fd()).ok()
+impl IfInfoMsg {
+    fn of(ifindex: u32) -> Self {
+        IfInfoMsg {
+            family: libc::AF_UNSPEC as u8,
+            _pad: 0,
+            ty: 0,
+            index: ifindex as i32,
+            flags: 0,
+            change: 0,
+        }
+    }
 }
 
-/// The XDP bpf_link whose program is `prog_id` on `ifindex`, opened (a new reference).
-pub fn find_xdp_link(prog_id: u32, ifindex: u32) -> Option<OwnedFd> {
-    let mut id = 0u32;
-    loop {
-        let mut a = Attr::new();
-        a.put_u32(0, id);
-        bpf(BPF_LINK_GET_NEXT_ID, &mut a).ok()?;
-        id = a.get_u32(4);
-        let Ok(fd) = bpf(BPF_LINK_GET_FD_BY_ID, Attr::new().put_u32(0, id)).map(owned) else {
-            continue;
+/// An rtnetlink request message.
+///
+/// # Safety
+///
+/// The implementor is `#[repr(C)]`, has no implicit padding (so all its bytes are initialised),
+/// holds no pointers, and starts with an [`NlMsgHdr`] whose `len` is its size.
+unsafe trait NlRequest {
+    /// What the request does, for error messages.
+    const NAME: &'static str;
+}
+
+/// RTM_GETLINK for one interface.
+#[repr(C)]
+struct GetLinkRequest {
+    hdr: NlMsgHdr,
+    ifi: IfInfoMsg,
+}
+
+const _: () = {
+    assert!(size_of::<GetLinkRequest>() == 32);
+    assert!(offset_of!(GetLinkRequest, ifi) == 16);
+};
+
+// SAFETY: repr(C), two padding-free structs back to back (asserted above), no pointers, and
+// `GetLinkRequest::new` sets `hdr.len` to its size.
+unsafe impl NlRequest for GetLinkRequest {
+    const NAME: &'static str = "RTM_GETLINK";
+}
+
+/// RTM_SETLINK with `IFLA_XDP { IFLA_XDP_FD = -1, IFLA_XDP_FLAGS = mode }`: removes the program
+/// attached through netlink in that mode.
+#[repr(C)]
+struct ClearXdpRequest {
+    hdr: NlMsgHdr,
+    ifi: IfInfoMsg,
+    xdp: NlAttr,
+    fd: NlAttr,
+    fd_value: i32,
+    flags: NlAttr,
+    flags_value: u32,
+}
+
+const _: () = {
+    assert!(size_of::<ClearXdpRequest>() == 52);
+    assert!(offset_of!(ClearXdpRequest, xdp) == 32);
+    assert!(offset_of!(ClearXdpRequest, fd) == 36);
+    assert!(offset_of!(ClearXdpRequest, fd_value) == 40);
+    assert!(offset_of!(ClearXdpRequest, flags) == 44);
+    assert!(offset_of!(ClearXdpRequest, flags_value) == 48);
+};
+
+// SAFETY: repr(C), fields of sizes 16+16+4+4+4+4+4 at those offsets (asserted above, so no
+// padding), no pointers, and `ClearXdpRequest::new` sets `hdr.len` to its size.
+unsafe impl NlRequest for ClearXdpRequest {
+    const NAME: &'static str = "RTM_SETLINK IFLA_XDP";
+}
+
+impl GetLinkRequest {
+    fn new(ifindex: u32) -> Self {
+        GetLinkRequest {
+            hdr: NlMsgHdr::request::<Self>(libc::RTM_GETLINK, 0),
+            ifi: IfInfoMsg::of(ifindex),
+        }
+    }
+}
+
+impl ClearXdpRequest {
+    fn new(ifindex: u32, mode_flags: u32) -> Self {
+        let attr = |ty, payload: usize| NlAttr {
+            len: (size_of::<NlAttr>() + payload) as u16,
+            ty,
         };
-        let mut b = [0u8; 64];
-        if info_by_fd(fd.as_raw_fd(), &mut b).is_err() {
-            continue;
-        }
-        let ty = u32::from_ne_bytes(b[0..4].try_into().expect("4 bytes"));
-        let pid = u32::from_ne_bytes(b[8..12].try_into().expect("4 bytes"));
-        let ifi = u32::from_ne_bytes(b[16..20].try_into().expect("4 bytes"));
-        if ty == BPF_LINK_TYPE_XDP && pid == prog_id && ifi == ifindex {
-            return Some(fd);
+        ClearXdpRequest {
+            hdr: NlMsgHdr::request::<Self>(libc::RTM_SETLINK, libc::NLM_F_ACK as u16),
+            ifi: IfInfoMsg::of(ifindex),
+            xdp: attr(
+                IFLA_XDP | NLA_F_NESTED,
+                size_of::<Self>() - offset_of!(Self, fd),
+            ),
+            fd: attr(IFLA_XDP_FD, 4),
+            fd_value: -1,
+            flags: attr(IFLA_XDP_FLAGS, 4),
+            flags_value: mode_flags,
         }
     }
 }
 
-/// Detaches a bpf_link (the program leaves the interface; holders keep a defunct link).
-pub fn link_detach(fd: RawFd) -> std::io::Result<()> {
-    bpf(BPF_LINK_DETACH, Attr::new().put_u32(0, fd as u32)).map(|_| ())
-}
-
-/// The XDP program attached to `ifindex` in the caller's network namespace, if any, and how
-/// (`IFLA_XDP_ATTACHED`: 1 driver, 2 generic, 3 offload, 4 several), from RTM_GETLINK.
-pub fn attached_xdp_prog(ifindex: u32) -> std::io::Result<Option<(u32, u8)>> {
-    const RTM_GETLINK: u16 = 18;
-    const IFLA_XDP: u16 = 43;
-    const IFLA_XDP_PROG_ID: u16 = 4;
-    const IFLA_XDP_ATTACHED: u16 = 2;
-    const NLMSG_ERROR: u16 = 2;
-    // SAFETY: plain socket(2).
-    let s = unsafe {
+/// The one rtnetlink call site: sends `req` on a fresh NETLINK_ROUTE socket (in the calling
+/// thread's network namespace) and returns the kernel's first answer, or the errno an
+/// NLMSG_ERROR answer carries.
+fn rtnl<R: NlRequest>(req: &R) -> Result<Vec<u8>, SysError> {
+    let fail = |source| SysError::Rtnetlink {
+        request: R::NAME,
+        source,
+    };
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
             libc::NETLINK_ROUTE,
         )
     };
-    if s < 0 {
-        return Err(std::io::Error::last_os_error());
+    if fd < 0 {
+        return Err(fail(io::Error::last_os_error()));
     }
-    let sock = owned(s as i64);
-    // nlmsghdr (16) + ifinfomsg (16)
-    let mut req = [0u8; 32];
-    req[0..4].copy_from_slice(&32u32.to_ne_bytes());
-    req[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
-    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
-    req[16] = libc::AF_UNSPEC as u8;
-    req[20..24].copy_from_slice(&(ifindex as i32).to_ne_bytes());
-    // SAFETY: sending our request buffer on our socket.
-    if unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
-        return Err(std::io::Error::last_os_error());
+    // SAFETY: socket(2) returned a new file descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `R: NlRequest` is `size_of::<R>()` initialised bytes without pointers, borrowed
+    // for the call; send(2) only reads them.
+    let sent = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            std::ptr::from_ref(req).cast(),
+            size_of::<R>(),
+            0,
+        )
+    };
+    if sent < 0 {
+        return Err(fail(io::Error::last_os_error()));
     }
-    let mut buf = vec![0u8; 32768];
-    // SAFETY: receiving into our buffer.
-    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let msg = &buf[..n as usize];
-    if msg.len() < 16 {
-        return Ok(None);
-    }
-    let ty = u16::from_ne_bytes([msg[4], msg[5]]);
-    if ty == NLMSG_ERROR {
-        let err = i32::from_ne_bytes(msg[16..20].try_into().expect("4 bytes"));
-        return Err(std::io::Error::from_raw_os_error(-err));
-    }
-    let len = (u32::from_ne_bytes(msg[0..4].try_into().expect("4 bytes")) as usize).min(msg.len());
-    let mut off = 32;
-    while off + 4 <= len {
-        let alen = u16::from_ne_bytes([msg[off], msg[off + 1]]) as usize;
-        let aty = u16::from_ne_bytes([msg[off + 2], msg[off + 3]]) & 0x3fff;
-        if alen < 4 || off + alen > len {
-            break;
+    let mut buf = vec![0u8; 32 * 1024];
+    let n = loop {
+        // SAFETY: recv(2) writes at most `buf.len()` bytes into `buf`, exclusively borrowed.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            break n as usize;
         }
-        if aty == IFLA_XDP {
-            let mut o = off + 4;
-            let (mut id, mut how) = (0u32, 0u8);
-            while o + 4 <= off + alen {
-                let l = u16::from_ne_bytes([msg[o], msg[o + 1]]) as usize;
-                let t = u16::from_ne_bytes([msg[o + 2], msg[o + 3]]) & 0x3fff;
-                if l < 4 {
-                    break;
-                }
-                if t == IFLA_XDP_PROG_ID && l >= 8 {
-                    id = u32::from_ne_bytes(msg[o + 4..o + 8].try_into().expect("4 bytes"));
-                }
-                if t == IFLA_XDP_ATTACHED && l >= 5 {
-                    how = msg[o + 4];
-                }
-                o += (l + 3) & !3;
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(fail(e));
+        }
+    };
+    buf.truncate(n);
+    let malformed = || fail(io::Error::from_raw_os_error(libc::EBADMSG));
+    let len = (read_u32(&buf, 0).ok_or_else(malformed)? as usize).min(buf.len());
+    buf.truncate(len);
+    if read_u16(&buf, 4).ok_or_else(malformed)? == libc::NLMSG_ERROR as u16 {
+        // struct nlmsgerr: a negative errno, or 0 for an acknowledgement.
+        let err = read_u32(&buf, NLMSG_HDRLEN).ok_or_else(malformed)? as i32;
+        if err != 0 {
+            return Err(fail(io::Error::from_raw_os_error(-err)));
+        }
+    }
+    Ok(buf)
+}
+
+fn read_u16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+fn read_u32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+/// (type, payload) of each netlink attribute in `buf`.
+fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let len = usize::from(read_u16(buf, 0)?);
+        let ty = read_u16(buf, 2)? & NLA_TYPE_MASK;
+        let payload = buf.get(size_of::<NlAttr>()..len)?;
+        buf = buf.get((len + 3) & !3..).unwrap_or(&[]);
+        Some((ty, payload))
+    })
+}
+
+/// How a program is attached to an interface (`IFLA_XDP_ATTACHED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpAttachedMode {
+    /// In the driver (native).
+    Driver,
+    /// In the generic path (SKB mode).
+    Generic,
+    /// Offloaded to the device.
+    Hardware,
+    /// Several programs, in different modes.
+    Multiple,
+}
+
+impl XdpAttachedMode {
+    /// The XDP_FLAGS_*_MODE bits that name the mode(s).
+    fn flags(self) -> &'static [u32] {
+        match self {
+            XdpAttachedMode::Driver => &[XDP_FLAGS_DRV_MODE],
+            XdpAttachedMode::Generic => &[XDP_FLAGS_SKB_MODE],
+            XdpAttachedMode::Hardware => &[XDP_FLAGS_HW_MODE],
+            XdpAttachedMode::Multiple => {
+                &[XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE]
             }
-            return Ok((id != 0).then_some((id, how)));
         }
-        off += (alen + 3) & !3;
     }
-    Ok(None)
+}
+
+/// The XDP program on an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachedXdp {
+    /// The program's id.
+    pub prog_id: u32,
+    /// How it runs.
+    pub mode: XdpAttachedMode,
+}
+
+/// The XDP program attached to `ifindex` in the calling thread's network namespace, if any.
+pub fn attached_xdp(ifindex: u32) -> Result<Option<AttachedXdp>, SysError> {
+    let reply = rtnl(&GetLinkRequest::new(ifindex))?;
+    let body = reply.get(NLMSG_HDRLEN + IFINFOMSG_LEN..).unwrap_or(&[]);
+    let Some((_, xdp)) = attrs(body).find(|&(ty, _)| ty == IFLA_XDP) else {
+        return Ok(None);
+    };
+    let (mut attached, mut id, mut mode_ids) = (0u8, 0u32, [0u32; 3]);
+    for (ty, payload) in attrs(xdp) {
+        match ty {
+            IFLA_XDP_ATTACHED => attached = payload.first().copied().unwrap_or(0),
+            IFLA_XDP_PROG_ID => id = read_u32(payload, 0).unwrap_or(0),
+            IFLA_XDP_DRV_PROG_ID => mode_ids[0] = read_u32(payload, 0).unwrap_or(0),
+            IFLA_XDP_SKB_PROG_ID => mode_ids[1] = read_u32(payload, 0).unwrap_or(0),
+            IFLA_XDP_HW_PROG_ID => mode_ids[2] = read_u32(payload, 0).unwrap_or(0),
+            _ => {}
+        }
+    }
+    let mode = match attached {
+        1 => XdpAttachedMode::Driver,
+        2 => XdpAttachedMode::Generic,
+        3 => XdpAttachedMode::Hardware,
+        4 => XdpAttachedMode::Multiple,
+        _ => return Ok(None),
+    };
+    // With several programs the kernel reports one id per mode instead of IFLA_XDP_PROG_ID.
+    if id == 0 {
+        id = mode_ids.into_iter().find(|&i| i != 0).unwrap_or(0);
+    }
+    Ok((id != 0).then_some(AttachedXdp { prog_id: id, mode }))
+}
+
+/// Removes the program attached to `ifindex` through netlink (not through a bpf_link: the kernel
+/// refuses that with EBUSY) in `mode`.
+pub fn clear_netlink_xdp(ifindex: u32, mode: XdpAttachedMode) -> Result<(), SysError> {
+    for &flags in mode.flags() {
+        rtnl(&ClearXdpRequest::new(ifindex, flags))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_walked_aligned_and_truncation_stops_the_walk() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&5u16.to_ne_bytes()); // 1-byte payload, padded to 8
+        b.extend_from_slice(&IFLA_XDP_ATTACHED.to_ne_bytes());
+        b.extend_from_slice(&[2, 0, 0, 0]);
+        b.extend_from_slice(&8u16.to_ne_bytes());
+        b.extend_from_slice(&(IFLA_XDP_PROG_ID | NLA_F_NESTED).to_ne_bytes());
+        b.extend_from_slice(&42u32.to_ne_bytes());
+        b.extend_from_slice(&64u16.to_ne_bytes()); // claims more than is there
+        b.extend_from_slice(&IFLA_XDP_FLAGS.to_ne_bytes());
+        let got: Vec<(u16, Vec<u8>)> = attrs(&b).map(|(t, p)| (t, p.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (IFLA_XDP_ATTACHED, vec![2]),
+                (IFLA_XDP_PROG_ID, 42u32.to_ne_bytes().to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_clear_request_nests_fd_and_flags_under_ifla_xdp() {
+        let r = ClearXdpRequest::new(7, XDP_FLAGS_SKB_MODE);
+        assert_eq!(r.hdr.len as usize, size_of::<ClearXdpRequest>());
+        assert_eq!(r.ifi.index, 7);
+        assert_eq!(r.xdp.len, 20);
+        assert_eq!((r.fd.len, r.fd_value), (8, -1));
+        assert_eq!((r.flags.len, r.flags_value), (8, XDP_FLAGS_SKB_MODE));
+    }
+
+    #[test]
+    fn rtnetlink_answers_loopback_and_reports_a_missing_interface() {
+        assert_eq!(attached_xdp(1).unwrap(), None, "no XDP program on lo");
+        let e = attached_xdp(i32::MAX as u32).unwrap_err();
+        assert_eq!(e.errno(), libc::ENODEV, "{e}");
+    }
 }

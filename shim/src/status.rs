@@ -3,24 +3,31 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use crate::bpfsys;
+use crate::bpfsys::{self, XdpAttachedMode};
 use crate::shared::{holders, Holder};
 use crate::sys::xdp_statistics;
 
 /// One held queue with its socket counters (None when the holder's socket can't be reached).
 #[derive(Debug, Clone)]
 pub struct QueueStatus {
+    /// The process holding the queue, from its holder file in `/run/nmxdp`.
     pub holder: Holder,
+    /// The holder socket's `XDP_STATISTICS`, read through a duplicate of its fd (`pidfd_getfd`,
+    /// which needs ptrace rights over the holder). None without those rights, when the holder
+    /// has not recorded a socket yet, or when the process is gone.
     pub stats: Option<xdp_statistics>,
 }
 
 /// One interface nmxdp uses.
 #[derive(Debug, Clone)]
 pub struct IfaceStatus {
+    /// Interface name, as recorded by the holder of its lowest held queue.
     pub ifname: String,
+    /// `<netns inode>-<ifindex>`: identifies the interface across network namespaces.
     pub key: String,
     /// Program id, name and mode (`native`/`skb`), when the interface is in our namespace.
     pub program: Option<(u32, String, &'static str)>,
+    /// The held queues of this interface, in queue order.
     pub queues: Vec<QueueStatus>,
 }
 
@@ -69,12 +76,15 @@ pub fn status() -> Vec<IfaceStatus> {
             .split_once('-')
             .filter(|(ns, _)| ns.parse::<u64>().ok() == Some(netns))
             .and_then(|(_, ifi)| ifi.parse::<u32>().ok())
-            .and_then(|ifi| bpfsys::attached_xdp_prog(ifi).ok().flatten())
-            .map(|(id, how)| {
-                let name = bpfsys::prog_info_by_id(id)
-                    .map(|p| p.name)
-                    .unwrap_or_default();
-                (id, name, if how == 2 { "skb" } else { "native" })
+            .and_then(|ifi| bpfsys::attached_xdp(ifi).ok().flatten())
+            .map(|a| {
+                let name = crate::xdp::program_name(a.prog_id).unwrap_or_default();
+                let mode = if a.mode == XdpAttachedMode::Generic {
+                    "skb"
+                } else {
+                    "native"
+                };
+                (a.prog_id, name, mode)
             });
         out.push(IfaceStatus {
             ifname: h.ifname.clone(),

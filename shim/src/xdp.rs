@@ -1,19 +1,27 @@
 //! The XDP program that steers each NIC queue into its AF_XDP socket.
 //!
 //! The object is built from `bpf/xsk_redirect.c` by clang and committed, so building nmxdp needs
-//! no clang; aya loads it. One program and XSK map per interface, shared by every process that
-//! uses the interface (see [`crate::shared`]). We create the bpf_link ourselves so that each user
-//! process holds a link fd: the program leaves the interface when the last user exits, however it
-//! exits (afxdp-facts.md 4.2). Only when the kernel has no XDP bpf_link do we fall back to aya's
-//! netlink attach, which nmxdp detaches when the last user closes normally.
+//! no clang. aya loads it, attaches it, pins it and writes its XSK map. One program and XSK map
+//! per interface, shared by every process that uses the interface (docs/architecture.md, Several
+//! processes). Each user process holds a reference to the XDP bpf_link, which is never pinned, so
+//! the program leaves the interface when the last user exits, however it exits
+//! (docs/architecture.md, XDP attach). Only when the kernel has no XDP bpf_link does aya fall back
+//! to a netlink attach, which is detached when the process that made it closes normally.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-use aya::programs::{Xdp, XdpMode};
+use std::error::Error as StdError;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Map, MapData, MapError, XskMap};
+use aya::programs::links::LinkType;
+use aya::programs::xdp::XdpLink;
+use aya::programs::{loaded_links, loaded_programs, ProgramError, ProgramInfo, Xdp, XdpMode};
 use aya::Ebpf;
 
-use crate::bpfsys;
+use crate::bpfsys::{self, AttachedXdp, SysError, XdpAttachedMode};
 use crate::config::XdpModeChoice;
 use crate::error::{Error, Result};
 use crate::shared::{bpffs_root, iface_key, lock_iface, Users};
@@ -25,11 +33,6 @@ const MAP_NAME: &str = "xsks_map";
 /// Entries of the XSK map, as declared in the C source.
 pub const MAX_QUEUES: u32 = 256;
 
-const BPF_LINK_CREATE: libc::c_long = 28;
-const BPF_XDP: u32 = 37;
-const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
-const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
-
 /// Where the program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachMode {
@@ -40,10 +43,18 @@ pub enum AttachMode {
 }
 
 impl AttachMode {
+    /// The mode as `nmxdp info` and NMXDP_XDP_MODE spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             AttachMode::Native => "native",
             AttachMode::Skb => "skb",
+        }
+    }
+
+    fn aya(self) -> XdpMode {
+        match self {
+            AttachMode::Native => XdpMode::Driver,
+            AttachMode::Skb => XdpMode::Skb,
         }
     }
 }
@@ -57,93 +68,154 @@ pub enum AttachMethod {
     Netlink,
 }
 
+/// This process's hold on the program's place on the interface.
+#[expect(dead_code, reason = "held only for what dropping it does")]
+enum LinkHold {
+    /// The attachment this process made: an XDP bpf_link (its fd is closed on drop, and the
+    /// kernel detaches the program when no reference is left) or, on kernels without XDP
+    /// bpf_link, aya's netlink attachment (detached on drop).
+    Created(XdpLink),
+    /// A reference to the bpf_link another process created.
+    Joined(OwnedFd),
+}
+
 /// This process's use of the program on one interface: the XSK map, a link reference and its
 /// share of the interface.
 pub struct XdpAttachment {
+    /// Where the program runs.
     pub mode: AttachMode,
+    /// How the program is held on the interface.
     pub method: AttachMethod,
     key: String,
     pin_dir: PathBuf,
-    map: OwnedFd,
-    link: Option<OwnedFd>,
+    /// The XSK map (checked to be one when the attachment is made).
+    map: Map,
+    link: Option<LinkHold>,
     users: Option<Users>,
-    // Dropped last: owns the program we loaded (and a netlink attachment, detached on drop).
+    // Dropped last: owns the program we loaded.
     ebpf: Option<Ebpf>,
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct LinkCreateAttr {
-    prog_fd: u32,
-    target_ifindex: u32,
-    attach_type: u32,
-    flags: u32,
-    _rest: [u64; 6],
-}
-
-fn bpf_link_create(prog_fd: RawFd, ifindex: u32, flags: u32) -> std::io::Result<OwnedFd> {
-    let attr = LinkCreateAttr {
-        prog_fd: prog_fd as u32,
-        target_ifindex: ifindex,
-        attach_type: BPF_XDP,
-        flags,
-        ..Default::default()
-    };
-    // SAFETY: bpf(BPF_LINK_CREATE) with a zero-padded attr of the size we pass.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_LINK_CREATE,
-            &attr as *const LinkCreateAttr,
-            std::mem::size_of::<LinkCreateAttr>() as u32,
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
+/// The errno somewhere in an aya error's chain of causes.
+fn errno_of(e: &(dyn StdError + 'static)) -> Option<i32> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(n) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.raw_os_error())
+        {
+            return Some(n);
+        }
+        cur = err.source();
     }
-    // SAFETY: the kernel returned a new fd that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+    None
 }
 
-fn load(ifname: &str) -> Result<Ebpf> {
-    let mut ebpf = Ebpf::load(XDP_OBJECT).map_err(|e| {
-        Error::new(
-            libc::EPERM,
-            format!("{ifname}: loading the XDP program failed ({e}): needs CAP_BPF and CAP_NET_ADMIN (run as root) and a kernel with BPF and BTF"),
-        )
-    })?;
-    let prog: &mut Xdp = ebpf
-        .program_mut(PROG_NAME)
+/// An aya error with its causes, as one line.
+fn describe(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !text.contains(&s) {
+            text = format!("{text}: {s}");
+        }
+        cur = err.source();
+    }
+    text
+}
+
+/// The errno of a program error (aya's `IOError` variant is transparent, so its io::Error is not
+/// in the chain of causes).
+fn program_errno(e: &ProgramError) -> Option<i32> {
+    match e {
+        ProgramError::IOError(io) => io.raw_os_error(),
+        e => errno_of(e),
+    }
+}
+
+fn sys_error(what: impl std::fmt::Display, e: &SysError) -> Error {
+    Error::new(e.errno(), format!("{what}: {e}"))
+}
+
+fn map_error(what: impl std::fmt::Display, e: &MapError) -> Error {
+    let errno = match e {
+        // What the kernel answers for a key past max_entries.
+        MapError::OutOfBounds { .. } => libc::E2BIG,
+        e => errno_of(e).unwrap_or(libc::EINVAL),
+    };
+    Error::new(errno, format!("{what}: {}", describe(e)))
+}
+
+fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
+    ebpf.program_mut(PROG_NAME)
         .and_then(|p| p.try_into().ok())
         .ok_or_else(|| {
             Error::new(
                 libc::EINVAL,
                 "bpf/xsk_redirect.o has no XDP program nmxdp_redirect: rebuild it with `make bpf`",
             )
-        })?;
-    prog.load().map_err(|e| {
+        })
+}
+
+fn load(ifname: &str) -> Result<Ebpf> {
+    let mut ebpf = Ebpf::load(XDP_OBJECT).map_err(|e| {
         Error::new(
             libc::EPERM,
-            format!("{ifname}: the kernel refused the XDP program ({e}): needs CAP_BPF and CAP_NET_ADMIN (run as root)"),
+            format!("{ifname}: loading the XDP program failed ({}): needs CAP_BPF and CAP_NET_ADMIN (run as root) and a kernel with BPF and BTF", describe(&e)),
+        )
+    })?;
+    program(&mut ebpf)?.load().map_err(|e| {
+        Error::new(
+            libc::EPERM,
+            format!("{ifname}: the kernel refused the XDP program ({}): needs CAP_BPF and CAP_NET_ADMIN (run as root)", describe(&e)),
         )
     })?;
     Ok(ebpf)
 }
 
-fn prog_fd(ebpf: &mut Ebpf) -> Result<RawFd> {
-    let prog: &mut Xdp = ebpf
-        .program_mut(PROG_NAME)
-        .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| Error::new(libc::EINVAL, "no XDP program in bpf/xsk_redirect.o"))?;
-    Ok(prog
-        .fd()
-        .map_err(|e| Error::new(libc::EINVAL, format!("XDP program has no fd: {e}")))?
-        .as_fd()
-        .as_raw_fd())
+/// Program `id`, if it is still loaded.
+fn program_info(id: u32) -> Option<ProgramInfo> {
+    loaded_programs()
+        .filter_map(|p| p.ok())
+        .find(|p| p.id() == id)
 }
 
-fn mode_of(attached: u8) -> AttachMode {
-    if attached == 2 {
+/// The name of program `id` (as the kernel keeps it: at most 15 bytes), if it can be read.
+pub fn program_name(id: u32) -> Option<String> {
+    program_info(id).map(|p| String::from_utf8_lossy(p.name()).into_owned())
+}
+
+/// The XSK map program `prog` uses (ours has exactly one map).
+fn xsk_map_of(prog: &ProgramInfo) -> Option<Map> {
+    prog.map_ids()
+        .ok()
+        .flatten()?
+        .into_iter()
+        .filter_map(|id| MapData::from_id(id).ok())
+        .filter_map(|data| Map::from_map_data(data).ok())
+        .find(|map| XskMap::try_from(map).is_ok())
+}
+
+/// Ids of the XDP bpf_links of program `prog_id`.
+fn xdp_link_ids(prog_id: u32) -> impl Iterator<Item = u32> {
+    loaded_links()
+        .filter_map(|l| l.ok())
+        .filter(move |l| l.program_id() == prog_id && l.link_type().ok() == Some(LinkType::Xdp))
+        .map(|l| l.id())
+}
+
+/// The XDP bpf_link of program `prog_id` on `ifindex`, opened (a new reference).
+fn find_xdp_link(prog_id: u32, ifindex: u32) -> Option<OwnedFd> {
+    xdp_link_ids(prog_id)
+        .filter_map(|id| bpfsys::link_fd_by_id(id).ok())
+        .find(|fd| {
+            bpfsys::link_info(fd.as_fd()).is_ok_and(|info| info.xdp_ifindex == Some(ifindex))
+        })
+}
+
+fn mode_of(attached: XdpAttachedMode) -> AttachMode {
+    if attached == XdpAttachedMode::Generic {
         AttachMode::Skb
     } else {
         AttachMode::Native
@@ -152,8 +224,7 @@ fn mode_of(attached: u8) -> AttachMode {
 
 /// What to say when another program sits on the interface.
 fn foreign_error(ifname: &str, id: u32) -> Error {
-    let name = bpfsys::prog_info_by_id(id)
-        .map(|p| p.name)
+    let name = program_name(id)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "?".into());
     Error::new(
@@ -163,24 +234,22 @@ fn foreign_error(ifname: &str, id: u32) -> Error {
 }
 
 /// Removes a foreign program (NMXDP_XDP_REPLACE=1): its bpf_link, or its netlink attachment.
-fn detach_foreign(ifname: &str, ifindex: u32, id: u32) -> Result<()> {
-    if let Some(link) = bpfsys::find_xdp_link(id, ifindex) {
-        return bpfsys::link_detach(link.as_raw_fd()).map_err(|e| {
-            Error::from_io(format!("{ifname}: detaching XDP link of program {id}"), &e)
+fn detach_foreign(ifname: &str, ifindex: u32, foreign: AttachedXdp) -> Result<()> {
+    let id = foreign.prog_id;
+    if let Some(link) = find_xdp_link(id, ifindex) {
+        return bpfsys::link_detach(link.as_fd()).map_err(|e| {
+            sys_error(
+                format!("{ifname}: detaching the XDP link of program {id}"),
+                &e,
+            )
         });
     }
-    // Netlink-attached: attaching "no program" in each mode clears it.
-    let mut ebpf = load(ifname)?;
-    let prog: &mut Xdp = ebpf
-        .program_mut(PROG_NAME)
-        .and_then(|p| p.try_into().ok())
-        .expect("checked in load()");
-    for mode in [XdpMode::Driver, XdpMode::Skb] {
-        if let Ok(link) = prog.attach_to_if_index(ifindex, mode) {
-            let _ = prog.detach(link);
-        }
-    }
-    Ok(())
+    bpfsys::clear_netlink_xdp(ifindex, foreign.mode).map_err(|e| {
+        sys_error(
+            format!("{ifname}: detaching XDP program {id} (attached through netlink)"),
+            &e,
+        )
+    })
 }
 
 impl XdpAttachment {
@@ -190,18 +259,18 @@ impl XdpAttachment {
         let key = iface_key(crate::engine::current_netns(), ifindex);
         let _mutex = lock_iface(&key)?;
         let pin_dir = bpffs_root()?.join(&key);
-        let attached = bpfsys::attached_xdp_prog(ifindex)
-            .map_err(|e| Error::from_io(format!("{ifname}: reading its XDP state"), &e))?;
+        let attached = bpfsys::attached_xdp(ifindex)
+            .map_err(|e| sys_error(format!("{ifname}: reading its XDP state"), &e))?;
         if let Some(a) = Self::join(ifindex, &key, &pin_dir, attached)? {
             return Ok(a);
         }
         // Pins without their program on the interface are left by a killed last user.
         remove_pins(&pin_dir);
-        if let Some((id, _)) = attached {
+        if let Some(foreign) = attached {
             if std::env::var("NMXDP_XDP_REPLACE").as_deref() == Ok("1") {
-                detach_foreign(ifname, ifindex, id)?;
+                detach_foreign(ifname, ifindex, foreign)?;
             } else {
-                return Err(foreign_error(ifname, id));
+                return Err(foreign_error(ifname, foreign.prog_id));
             }
         }
         let users = Users::join(&key)?;
@@ -217,21 +286,24 @@ impl XdpAttachment {
     fn join(
         ifindex: u32,
         key: &str,
-        pin_dir: &std::path::Path,
-        attached: Option<(u32, u8)>,
+        pin_dir: &Path,
+        attached: Option<AttachedXdp>,
     ) -> Result<Option<XdpAttachment>> {
-        let Some((id, how)) = attached else {
+        let Some(attached) = attached else {
             return Ok(None);
         };
-        let Ok((_prog, info, map)) = bpfsys::prog_and_map_by_id(id) else {
+        let Some(prog) = program_info(attached.prog_id) else {
             return Ok(None);
         };
-        if info.name != PROG_NAME {
+        if prog.name() != PROG_NAME.as_bytes() {
             return Ok(None);
         }
-        let link = bpfsys::find_xdp_link(id, ifindex);
+        let Some(map) = xsk_map_of(&prog) else {
+            return Ok(None);
+        };
+        let link = find_xdp_link(attached.prog_id, ifindex);
         Ok(Some(XdpAttachment {
-            mode: mode_of(how),
+            mode: mode_of(attached.mode),
             method: if link.is_some() {
                 AttachMethod::BpfLink
             } else {
@@ -240,7 +312,7 @@ impl XdpAttachment {
             key: key.to_string(),
             pin_dir: pin_dir.to_path_buf(),
             map,
-            link,
+            link: link.map(LinkHold::Joined),
             users: Some(Users::join(key)?),
             ebpf: None,
         }))
@@ -254,125 +326,130 @@ impl XdpAttachment {
         pin_dir: PathBuf,
     ) -> Result<XdpAttachment> {
         let mut ebpf = load(ifname)?;
-        let map_data = ebpf.map(MAP_NAME).ok_or_else(|| {
+        let map = ebpf.take_map(MAP_NAME).ok_or_else(|| {
             Error::new(
                 libc::EINVAL,
                 "bpf/xsk_redirect.o has no map xsks_map: rebuild it with `make bpf`",
             )
         })?;
-        let map = match map_data {
-            aya::maps::Map::XskMap(m) => m.fd().as_fd().try_clone_to_owned(),
-            _ => {
-                return Err(Error::new(
-                    libc::EINVAL,
-                    "xsks_map is not an XSK map: rebuild with `make bpf`",
-                ))
-            }
+        if XskMap::try_from(&map).is_err() {
+            return Err(Error::new(
+                libc::EINVAL,
+                "xsks_map is not an XSK map: rebuild it with `make bpf`",
+            ));
         }
-        .map_err(|e| Error::from_io("duplicating the XSK map fd", &e))?;
-        let pfd = prog_fd(&mut ebpf)?;
+        let prog = program(&mut ebpf)?;
+        let prog_id = prog
+            .info()
+            .map_err(|e| {
+                Error::new(
+                    program_errno(&e).unwrap_or(libc::EINVAL),
+                    format!("{ifname}: reading the XDP program's id: {}", describe(&e)),
+                )
+            })?
+            .id();
         let modes: &[AttachMode] = match choice {
             XdpModeChoice::Auto => &[AttachMode::Native, AttachMode::Skb],
             XdpModeChoice::Native => &[AttachMode::Native],
             XdpModeChoice::Skb => &[AttachMode::Skb],
         };
+        let mut attached = None;
         let mut last_err = None;
         for &mode in modes {
-            let flags = match mode {
-                AttachMode::Native => XDP_FLAGS_DRV_MODE,
-                AttachMode::Skb => XDP_FLAGS_SKB_MODE,
-            };
-            match bpf_link_create(pfd, ifindex, flags) {
-                Ok(link) => {
-                    return Ok(XdpAttachment {
-                        mode,
-                        method: AttachMethod::BpfLink,
-                        key,
-                        pin_dir,
-                        map,
-                        link: Some(link),
-                        users: None,
-                        ebpf: Some(ebpf),
-                    })
+            // A bpf_link first; aya falls back to netlink only when the kernel answers EINVAL
+            // (no XDP bpf_link).
+            match prog.attach_to_if_index(ifindex, mode.aya()) {
+                Ok(id) => {
+                    let link = prog.take_link(id).map_err(|e| {
+                        Error::new(
+                            libc::EINVAL,
+                            format!("{ifname}: taking the XDP link: {}", describe(&e)),
+                        )
+                    })?;
+                    attached = Some((mode, link));
+                    break;
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::EBUSY)) => {
-                    let id = bpfsys::attached_xdp_prog(ifindex)
-                        .ok()
-                        .flatten()
-                        .map(|a| a.0)
-                        .unwrap_or(0);
-                    return Err(foreign_error(ifname, id));
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                    return Err(Error::new(
-                        libc::EPERM,
-                        format!(
-                            "{ifname}: attaching XDP needs CAP_NET_ADMIN and CAP_BPF (run as root)"
-                        ),
-                    ))
-                }
-                Err(e) => last_err = Some((mode, e)),
+                Err(e) => match program_errno(&e) {
+                    Some(libc::EEXIST | libc::EBUSY) => {
+                        let id = bpfsys::attached_xdp(ifindex)
+                            .ok()
+                            .flatten()
+                            .map_or(0, |a| a.prog_id);
+                        return Err(foreign_error(ifname, id));
+                    }
+                    Some(libc::EPERM) => {
+                        let why = "attaching XDP needs CAP_NET_ADMIN and CAP_BPF (run as root)";
+                        return Err(Error::new(libc::EPERM, format!("{ifname}: {why}")));
+                    }
+                    errno => last_err = Some((mode, errno, describe(&e))),
+                },
             }
         }
-        let (mode, err) = last_err.expect("at least one mode was tried");
-        if err.raw_os_error() == Some(libc::EINVAL) {
-            // No XDP bpf_link in this kernel: netlink, which aya detaches when `ebpf` drops.
-            let aya_mode = match mode {
-                AttachMode::Native => XdpMode::Driver,
-                AttachMode::Skb => XdpMode::Skb,
-            };
-            let prog: &mut Xdp = ebpf
-                .program_mut(PROG_NAME)
-                .and_then(|p| p.try_into().ok())
-                .expect("checked in load()");
-            if prog.attach_to_if_index(ifindex, aya_mode).is_ok() {
-                return Ok(XdpAttachment {
-                    mode,
-                    method: AttachMethod::Netlink,
-                    key,
-                    pin_dir,
-                    map,
-                    link: None,
-                    users: None,
-                    ebpf: Some(ebpf),
-                });
-            }
-        }
-        Err(Error::new(
-            err.raw_os_error().unwrap_or(libc::EOPNOTSUPP),
-            format!(
-                "{ifname}: cannot attach the XDP program in {} mode: {err} (try NMXDP_XDP_MODE=skb)",
-                mode.as_str()
-            ),
-        ))
+        let Some((mode, link)) = attached else {
+            let (mode, errno, err) = last_err.expect("at least one mode was tried");
+            return Err(Error::new(
+                errno.unwrap_or(libc::EOPNOTSUPP),
+                format!(
+                    "{ifname}: cannot attach the XDP program in {} mode: {err} (try NMXDP_XDP_MODE=skb)",
+                    mode.as_str()
+                ),
+            ));
+        };
+        // aya hides which of the two it made; the kernel's list of links tells.
+        let method = if xdp_link_ids(prog_id).next().is_some() {
+            AttachMethod::BpfLink
+        } else {
+            AttachMethod::Netlink
+        };
+        Ok(XdpAttachment {
+            mode,
+            method,
+            key,
+            pin_dir,
+            map,
+            link: Some(LinkHold::Created(link)),
+            users: None,
+            ebpf: Some(ebpf),
+        })
     }
 
+    /// Pins the program and the XSK map (not the link: a pinned link would keep the program on
+    /// the interface after the last user).
     fn pin(&mut self) -> Result<()> {
-        let ebpf = self.ebpf.as_mut().expect("creator pins");
-        let pfd = prog_fd(ebpf)?;
         std::fs::create_dir_all(&self.pin_dir)
             .map_err(|e| Error::from_io(format!("creating {}", self.pin_dir.display()), &e))?;
-        for (name, fd) in [("prog", pfd), ("map", self.map.as_raw_fd())] {
-            let path = self.pin_dir.join(name);
-            bpfsys::obj_pin(fd, &path.to_string_lossy())
-                .map_err(|e| Error::from_io(format!("pinning {}", path.display()), &e))?;
-        }
+        let pin_failed = |path: &Path, e: &aya::pin::PinError| {
+            Error::new(
+                errno_of(e).unwrap_or(libc::EINVAL),
+                format!("pinning {}: {}", path.display(), describe(e)),
+            )
+        };
+        let path = self.pin_dir.join("prog");
+        let ebpf = self.ebpf.as_mut().expect("only the creator pins");
+        program(ebpf)?
+            .pin(&path)
+            .map_err(|e| pin_failed(&path, &e))?;
+        let path = self.pin_dir.join("map");
+        self.map.pin(&path).map_err(|e| pin_failed(&path, &e))?;
         Ok(())
     }
 
     /// Steers `queue`'s packets to the socket `fd`.
     pub fn insert(&mut self, queue: u32, fd: RawFd) -> Result<()> {
-        bpfsys::xskmap_set(self.map.as_raw_fd(), queue, fd)
-            .map_err(|e| Error::from_io(format!("adding queue {queue} to the XSK map"), &e))
+        let what = || format!("adding queue {queue} to the XSK map");
+        XskMap::try_from(&mut self.map)
+            .and_then(|mut xsks| xsks.set(queue, fd, 0))
+            .map_err(|e| map_error(what(), &e))
     }
 
     /// Stops steering `queue` (its packets go back to the kernel stack).
     pub fn remove(&mut self, queue: u32) {
-        bpfsys::xskmap_delete(self.map.as_raw_fd(), queue);
+        // An entry that is already gone is what we want.
+        let _ = XskMap::try_from(&mut self.map).and_then(|mut xsks| xsks.unset(queue));
     }
 }
 
-fn remove_pins(dir: &std::path::Path) {
+fn remove_pins(dir: &Path) {
     let _ = std::fs::remove_file(dir.join("prog"));
     let _ = std::fs::remove_file(dir.join("map"));
     let _ = std::fs::remove_dir(dir);
@@ -386,6 +463,8 @@ impl Drop for XdpAttachment {
         let Ok(mutex) = lock_iface(&self.key) else {
             return;
         };
+        // Before the users check, so that the last user sees no link fd of its own left; and
+        // before `ebpf`, whose program fd a netlink attachment refers to.
         self.link = None;
         if let Some(users) = self.users.take() {
             if users.leave() {
@@ -394,6 +473,5 @@ impl Drop for XdpAttachment {
                 mutex.remove();
             }
         }
-        // A netlink attachment is removed by aya when `ebpf` drops, after this.
     }
 }
