@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
-use crate::summary::{format_summary, Dir};
+use pkt_gen::summary::{format_summary, Dir};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -108,7 +108,14 @@ impl Tally {
         };
         println!(
             "{}",
-            format_summary(dir, self.pkts, self.bytes, self.events, self.secs())
+            format_summary(
+                dir.word(),
+                self.pkts,
+                self.bytes,
+                self.events,
+                self.secs(),
+                true
+            )
         );
     }
 }
@@ -182,7 +189,8 @@ impl Mapping {
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn slice_mut(&self, off: usize, len: usize) -> &mut [u8] {
         debug_assert!(off + len <= self.len);
-        std::slice::from_raw_parts_mut(self.ptr.add(off), len)
+        // SAFETY: the caller keeps the range inside the mapping and unaliased.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off), len) }
     }
 }
 

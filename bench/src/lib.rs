@@ -6,12 +6,12 @@
 //! * `bench-harness`: runs those, the Rust pkt-gen and the C `nm_lib` under `LD_PRELOAD` on a veth
 //!   pair between two private network namespaces and reports one table (Markdown and JSON).
 //!
-//! All senders and receivers print pkt-gen's final summary (`Sent N packets ...` /
-//! `Speed: X Mpps ...`), so [`summary::parse_summary`] reads every row.
+//! All senders build pkt-gen's frame and all senders and receivers print pkt-gen's final summary
+//! (`Sent N packets ...` / `Speed: X Mpps ...`), both from pkt-gen's library ([`pkt_gen::frame`],
+//! [`pkt_gen::summary`]), so every row moves the same bytes and
+//! [`pkt_gen::summary::parse_summary`] reads every row.
 
 pub mod app;
-pub mod frame;
 pub mod json;
 pub mod parse;
 pub mod stats;
-pub mod summary;

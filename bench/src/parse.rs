@@ -1,5 +1,20 @@
-//! Parsers for what the harness reads besides the programs' summaries: `perf stat -x,` output,
-//! valgrind/cachegrind instruction counts and `/proc/net/dev`.
+//! Parsers for what the harness reads besides pkt-gen's summaries: the C examples' counts,
+//! `perf stat -x,` output, valgrind/cachegrind instruction counts and `/proc/net/dev`.
+
+use pkt_gen::summary::Dir;
+
+/// `sent N` / `received N` (the C examples' final line); the last one wins.
+pub fn parse_count_line(out: &str, dir: Dir) -> Option<u64> {
+    let word = match dir {
+        Dir::Sent => "sent",
+        Dir::Received => "received",
+    };
+    out.lines().rev().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next()? == word).then_some(())?;
+        w.next()?.parse::<u64>().ok()
+    })
+}
 
 /// The `instructions` count from `perf stat -x, -e instructions:u` output (the first CSV field
 /// of the line naming the event). `None` for `<not supported>` / `<not counted>`.
@@ -62,6 +77,24 @@ pub fn net_dev_packets(text: &str, ifname: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nm_lib_counts() {
+        assert_eq!(
+            parse_count_line("sent 1000000\n", Dir::Sent),
+            Some(1_000_000)
+        );
+        let rx = "ready: receiving on netmap:vb with 1 thread(s), 4096 slots per ring\n\
+                  received 999424\nbytes 59965440 bad 0 other 0 reordered 0\n";
+        assert_eq!(parse_count_line(rx, Dir::Received), Some(999_424));
+        assert_eq!(parse_count_line(rx, Dir::Sent), None);
+        assert_eq!(parse_count_line("received x\n", Dir::Received), None);
+        // nm_raw's form carries the byte count after the number.
+        assert_eq!(
+            parse_count_line("received 12 bytes 720\n", Dir::Received),
+            Some(12)
+        );
+    }
 
     #[test]
     fn perf_csv() {

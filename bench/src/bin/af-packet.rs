@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use nmxdp::ifinfo::if_info;
 use nmxdp_bench::app::{install_signals, poll_one, stopped, Common, Function, Mapping, Tally};
-use nmxdp_bench::frame;
+use pkt_gen::frame::{self, FrameSpec};
 
 const SOL_PACKET: i32 = 263;
 const PACKET_RX_RING: i32 = 5;
@@ -265,7 +265,7 @@ fn tx(args: &Args) -> Result<Tally> {
     let ring =
         Mapping::of_fd(fd.0, (BLOCK * req.block_nr) as usize).context("mmap of the TX ring")?;
     bind(fd.0, info.ifindex, 0)?;
-    let tmpl = frame::build(info.mac, len);
+    let tmpl = frame::build(&FrameSpec::defaults(info.mac, len));
     for i in 0..nframes as usize {
         // SAFETY: frame i lies within the mapping; the kernel owns none of them yet.
         unsafe { ring.slice_mut(i * FRAME as usize + TX_DATA_OFF, len) }.copy_from_slice(&tmpl);

@@ -21,7 +21,7 @@ use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use nmxdp::xdp::XdpAttachment;
 use nmxdp::xsk::{kick_rx, kick_tx, BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
 use nmxdp_bench::app::{install_signals, poll_one, stopped, Common, Function, Mapping, Tally};
-use nmxdp_bench::frame;
+use pkt_gen::frame::{self, FrameSpec};
 
 /// UMEM chunk size, nmxdp's default `NMXDP_BUF_SIZE`.
 const CHUNK: u64 = 2048;
@@ -120,11 +120,9 @@ fn run(args: &Args) -> Result<()> {
             comp: tx_n,
         },
         &BindAs::Owner {
-            umem: UmemSpec {
-                addr: umem.ptr,
-                len: umem.len as u64,
-                chunk_size: CHUNK as u32,
-            },
+            // SAFETY: the mapping outlives the socket (both live to the end of this function,
+            // the socket dropped first) and only the ring protocol touches its chunks.
+            umem: unsafe { UmemSpec::new(umem.ptr, umem.len as u64, CHUNK as u32) },
             mode,
         },
     )
@@ -250,7 +248,7 @@ fn tx(
         );
     }
     // Every frame is written once; afterwards only its sequence number changes (as pkt-gen).
-    let tmpl = frame::build(mac, len);
+    let tmpl = frame::build(&FrameSpec::defaults(mac, len));
     let mut free = FreeFrames::new(frames);
     for i in 0..frames as u64 {
         let addr = i * CHUNK + XDP_PACKET_HEADROOM;

@@ -48,12 +48,30 @@ pub struct FrameSpec {
     pub len: usize,
 }
 
+impl FrameSpec {
+    /// pkt-gen's default headers for a `len`-byte frame from `src_mac`: to broadcast
+    /// (`-D ff:ff:ff:ff:ff:ff`), 10.0.0.1:1234 -> 10.1.0.1:1234 (`-s` / `-d`).
+    pub fn defaults(src_mac: [u8; 6], len: usize) -> FrameSpec {
+        FrameSpec {
+            src_mac,
+            dst_mac: [0xff; 6],
+            src_ip: Ipv4Addr::new(10, 0, 0, 1),
+            dst_ip: Ipv4Addr::new(10, 1, 0, 1),
+            src_port: 1234,
+            dst_port: 1234,
+            len,
+        }
+    }
+}
+
 /// Sequence number of the `n`-th frame of sending thread `thread`.
+#[inline]
 pub fn seq(thread: u32, n: u64) -> u64 {
     ((thread as u64) << SEQ_THREAD_SHIFT) | (n & ((1u64 << SEQ_THREAD_SHIFT) - 1))
 }
 
 /// The pattern byte at frame offset `i`.
+#[inline]
 pub fn pattern_byte(i: usize) -> u8 {
     i as u8
 }
@@ -263,6 +281,14 @@ mod tests {
             dst_port: 1234,
             len,
         }
+    }
+
+    #[test]
+    fn defaults_are_pktgen_defaults() {
+        assert_eq!(FrameSpec::defaults([0x02, 0, 0, 0, 0, 1], 60), spec(60));
+        // Every length the bench's programs accept keeps its length.
+        assert_eq!(build(&FrameSpec::defaults([0; 6], 42)).len(), 42);
+        assert_eq!(build(&FrameSpec::defaults([0; 6], 1514)).len(), 1514);
     }
 
     #[test]

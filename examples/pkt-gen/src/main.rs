@@ -10,7 +10,6 @@
 //! Frames are Ethernet/IPv4/UDP carrying a per-thread sequence number and a byte pattern, see
 //! [`frame`]. Periodic reports go to stderr, the start banner and the final summary to stdout.
 
-mod frame;
 mod report;
 mod rx;
 mod tx;
@@ -24,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use nmxdp::Port;
+use pkt_gen::frame;
 
 use report::{Counters, Snapshot};
 

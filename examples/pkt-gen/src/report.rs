@@ -1,14 +1,14 @@
-//! Counters shared between worker threads and the reporter, and pkt-gen's output formats
-//! (netmap-abi.md 10.1).
+//! Counters shared between worker threads and the reporter, and pkt-gen's periodic report line.
+//! The final summary's format is [`pkt_gen::summary`], shared with the bench.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Release};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pkt_gen::summary::{format_summary, norm};
+
 /// `min_space` after the reporter has reset it (upstream's "nothing seen" value).
 pub const MIN_SPACE_RESET: u64 = 99999;
-/// Bytes of Ethernet framing per packet on the wire (preamble 8 + CRC 4 + gap 12) for raw bps.
-pub const FRAMING: u64 = 24;
 
 /// One worker thread's counters. Only the worker writes `pkts`/`bytes`/`events` (plain stores);
 /// the reporter reads them and resets `min_space`.
@@ -174,22 +174,6 @@ pub fn take_min_space(ctrs: &[std::sync::Arc<Counters>]) -> u64 {
         .fold(MIN_SPACE_RESET, u64::min)
 }
 
-/// Upstream's `norm()`: `"%.3f %s"` with unit prefixes "", K, M, G, T (steps of 1000);
-/// without normalisation (`-N`) `"%.0f "`.
-pub fn norm(val: f64, normalize: bool) -> String {
-    if !normalize {
-        return format!("{val:.0} ");
-    }
-    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
-    let mut v = val;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{v:.3} {}", UNITS[i])
-}
-
 /// The `D()` prefix: `SSS.UUUUUU` (seconds modulo 1000 and microseconds of the wall clock).
 pub fn timestamp(now: SystemTime) -> String {
     let d = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
@@ -226,49 +210,12 @@ pub fn report_line(
 
 /// The final summary (stdout): `msg` is "Sent" or "Received". Two lines, or "<msg> nothing.".
 pub fn summary(msg: &str, total: Snapshot, secs: f64, normalize: bool) -> String {
-    if total.pkts == 0 {
-        return format!("{msg} nothing.");
-    }
-    let size = total.bytes / total.pkts;
-    let first = format!(
-        "{msg} {} packets {} bytes {} events {} bytes each in {:.2} seconds.",
-        total.pkts, total.bytes, total.events, size, secs
-    );
-    let d = if secs <= 0.0 { 1e-6 } else { secs };
-    let pps = total.pkts as f64 / d;
-    let bw = 8.0 * total.bytes as f64 / d;
-    let raw = 8.0 * (total.bytes + total.pkts * FRAMING) as f64 / d;
-    let abs = if total.events > 0 {
-        total.pkts as f64 / total.events as f64
-    } else {
-        0.0
-    };
-    format!(
-        "{first}\nSpeed: {}pps Bandwidth: {}bps (raw {}bps). Average batch: {:.2} pkts",
-        norm(pps, normalize),
-        norm(bw, normalize),
-        norm(raw, normalize),
-        abs
-    )
+    format_summary(msg, total.pkts, total.bytes, total.events, secs, normalize)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn norm_units() {
-        assert_eq!(norm(0.0, true), "0.000 ");
-        assert_eq!(norm(999.0, true), "999.000 ");
-        assert_eq!(norm(1000.0, true), "1.000 K");
-        assert_eq!(norm(1_234_000.0, true), "1.234 M");
-        assert_eq!(norm(592_320_000.0, true), "592.320 M");
-        assert_eq!(norm(7.143e9, true), "7.143 G");
-        assert_eq!(norm(2.5e12, true), "2.500 T");
-        // Nothing above T.
-        assert_eq!(norm(3e15, true), "3000.000 T");
-        assert_eq!(norm(14_881_000.4, false), "14881000 ");
-    }
 
     #[test]
     fn timestamp_format() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::STOP;
+use crate::stopped;
 
 /// What to run: argv, extra environment, the namespace to enter.
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ impl Child {
     pub fn wait_for_line(&self, marker: &str, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         loop {
-            if STOP.load(Relaxed) {
+            if stopped() {
                 return false;
             }
             let left = end.saturating_duration_since(Instant::now());
@@ -185,10 +185,10 @@ impl Child {
             if rc == self.pid || rc < 0 {
                 break;
             }
-            let over = self.started.elapsed() >= timeout || STOP.load(Relaxed);
+            let over = self.started.elapsed() >= timeout || stopped();
             match interrupted_at {
                 None if over => {
-                    timed_out = !STOP.load(Relaxed);
+                    timed_out = !stopped();
                     self.signal(libc::SIGINT);
                     interrupted_at = Some(Instant::now());
                 }

@@ -1,13 +1,14 @@
-//! pkt-gen's final summary: the format every sender and receiver of the bench prints, and its
-//! parser. Also the `sent N` / `received N` lines of the C `nm_lib` example.
+//! pkt-gen's final summary on stdout, and its parser.
 //!
 //! ```text
 //! Sent 1234000 packets 74040000 bytes 2410 events 60 bytes each in 1.00 seconds.
 //! Speed: 1.234 Mpps Bandwidth: 592.320 Mbps (raw 829.248 Mbps). Average batch: 512.03 pkts
 //! ```
-//! or `Sent nothing.` / `Received nothing.`.
+//! or `Sent nothing.` / `Received nothing.`. The bench's comparison programs print the same
+//! lines through [`format_summary`], and its harness reads every program's with
+//! [`parse_summary`].
 
-/// Bytes of Ethernet framing per packet on the wire (preamble 8 + CRC 4 + gap 12), as pkt-gen.
+/// Bytes of Ethernet framing per packet on the wire (preamble 8 + CRC 4 + gap 12) for raw bps.
 pub const FRAMING: u64 = 24;
 
 /// Direction of a summary.
@@ -18,6 +19,7 @@ pub enum Dir {
 }
 
 impl Dir {
+    /// The summary's first word.
     pub fn word(self) -> &'static str {
         match self {
             Dir::Sent => "Sent",
@@ -39,8 +41,8 @@ pub struct Summary {
     pub pps: f64,
 }
 
-/// pkt-gen's `norm()`: `"%.3f %s"` with unit prefixes "", K, M, G, T (steps of 1000); without
-/// normalisation `"%.0f "`.
+/// Upstream's `norm()`: `"%.3f %s"` with unit prefixes "", K, M, G, T (steps of 1000);
+/// without normalisation (`-N`) `"%.0f "`.
 pub fn norm(val: f64, normalize: bool) -> String {
     if !normalize {
         return format!("{val:.0} ");
@@ -55,9 +57,16 @@ pub fn norm(val: f64, normalize: bool) -> String {
     format!("{v:.3} {}", UNITS[i])
 }
 
-/// The two summary lines (or "`<Dir>` nothing."), exactly as pkt-gen prints them.
-pub fn format_summary(dir: Dir, packets: u64, bytes: u64, events: u64, secs: f64) -> String {
-    let msg = dir.word();
+/// The final summary: `msg` is "Sent" or "Received" ([`Dir::word`]). Two lines, or
+/// "`<msg>` nothing.".
+pub fn format_summary(
+    msg: &str,
+    packets: u64,
+    bytes: u64,
+    events: u64,
+    secs: f64,
+    normalize: bool,
+) -> String {
     if packets == 0 {
         return format!("{msg} nothing.");
     }
@@ -76,14 +85,14 @@ pub fn format_summary(dir: Dir, packets: u64, bytes: u64, events: u64, secs: f64
     };
     format!(
         "{first}\nSpeed: {}pps Bandwidth: {}bps (raw {}bps). Average batch: {abs:.2} pkts",
-        norm(pps, true),
-        norm(bw, true),
-        norm(raw, true),
+        norm(pps, normalize),
+        norm(bw, normalize),
+        norm(raw, normalize),
     )
 }
 
 /// A number followed by an optional unit prefix and a unit: `"1.234 Mpps"`, `"950 pps"`,
-/// `"12345 pps"` (pkt-gen -N). Returns the value in base units.
+/// `"12345 pps"` (`-N`). Returns the value in base units.
 fn parse_scaled(s: &str, unit: &str) -> Option<f64> {
     let s = s.trim_start();
     let num_end = s
@@ -99,6 +108,28 @@ fn parse_scaled(s: &str, unit: &str) -> Option<f64> {
         _ => (1.0, rest),
     };
     rest.starts_with(unit).then_some(v * mult)
+}
+
+/// The counters of a first summary line after its word:
+/// `"N packets B bytes E events S bytes each in T seconds."` -> (N, B, E, T).
+fn parse_first_line(rest: &str) -> Option<(u64, u64, u64, f64)> {
+    let w: Vec<&str> = rest.split_whitespace().collect();
+    if w.len() < 11
+        || w[1] != "packets"
+        || w[3] != "bytes"
+        || w[5] != "events"
+        || w[7] != "bytes"
+        || w[8] != "each"
+        || w[9] != "in"
+    {
+        return None;
+    }
+    Some((
+        w[0].parse().ok()?,
+        w[2].parse().ok()?,
+        w[4].parse().ok()?,
+        w[10].parse().ok()?,
+    ))
 }
 
 /// Finds the last pkt-gen summary for `dir` in a program's stdout.
@@ -121,24 +152,7 @@ pub fn parse_summary(out: &str, dir: Dir) -> Option<Summary> {
             });
             continue;
         }
-        // "N packets B bytes E events S bytes each in T seconds."
-        let w: Vec<&str> = rest.split_whitespace().collect();
-        if w.len() < 11
-            || w[1] != "packets"
-            || w[3] != "bytes"
-            || w[5] != "events"
-            || w[7] != "bytes"
-            || w[8] != "each"
-            || w[9] != "in"
-        {
-            continue;
-        }
-        let (Ok(packets), Ok(bytes), Ok(events), Ok(secs)) = (
-            w[0].parse::<u64>(),
-            w[2].parse::<u64>(),
-            w[4].parse::<u64>(),
-            w[10].parse::<f64>(),
-        ) else {
+        let Some((packets, bytes, events, secs)) = parse_first_line(rest) else {
             continue;
         };
         let pps = lines
@@ -158,19 +172,6 @@ pub fn parse_summary(out: &str, dir: Dir) -> Option<Summary> {
     found
 }
 
-/// `sent N` / `received N` (the C examples' final line); the last one wins.
-pub fn parse_count_line(out: &str, dir: Dir) -> Option<u64> {
-    let word = match dir {
-        Dir::Sent => "sent",
-        Dir::Received => "received",
-    };
-    out.lines().rev().find_map(|l| {
-        let mut w = l.split_whitespace();
-        (w.next()? == word).then_some(())?;
-        w.next()?.parse::<u64>().ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +180,39 @@ mod tests {
         10.0.0.1 -> 10.1.0.1 (02:00:00:00:00:01 -> ff:ff:ff:ff:ff:ff)\n\
         Sent 1000000 packets 60000000 bytes 1954 events 60 bytes each in 1.79 seconds.\n\
         Speed: 558.315 Kpps Bandwidth: 267.991 Mbps (raw 375.188 Mbps). Average batch: 511.77 pkts\n";
+
+    #[test]
+    fn norm_units() {
+        assert_eq!(norm(0.0, true), "0.000 ");
+        assert_eq!(norm(999.0, true), "999.000 ");
+        assert_eq!(norm(1000.0, true), "1.000 K");
+        assert_eq!(norm(1_234_000.0, true), "1.234 M");
+        assert_eq!(norm(592_320_000.0, true), "592.320 M");
+        assert_eq!(norm(7.143e9, true), "7.143 G");
+        assert_eq!(norm(2.5e12, true), "2.500 T");
+        // Nothing above T.
+        assert_eq!(norm(3e15, true), "3000.000 T");
+        assert_eq!(norm(14_881_000.4, false), "14881000 ");
+    }
+
+    #[test]
+    fn summary_format() {
+        assert_eq!(
+            format_summary("Sent", 1_234_000, 1_234_000 * 60, 2410, 1.0, true),
+            "Sent 1234000 packets 74040000 bytes 2410 events 60 bytes each in 1.00 seconds.\n\
+             Speed: 1.234 Mpps Bandwidth: 592.320 Mbps (raw 829.248 Mbps). Average batch: 512.03 pkts"
+        );
+        assert_eq!(
+            format_summary("Sent", 1_234_000, 1_234_000 * 60, 2410, 1.0, false),
+            "Sent 1234000 packets 74040000 bytes 2410 events 60 bytes each in 1.00 seconds.\n\
+             Speed: 1234000 pps Bandwidth: 592320000 bps (raw 829248000 bps). Average batch: 512.03 pkts"
+        );
+        assert_eq!(format_summary("Sent", 0, 0, 0, 1.0, true), "Sent nothing.");
+        assert_eq!(
+            format_summary("Received", 0, 0, 0, 0.0, true),
+            "Received nothing."
+        );
+    }
 
     #[test]
     fn pktgen_tx_summary() {
@@ -230,45 +264,20 @@ mod tests {
 
     #[test]
     fn format_then_parse_round_trip() {
-        let text = format_summary(Dir::Sent, 1_234_000, 1_234_000 * 60, 2410, 1.0);
-        assert_eq!(
-            text,
-            "Sent 1234000 packets 74040000 bytes 2410 events 60 bytes each in 1.00 seconds.\n\
-             Speed: 1.234 Mpps Bandwidth: 592.320 Mbps (raw 829.248 Mbps). Average batch: 512.03 pkts"
-        );
-        let s = parse_summary(&text, Dir::Sent).unwrap();
-        assert_eq!(
-            (s.packets, s.bytes, s.events),
-            (1_234_000, 74_040_000, 2410)
-        );
-        assert!((s.pps - 1.234e6).abs() < 1.0);
-        assert_eq!(
-            format_summary(Dir::Received, 0, 0, 0, 0.0),
-            "Received nothing."
-        );
+        for normalize in [true, false] {
+            let text = format_summary("Sent", 1_234_000, 1_234_000 * 60, 2410, 1.0, normalize);
+            let s = parse_summary(&text, Dir::Sent).unwrap();
+            assert_eq!(
+                (s.packets, s.bytes, s.events),
+                (1_234_000, 74_040_000, 2410)
+            );
+            assert!((s.pps - 1.234e6).abs() < 1.0);
+        }
     }
 
     #[test]
     fn last_summary_wins() {
         let out = "Received nothing.\nReceived 7 packets 420 bytes 1 events 60 bytes each in 1.00 seconds.\nSpeed: 7.000 pps Bandwidth";
         assert_eq!(parse_summary(out, Dir::Received).unwrap().packets, 7);
-    }
-
-    #[test]
-    fn nm_lib_counts() {
-        assert_eq!(
-            parse_count_line("sent 1000000\n", Dir::Sent),
-            Some(1_000_000)
-        );
-        let rx = "ready: receiving on netmap:vb with 1 thread(s), 4096 slots per ring\n\
-                  received 999424\nbytes 59965440 bad 0 other 0 reordered 0\n";
-        assert_eq!(parse_count_line(rx, Dir::Received), Some(999_424));
-        assert_eq!(parse_count_line(rx, Dir::Sent), None);
-        assert_eq!(parse_count_line("received x\n", Dir::Received), None);
-        // nm_raw's form carries the byte count after the number.
-        assert_eq!(
-            parse_count_line("received 12 bytes 720\n", Dir::Received),
-            Some(12)
-        );
     }
 }

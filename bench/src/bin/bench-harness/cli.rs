@@ -1,0 +1,214 @@
+//! The command line, and the plan it resolves to (with `BENCH_PACKETS` / `BENCH_REPS` from the
+//! environment).
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+
+use crate::bins::Bins;
+use crate::instr::InstrMethod;
+use crate::rows::{Row, ROWS};
+
+/// Benchmarks nmxdp against raw AF_XDP and AF_PACKET on a veth pair (needs root).
+#[derive(Debug, Parser)]
+#[command(name = "bench-harness")]
+pub struct Cli {
+    /// Tiny counts, one repetition, no instruction counting: checks that every row runs.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Packets per run: N (every frame size) or N60,N1514. Default 1000000,500000 (smoke 2000);
+    /// env BENCH_PACKETS.
+    #[arg(long, value_name = "N[,N]")]
+    pub packets: Option<String>,
+    /// Repetitions (medians are reported). Default 3 (smoke 1); env BENCH_REPS.
+    #[arg(long)]
+    pub reps: Option<u32>,
+    /// Frame sizes.
+    #[arg(long, value_delimiter = ',', default_value = "60,1514")]
+    pub frames: Vec<u32>,
+    /// Only these rows (nmxdp-rust, nmxdp-c-preload, xdp-raw, af-packet).
+    #[arg(long, value_delimiter = ',')]
+    pub rows: Vec<String>,
+    /// Skip the instructions-per-packet measurement.
+    #[arg(long)]
+    pub no_instr: bool,
+    /// Measure instructions per packet even with --smoke.
+    #[arg(long)]
+    pub instr: bool,
+    /// Skip the 2-queue (-p 1 vs -p 2) runs.
+    #[arg(long)]
+    pub no_mq: bool,
+    /// Where results.md and results.json go (default target/bench, with --smoke target/bench/smoke).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory of pkt-gen, xdp-raw, af-packet and libnetmap.so (default: this program's).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// The C libnetmap-style app (default: <bin-dir>/../c/nm_lib-plain).
+    #[arg(long)]
+    pub c_bin: Option<PathBuf>,
+    /// The library the C row preloads (default: <bin-dir>/libnetmap.so).
+    #[arg(long)]
+    pub preload: Option<PathBuf>,
+    /// Fail instead of skipping the C row when its binary or library is missing.
+    #[arg(long)]
+    pub require_c: bool,
+    /// Print every command and the programs' stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// What the bench will do, with every default and environment variable applied.
+pub struct Plan {
+    /// Packets per run at 60 bytes and at 1514 bytes.
+    pub n60: u64,
+    pub n1514: u64,
+    pub reps: u32,
+    pub frames: Vec<u32>,
+    pub rows: Vec<Row>,
+    pub bins: Bins,
+    /// Where results.md, results.json and the instruction counters' files go (exists).
+    pub out_dir: PathBuf,
+    pub instr: InstrMethod,
+    pub smoke: bool,
+    pub mq: bool,
+    pub verbose: bool,
+}
+
+impl Plan {
+    /// Resolves `cli`; creates the output directory.
+    pub fn new(cli: &Cli) -> Result<Plan> {
+        let (n60, n1514) = packets(cli)?;
+        let reps = reps(cli)?;
+        let bins = Bins::locate(cli)?;
+        let rows = rows(cli)?;
+        let out_dir = out_dir(cli)?;
+        let want_instr = !cli.no_instr && (!cli.smoke || cli.instr);
+        let instr = if want_instr {
+            InstrMethod::detect()
+        } else {
+            InstrMethod::None("not measured (--no-instr / smoke)".into())
+        };
+        Ok(Plan {
+            n60,
+            n1514,
+            reps,
+            frames: cli.frames.clone(),
+            rows,
+            bins,
+            out_dir,
+            instr,
+            smoke: cli.smoke,
+            mq: !cli.no_mq,
+            verbose: cli.verbose,
+        })
+    }
+
+    /// Packets per run for `len`-byte frames.
+    pub fn count_for(&self, len: u32) -> u64 {
+        if len <= 60 {
+            self.n60
+        } else {
+            self.n1514
+        }
+    }
+}
+
+/// `--packets` or `BENCH_PACKETS`: N, or N60,N1514.
+fn packets(cli: &Cli) -> Result<(u64, u64)> {
+    let spec = cli.packets.clone().or_else(|| {
+        std::env::var("BENCH_PACKETS")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    let def = if cli.smoke {
+        (2000, 2000)
+    } else {
+        (1_000_000, 500_000)
+    };
+    let Some(spec) = spec else { return Ok(def) };
+    let v: Vec<u64> = spec
+        .split(',')
+        .map(|x| x.trim().replace('_', "").parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow!("packets '{spec}': expected N or N60,N1514"))?;
+    match v.as_slice() {
+        [n] if *n > 0 => Ok((*n, *n)),
+        [a, b] if *a > 0 && *b > 0 => Ok((*a, *b)),
+        _ => bail!("packets '{spec}': expected N or N60,N1514 (positive)"),
+    }
+}
+
+/// `--reps` or `BENCH_REPS`, at least 1.
+fn reps(cli: &Cli) -> Result<u32> {
+    let reps = match cli.reps {
+        Some(r) => r,
+        None => match std::env::var("BENCH_REPS") {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().context("BENCH_REPS")?,
+            _ => {
+                if cli.smoke {
+                    1
+                } else {
+                    3
+                }
+            }
+        },
+    };
+    Ok(reps.max(1))
+}
+
+/// `--rows`, in the order given; every row without it.
+fn rows(cli: &Cli) -> Result<Vec<Row>> {
+    if cli.rows.is_empty() {
+        return Ok(ROWS.to_vec());
+    }
+    let mut v = Vec::new();
+    for r in &cli.rows {
+        match ROWS.iter().find(|x| x.name() == r) {
+            Some(x) => v.push(*x),
+            None => bail!("unknown row {r} (nmxdp-rust, nmxdp-c-preload, xdp-raw, af-packet)"),
+        }
+    }
+    Ok(v)
+}
+
+/// `--out` (default relative to the current directory), created and made absolute.
+fn out_dir(cli: &Cli) -> Result<PathBuf> {
+    let out = cli.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if cli.smoke {
+            "target/bench/smoke"
+        } else {
+            "target/bench"
+        })
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    Ok(out.canonicalize().unwrap_or(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from([&["bench-harness"], args].concat()).unwrap()
+    }
+
+    #[test]
+    fn packets_and_rows() {
+        assert_eq!(
+            packets(&cli(&["--packets", "1_000,20"])).unwrap(),
+            (1000, 20)
+        );
+        assert_eq!(packets(&cli(&["--packets", "7"])).unwrap(), (7, 7));
+        assert!(packets(&cli(&["--packets", "0"])).is_err());
+        assert!(packets(&cli(&["--packets", "1,2,3"])).is_err());
+        assert_eq!(reps(&cli(&["--reps", "0"])).unwrap(), 1);
+        assert_eq!(rows(&cli(&[])).unwrap(), ROWS.to_vec());
+        assert_eq!(
+            rows(&cli(&["--rows", "af-packet,nmxdp-rust"])).unwrap(),
+            vec![Row::AfPacket, Row::NmxdpRust]
+        );
+        assert!(rows(&cli(&["--rows", "nope"])).is_err());
+    }
+}
