@@ -39,7 +39,9 @@ const _: () = assert!(IFNAMSIZ == libc::IFNAMSIZ);
 // Slot flags (netmap_slot.flags)
 // ------------------------------------------------------------------------------------------------
 
-/// Slot flags: the low byte carries per-slot signals between app and kernel.
+/// Slot flag: `buf_idx` now names a different buffer. The app sets it after swapping a buffer
+/// in, the kernel when it swapped one itself; apps may reuse a buffer's old contents while the
+/// flag stays clear.
 pub const NS_BUF_CHANGED: u16 = 0x0001;
 /// Asks for a TX completion notification; the kernel clears it.
 pub const NS_REPORT: u16 = 0x0002;
@@ -366,6 +368,30 @@ pub const fn nm_ring_space(num_slots: u32, head: u32, tail: u32) -> u32 {
     }
 }
 
+/// Slots from `from` forward to `to` on a ring of `num_slots` (the same count as
+/// [`nm_ring_space`], named for the engine's uses: slots to send, slots released, ...).
+#[inline]
+pub const fn nm_ring_dist(num_slots: u32, from: u32, to: u32) -> u32 {
+    nm_ring_space(num_slots, from, to)
+}
+
+/// The slot before `i` (the idle TX ring's `tail` is the slot before `head`).
+#[inline]
+pub const fn nm_ring_prev(num_slots: u32, i: u32) -> u32 {
+    if i == 0 {
+        num_slots - 1
+    } else {
+        i - 1
+    }
+}
+
+/// Is `x` a valid index within the cyclic interval `[lo, hi]`? The sync prologues' rule
+/// (docs/netmap-compat.md, "Rings and slots").
+#[inline]
+pub const fn nm_ring_within(num_slots: u32, lo: u32, x: u32, hi: u32) -> bool {
+    x < num_slots && nm_ring_dist(num_slots, lo, x) <= nm_ring_dist(num_slots, lo, hi)
+}
+
 /// `nm_ring_empty()` (API 14 form, from `head`): nothing owned by the user.
 #[inline]
 pub const fn nm_ring_empty(head: u32, tail: u32) -> bool {
@@ -386,9 +412,16 @@ pub const fn nm_tx_pending(num_slots: u32, head: u32, tail: u32) -> bool {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct netmap_slot {
+    /// Buffer this slot holds, as an index into the region's buffer pool (`NETMAP_BUF()`). The
+    /// app may put another buffer it owns here, setting `NS_BUF_CHANGED`.
     pub buf_idx: u32,
+    /// Bytes of packet data at the start of the buffer (of this fragment, with `NS_MOREFRAG`):
+    /// set by the app on TX, by the kernel on RX.
     pub len: u16,
+    /// `NS_*` flags in the low byte; the high byte is VALE port / fragment info (`NS_PORT_MASK`).
     pub flags: u16,
+    /// User address of the data for `NS_INDIRECT`; with the OFFSETS option its low bits (see
+    /// `netmap_ring::offset_mask`) carry the data offset inside the buffer.
     pub ptr: u64,
 }
 
@@ -404,22 +437,41 @@ impl netmap_slot {
 #[repr(C, align(128))]
 #[derive(Clone, Copy)]
 pub struct netmap_ring {
+    /// Offset from this ring's own address to buffer 0, so it differs from ring to ring while
+    /// `NETMAP_BUF(ring, i)` names the same buffer through any of them.
     pub buf_ofs: i64,
+    /// Number of slots in the ring; not necessarily a power of two.
     pub num_slots: u32,
+    /// Size in bytes of every buffer (the stride of `NETMAP_BUF()`), the same for all rings.
     pub nr_buf_size: u32,
+    /// Index of this ring within its direction; host rings come after the hardware rings.
     pub ringid: u16,
+    /// Direction: 0 for TX, 1 for RX.
     pub dir: u16,
+    /// First slot owned by the app. The app moves it forward to hand slots over: filled TX
+    /// slots to transmit, consumed RX slots to refill.
     pub head: u32,
+    /// Wake-up point: poll() reports the ring ready once `tail` differs from it. Normally equal
+    /// to `head`; an app may move it further, up to `tail`, to wait for more room or packets.
     pub cur: u32,
+    /// First slot owned by the kernel, written only by it: TX slots come back here as their
+    /// transmission completes, received packets appear in front of it.
     pub tail: u32,
+    /// Ring flags the app may set: `NR_TIMESTAMP`, `NR_FORWARD`.
     pub flags: u32,
     /// Implicit hole in C (timeval alignment).
     pub _pad0: u32,
+    /// Time of the last RX sync, written by the kernel (TX syncs leave it alone).
     pub ts: libc::timeval,
+    /// Bits of `slot.ptr` that hold the per-slot data offset; 0 unless the OFFSETS option was
+    /// negotiated at registration.
     pub offset_mask: u64,
+    /// Alignment the start of a TX packet (buffer plus offset) must have when offsets are in
+    /// use; 0 for none.
     pub buf_align: u64,
     /// Implicit hole in C (`sem` is 128-byte aligned).
     pub _pad1: [u8; 56],
+    /// Opaque kernel area; apps never touch it.
     pub sem: [u8; 128],
     /// Flexible array: `num_slots` slots follow the header; use [`slot_ptr`].
     pub slot: [netmap_slot; 0],
@@ -501,24 +553,39 @@ impl netmap_ring {
 /// `ring` must point to a ring object whose slot array has more than `i` entries.
 #[inline]
 pub unsafe fn slot_ptr(ring: *mut netmap_ring, i: u32) -> *mut netmap_slot {
-    ring.cast::<u8>()
-        .add(size_of::<netmap_ring>())
-        .cast::<netmap_slot>()
-        .add(i as usize)
+    // SAFETY: per the contract, the object spans the header and more than `i` slots.
+    unsafe {
+        ring.cast::<u8>()
+            .add(size_of::<netmap_ring>())
+            .cast::<netmap_slot>()
+            .add(i as usize)
+    }
 }
 
 /// Per-fd interface descriptor; apps find their rings through `ring_ofs[]`, relative to this struct.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct netmap_if {
+    /// Port name, cut to 15 bytes plus NUL.
     pub ni_name: [c_char; IFNAMSIZ],
+    /// Unused, always 0.
     pub ni_version: u32,
+    /// Port properties: `NI_PRIV_MEM`.
     pub ni_flags: u32,
+    /// Hardware TX rings of the port, all of them, whichever this fd bound.
     pub ni_tx_rings: u32,
+    /// Hardware RX rings of the port, all of them, whichever this fd bound.
     pub ni_rx_rings: u32,
+    /// First buffer of this fd's extra-buffer chain (0 = empty); the first 4 bytes of each
+    /// buffer hold the next index. The app may rework the chain: whatever it points to at close
+    /// is freed.
     pub ni_bufs_head: u32,
+    /// Host (network stack) TX rings. Never 0, even for ports without host rings, because
+    /// `NETMAP_RXRING()` skips this many `ring_ofs[]` entries.
     pub ni_host_tx_rings: u32,
+    /// Host (network stack) RX rings; never 0 either.
     pub ni_host_rx_rings: u32,
+    /// Reserved, zero.
     pub ni_spare1: [u32; 3],
     /// Flexible array of ring offsets (0 = ring not bound to this fd); use [`ring_ofs_ptr`].
     pub ring_ofs: [isize; 0],
@@ -564,9 +631,12 @@ impl netmap_if {
 /// entries as that object was allocated with).
 #[inline]
 pub unsafe fn ring_ofs_ptr(nifp: *mut netmap_if) -> *mut isize {
-    nifp.cast::<u8>()
-        .add(size_of::<netmap_if>())
-        .cast::<isize>()
+    // SAFETY: per the contract, the object extends past its header.
+    unsafe {
+        nifp.cast::<u8>()
+            .add(size_of::<netmap_if>())
+            .cast::<isize>()
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -577,20 +647,36 @@ pub unsafe fn ring_ofs_ptr(nifp: *mut netmap_if) -> *mut isize {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq {
+    /// (in) Port name without the `netmap:` prefix or a ring suffix: `eth0`, `vale0:p`.
     pub nr_name: [c_char; IFNAMSIZ],
+    /// (in) The app's API version; must be at least `NETMAP_MIN_API`. Not written back.
     pub nr_version: u32,
+    /// (out) Offset of this fd's `netmap_if` from the start of the region (32 bits only).
     pub nr_offset: u32,
+    /// (out) Size of the region to mmap, cut to 32 bits.
     pub nr_memsize: u32,
+    /// Slots per TX ring; 0 asks for the default, the kernel writes back the actual count.
     pub nr_tx_slots: u32,
+    /// Slots per RX ring; 0 asks for the default, the kernel writes back the actual count.
     pub nr_rx_slots: u32,
+    /// Hardware TX rings; 0 asks for the default, the kernel writes back the actual count.
     pub nr_tx_rings: u16,
+    /// Hardware RX rings; 0 asks for the default, the kernel writes back the actual count.
     pub nr_rx_rings: u16,
+    /// (in) Ring number in the low 12 bits (`NETMAP_RING_MASK`) plus `NETMAP_*` flag bits.
     pub nr_ringid: u16,
+    /// (in) 0 to register or query the port; otherwise a `NETMAP_BDG_*` (VALE) sub-command.
     pub nr_cmd: u16,
+    /// (in) Argument of `nr_cmd` (e.g. `NETMAP_BDG_HOST`, a vnet header length); ignored when
+    /// registering.
     pub nr_arg1: u16,
+    /// Memory allocator id: 0 lets the kernel choose, the id in use comes back.
     pub nr_arg2: u16,
+    /// Extra buffers wanted; the number actually granted comes back.
     pub nr_arg3: u32,
+    /// (in) `NR_REG_*` mode in the low nibble (`NR_REG_MASK`), `NR_*` flags above it.
     pub nr_flags: u32,
+    /// Unused.
     pub spare2: [u32; 1],
 }
 
@@ -610,7 +696,9 @@ impl nmreq {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct nm_ifreq {
+    /// Name of the port to configure.
     pub nifr_name: [c_char; IFNAMSIZ],
+    /// Configuration data, opaque to netmap and passed to the VALE module.
     pub data: [c_char; 256],
 }
 
@@ -631,11 +719,17 @@ impl Default for nm_ifreq {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct nmreq_header {
+    /// API version of the request: `NETMAP_MIN_API` to `NETMAP_MAX_API`, else `EINVAL`.
     pub nr_version: u16,
+    /// What to do: a `NETMAP_REQ_*` value, which also fixes the body type.
     pub nr_reqtype: u16,
+    /// Must be 0 (`EINVAL` otherwise).
     pub nr_reserved: u32,
+    /// Port name (`eth0`, `vale0:p`, `eth0{1`), NUL-terminated within 64 bytes.
     pub nr_name: [c_char; NETMAP_REQ_IFNAMSIZ],
+    /// User address of the first `nmreq_option`, 0 for none.
     pub nr_options: u64,
+    /// User address of the request body; must be 0 for the types that take none.
     pub nr_body: u64,
 }
 
@@ -678,20 +772,36 @@ impl nmreq_header {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_register {
+    /// (out) Offset of this fd's `netmap_if` from the start of the region; may be 0.
     pub nr_offset: u64,
+    /// (out) Size of the region to mmap.
     pub nr_memsize: u64,
+    /// Slots per TX ring; 0 asks for the default, the kernel writes back what it chose.
     pub nr_tx_slots: u32,
+    /// Slots per RX ring; 0 asks for the default, the kernel writes back what it chose.
     pub nr_rx_slots: u32,
+    /// Hardware TX rings; 0 asks for the default, the kernel writes back what it chose.
     pub nr_tx_rings: u16,
+    /// Hardware RX rings; 0 asks for the default, the kernel writes back what it chose.
     pub nr_rx_rings: u16,
+    /// Host TX rings; 0 asks for the default. Comes back as 1 for NIC ports, 0 for VALE
+    /// ports and pipes.
     pub nr_host_tx_rings: u16,
+    /// Host RX rings; 0 asks for the default. Comes back as 1 for NIC ports, 0 for VALE
+    /// ports and pipes.
     pub nr_host_rx_rings: u16,
+    /// Memory allocator: 0 lets the kernel choose, 1 is the global one all NICs share. The id
+    /// in use comes back; ports with the same id can swap buffers.
     pub nr_mem_id: u16,
+    /// (in) Ring index for `NR_REG_ONE_NIC` and `NR_REG_ONE_SW`.
     pub nr_ringid: u16,
+    /// (in) Which rings to bind: an `NR_REG_*` value.
     pub nr_mode: u32,
+    /// Extra buffers wanted; the number granted comes back (a shortage is not an error).
     pub nr_extra_bufs: u32,
     /// Implicit hole in C.
     pub _pad: u32,
+    /// (in) `NR_*` registration flags; unknown bits are ignored, not rejected.
     pub nr_flags: u64,
 }
 
@@ -699,14 +809,24 @@ pub struct nmreq_register {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_port_info_get {
+    /// (out) Size of the port's memory region.
     pub nr_memsize: u64,
+    /// (out) Slots per TX ring.
     pub nr_tx_slots: u32,
+    /// (out) Slots per RX ring.
     pub nr_rx_slots: u32,
+    /// (out) Hardware TX rings.
     pub nr_tx_rings: u16,
+    /// (out) Hardware RX rings.
     pub nr_rx_rings: u16,
+    /// (out) Host TX rings.
     pub nr_host_tx_rings: u16,
+    /// (out) Host RX rings.
     pub nr_host_rx_rings: u16,
+    /// Allocator to describe when `nr_name` is empty (0 means 1); on return, the port's
+    /// allocator.
     pub nr_mem_id: u16,
+    /// Padding, zero.
     pub pad: [u16; 3],
 }
 
@@ -714,9 +834,14 @@ pub struct nmreq_port_info_get {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_option {
+    /// User address of the next option; 0 ends the list.
     pub nro_next: u64,
+    /// `NETMAP_REQ_OPT_*` type of this option; 0 is invalid.
     pub nro_reqtype: u32,
+    /// (out) 0 if the option was accepted, else an errno (`EOPNOTSUPP` if nothing handled it).
+    /// Written back even when the request fails.
     pub nro_status: u32,
+    /// Total size of a variable-size option; 0 for fixed-size ones.
     pub nro_size: u64,
 }
 
@@ -724,7 +849,9 @@ pub struct nmreq_option {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_port_hdr {
+    /// virtio-net header length in bytes (0, 10 or 12); GET reports 0 for NIC ports.
     pub nr_hdr_len: u32,
+    /// Padding, zero.
     pub pad1: u32,
 }
 
@@ -732,17 +859,29 @@ pub struct nmreq_port_hdr {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_pools_info {
+    /// Total size of the region (all three pools).
     pub nr_memsize: u64,
+    /// Allocator described (in/out).
     pub nr_mem_id: u16,
+    /// Padding, zero.
     pub pad1: [u16; 3],
+    /// Offset of the `netmap_if` pool in the region (it comes first).
     pub nr_if_pool_offset: u64,
+    /// Number of `netmap_if` objects in the pool.
     pub nr_if_pool_objtotal: u32,
+    /// Size of one `netmap_if` object.
     pub nr_if_pool_objsize: u32,
+    /// Offset of the ring pool in the region.
     pub nr_ring_pool_offset: u64,
+    /// Number of ring objects in the pool.
     pub nr_ring_pool_objtotal: u32,
+    /// Size of one ring object (header plus slots).
     pub nr_ring_pool_objsize: u32,
+    /// Offset of buffer 0 in the region.
     pub nr_buf_pool_offset: u64,
+    /// Number of buffers in the pool, counting the reserved buffers 0 and 1.
     pub nr_buf_pool_objtotal: u32,
+    /// Size of one buffer (the rings' `nr_buf_size`).
     pub nr_buf_pool_objsize: u32,
 }
 
@@ -750,8 +889,11 @@ pub struct nmreq_pools_info {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_vale_attach {
+    /// How to register the port being attached, as for `NETMAP_REQ_REGISTER`.
     pub reg: nmreq_register,
+    /// (out) Switch port index the port was attached at.
     pub port_index: u32,
+    /// Padding, zero.
     pub pad1: u32,
 }
 
@@ -759,7 +901,9 @@ pub struct nmreq_vale_attach {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_vale_detach {
+    /// (out) Switch port index the port had.
     pub port_index: u32,
+    /// Padding, zero.
     pub pad1: u32,
 }
 
@@ -767,8 +911,11 @@ pub struct nmreq_vale_detach {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_vale_list {
+    /// Switch index: where the walk resumes, and the switch of the port returned.
     pub nr_bridge_idx: u16,
+    /// Padding, zero.
     pub pad1: u16,
+    /// Port index within that switch: where the walk resumes, and the port returned.
     pub nr_port_idx: u32,
 }
 
@@ -776,11 +923,17 @@ pub struct nmreq_vale_list {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_vale_newif {
+    /// Slots per TX ring of the new port (0 = default).
     pub nr_tx_slots: u32,
+    /// Slots per RX ring of the new port (0 = default).
     pub nr_rx_slots: u32,
+    /// TX rings of the new port (0 = default).
     pub nr_tx_rings: u16,
+    /// RX rings of the new port (0 = default).
     pub nr_rx_rings: u16,
+    /// Allocator to build the port in; 0 gives it a private one.
     pub nr_mem_id: u16,
+    /// Padding, zero.
     pub pad1: u16,
 }
 
@@ -788,9 +941,13 @@ pub struct nmreq_vale_newif {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_vale_polling {
+    /// `NETMAP_POLLING_MODE_SINGLE_CPU` or `NETMAP_POLLING_MODE_MULTI_CPU`.
     pub nr_mode: u32,
+    /// First CPU a polling kthread runs on.
     pub nr_first_cpu_id: u32,
+    /// Number of CPUs (one kthread each) to poll with.
     pub nr_num_polling_cpus: u32,
+    /// Padding, zero.
     pub pad1: u32,
 }
 
@@ -798,7 +955,9 @@ pub struct nmreq_vale_polling {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_sync_kloop_start {
+    /// Microseconds the kernel loop sleeps when it finds no work (unless eventfds drive it).
     pub sleep_us: u32,
+    /// Padding, zero.
     pub pad1: u32,
 }
 
@@ -806,8 +965,13 @@ pub struct nmreq_sync_kloop_start {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_extmem {
+    /// Common option header.
     pub nro_opt: nmreq_option,
+    /// (in) User address of the memory to build the region in; the app then does not mmap the
+    /// fd.
     pub nro_usrptr: u64,
+    /// (in/out) Size of that memory and the wanted pool geometry (0 = default); the actual
+    /// pools on return.
     pub nro_info: nmreq_pools_info,
 }
 
@@ -815,7 +979,10 @@ pub struct nmreq_opt_extmem {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_sync_kloop_eventfd {
+    /// Eventfd the app signals to wake the kernel loop for this ring; negative makes the loop
+    /// sleep-poll instead.
     pub ioeventfd: i32,
+    /// Eventfd the kernel loop signals to notify the app about this ring; negative for none.
     pub irqfd: i32,
 }
 
@@ -823,6 +990,7 @@ pub struct nmreq_opt_sync_kloop_eventfd {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_sync_kloop_eventfds {
+    /// Common option header.
     pub nro_opt: nmreq_option,
     /// Flexible array of entries following the header.
     pub eventfds: [nmreq_opt_sync_kloop_eventfd; 0],
@@ -832,8 +1000,11 @@ pub struct nmreq_opt_sync_kloop_eventfds {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_csb {
+    /// Common option header.
     pub nro_opt: nmreq_option,
+    /// User address of the `nm_csb_atok` array, one entry per bound ring (TX rings first).
     pub csb_atok: u64,
+    /// User address of the `nm_csb_ktoa` array, one entry per bound ring (TX rings first).
     pub csb_ktoa: u64,
 }
 
@@ -841,7 +1012,9 @@ pub struct nmreq_opt_csb {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_sync_kloop_mode {
+    /// Common option header.
     pub nro_opt: nmreq_option,
+    /// `NM_OPT_SYNC_KLOOP_DIRECT_TX` / `NM_OPT_SYNC_KLOOP_DIRECT_RX` bits.
     pub mode: u32,
 }
 
@@ -849,11 +1022,19 @@ pub struct nmreq_opt_sync_kloop_mode {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nmreq_opt_offsets {
+    /// Common option header.
     pub nro_opt: nmreq_option,
+    /// Largest offset the app will store in a slot (at most the buffer size); the effective,
+    /// possibly larger, value comes back.
     pub nro_max_offset: u64,
+    /// Offset written into every slot of rings not already in use; at most `nro_max_offset`.
     pub nro_initial_offset: u64,
+    /// Low bits of `slot.ptr` that carry the offset (0 = all 64); the effective count comes
+    /// back.
     pub nro_offset_bits: u32,
+    /// Alignment TX packet starts (buffer plus offset) must have; becomes `ring.buf_align`.
     pub nro_tx_align: u32,
+    /// Reserved; must be 0.
     pub nro_min_gap: u64,
 }
 
@@ -861,10 +1042,15 @@ pub struct nmreq_opt_offsets {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nm_csb_atok {
+    /// The app's `head` of the ring.
     pub head: u32,
+    /// The app's `cur` of the ring.
     pub cur: u32,
+    /// Set by the app when it wants the kernel to notify it (through the irqfd).
     pub appl_need_kick: u32,
+    /// Flags of the app's sync request.
     pub sync_flags: u32,
+    /// Padding to 64 bytes.
     pub pad: [u32; 12],
 }
 
@@ -872,9 +1058,13 @@ pub struct nm_csb_atok {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct nm_csb_ktoa {
+    /// First slot the kernel has not yet taken from the app (the kernel's `head`).
     pub hwcur: u32,
+    /// The kernel's `tail`: the end of the slots the app may use.
     pub hwtail: u32,
+    /// Set by the kernel when it wants the app to kick it (through the ioeventfd).
     pub kern_need_kick: u32,
+    /// Padding to 64 bytes.
     pub pad: [u32; 13],
 }
 

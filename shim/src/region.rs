@@ -24,22 +24,41 @@ fn round_up(v: u64, to: u64) -> u64 {
 /// Offsets and sizes of the three pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
+    /// Bytes of the `netmap_if` pool, which starts at offset 0 (`if_num * if_size`, rounded up
+    /// to a page).
     pub if_pool_size: u64,
+    /// Bytes of one `netmap_if` object (`nr_if_pool_objsize`).
     pub if_size: u32,
+    /// `netmap_if` objects in the pool, one per open port (`nr_if_pool_objtotal`).
     pub if_num: u32,
+    /// Region offset of the ring pool, right after the `netmap_if` pool
+    /// (`nr_ring_pool_offset`).
     pub ring_pool_offset: u64,
+    /// Bytes of the ring pool (`ring_num * ring_size`, rounded up to a page). Rings are carved
+    /// from it in whole pages.
     pub ring_pool_size: u64,
-    /// Ring objects the pool was sized for, and their budgeted size (POOLS_INFO_GET).
+    /// Ring objects of `ring_size` bytes the pool was sized for (`nr_ring_pool_objtotal`).
     pub ring_num: u32,
+    /// Budgeted bytes per ring object (`nr_ring_pool_objsize`). An actual ring takes
+    /// `256 + 16 * slots` bytes rounded up to pages, which may be more or less.
     pub ring_size: u32,
+    /// Region offset of the UMEM (chunk 0), page-aligned, right after the ring pool.
     pub umem_offset: u64,
+    /// Region offset of buffer 0: `umem_offset` plus the kernel's 256-byte RX headroom
+    /// (`nr_buf_pool_offset`).
     pub buf_pool_offset: u64,
+    /// Buffer stride and UMEM chunk size in bytes, 2048 or 4096 (`nr_buf_size`). A frame may
+    /// use only [`Layout::max_frame`] bytes of it.
     pub buf_size: u32,
+    /// Buffers in the pool, reserved buffers 0 and 1 included (`nr_buf_pool_objtotal`).
     pub buf_num: u32,
+    /// Total bytes of the region, trailing page included (`nr_memsize`); always below 4 GiB.
     pub memsize: u64,
 }
 
 impl Layout {
+    /// Computes the layout for `cfg`. `ENOMEM` if the region would reach 4 GiB, which legacy
+    /// netmap applications cannot describe in their 32-bit size fields.
     pub fn new(cfg: &Config) -> Result<Layout> {
         let if_pool_size = round_up(cfg.if_num as u64 * cfg.if_size as u64, PAGE);
         let ring_pool_size = round_up(cfg.ring_num as u64 * cfg.ring_size as u64, PAGE);
@@ -82,6 +101,7 @@ impl Layout {
         idx as u64 * self.buf_size as u64 + XDP_PACKET_HEADROOM
     }
 
+    /// Bytes of the UMEM registered with the sockets: `buf_num` chunks of `buf_size`.
     pub fn umem_len(&self) -> u64 {
         self.buf_num as u64 * self.buf_size as u64
     }
@@ -112,6 +132,7 @@ struct Alloc {
 /// The mapped region and its allocators.
 pub struct Region {
     base: *mut u8,
+    /// Where the pools lie in the mapping; fixed for the region's life.
     pub layout: Layout,
     alloc: Mutex<Alloc>,
     owner: Box<[AtomicU8]>,
@@ -124,7 +145,10 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    pub fn new(cfg: &Config) -> Result<Region> {
+    /// Maps a fresh region for `cfg` (anonymous and shared, so a forked child sees the same
+    /// bytes) with every buffer free. `ENOMEM` if it would reach 4 GiB; `mmap`'s errno if the
+    /// mapping fails.
+    pub(crate) fn new(cfg: &Config) -> Result<Region> {
         let layout = Layout::new(cfg)?;
         // SAFETY: a fresh anonymous shared mapping; MAP_SHARED keeps it shared with forked children.
         let ptr = unsafe {
@@ -143,7 +167,7 @@ impl Region {
                 layout.memsize
             )));
         }
-        // Buffers 0 and 1 are reserved (netmap-abi.md pitfall 13). Popped from the end, so the
+        // Buffers 0 and 1 are reserved (docs/architecture.md, "Region layout"). Popped from the end, so the
         // lowest indices go out first, which keeps small pools dense.
         let free_bufs = (2..layout.buf_num).rev().collect();
         Ok(Region {
@@ -160,6 +184,7 @@ impl Region {
         })
     }
 
+    /// Address of the region's first byte (what `mmap` of a netmap fd returns).
     pub fn base(&self) -> *mut u8 {
         self.base
     }
@@ -170,17 +195,99 @@ impl Region {
         unsafe { self.base.add(self.layout.umem_offset as usize) }
     }
 
-    /// Address of buffer `idx` (which must be < buf_num).
+    /// The UMEM spec sockets register: the buffer pool of this region, which lives for the
+    /// whole process (the engine's region is never unmapped).
+    pub(crate) fn umem_spec(&'static self) -> crate::xsk::UmemSpec {
+        // SAFETY: the UMEM lies inside this 'static mapping; its chunks are only read or
+        // written by whoever owns them in the ownership table (docs/architecture.md,
+        // "Buffer ownership").
+        unsafe {
+            crate::xsk::UmemSpec::new(self.umem(), self.layout.umem_len(), self.layout.buf_size)
+        }
+    }
+
+    /// Address of buffer `idx`'s first byte; None outside the pool. Reading or writing through
+    /// it is only sound for a buffer the caller owns (docs/architecture.md, "Buffer ownership").
     #[inline]
-    pub fn buf(&self, idx: u32) -> *mut u8 {
-        debug_assert!(idx < self.layout.buf_num);
+    pub fn buf_ptr(&self, idx: u32) -> Option<*mut u8> {
+        if idx >= self.layout.buf_num {
+            return None;
+        }
         // SAFETY: idx < buf_num keeps the buffer and its full stride inside the mapping
         // (the trailing page covers the last one).
-        unsafe {
+        Some(unsafe {
             self.base.add(
                 self.layout.buf_pool_offset as usize + idx as usize * self.layout.buf_size as usize,
             )
+        })
+    }
+
+    /// `len` bytes of buffer `idx` (None if `idx` is outside the pool or `len` exceeds a buffer).
+    ///
+    /// # Safety
+    /// Nobody may write the buffer while the slice lives: the caller owns the buffer (it is
+    /// [`Owner::App`] and reachable only through the borrow that bounds `'a`).
+    #[inline]
+    pub(crate) unsafe fn bytes(&self, idx: u32, len: usize) -> Option<&[u8]> {
+        if len > self.layout.max_frame() as usize {
+            return None;
         }
+        let p = self.buf_ptr(idx)?;
+        // SAFETY: the range lies in the mapping (len <= max_frame < stride); the caller
+        // guarantees that nothing writes it while the slice lives.
+        Some(unsafe { std::slice::from_raw_parts(p, len) })
+    }
+
+    /// Buffer `idx` whole ([`Layout::max_frame`] bytes), to write a frame into.
+    ///
+    /// # Safety
+    /// Nobody else may read or write the buffer while the slice lives (as for
+    /// [`Region::bytes`], and exclusively).
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn bytes_mut(&self, idx: u32) -> Option<&mut [u8]> {
+        let p = self.buf_ptr(idx)?;
+        // SAFETY: in the mapping as above; exclusivity is the caller's contract.
+        Some(unsafe { std::slice::from_raw_parts_mut(p, self.layout.max_frame() as usize) })
+    }
+
+    /// Reads the first 4 bytes of buffer `idx` (the link of an extra-buffer list).
+    pub(crate) fn buf_word(&self, idx: u32) -> Option<u32> {
+        let p = self.buf_ptr(idx)?;
+        // SAFETY: in the mapping; buffers are 256-byte aligned so the u32 is aligned; volatile
+        // because the app may rewrite the list at any time.
+        Some(unsafe { p.cast::<u32>().read_volatile() })
+    }
+
+    /// Writes the first 4 bytes of buffer `idx` (see [`Region::buf_word`]).
+    pub(crate) fn set_buf_word(&self, idx: u32, v: u32) {
+        if let Some(p) = self.buf_ptr(idx) {
+            // SAFETY: as for buf_word.
+            unsafe { p.cast::<u32>().write_volatile(v) }
+        }
+    }
+
+    /// Moves a received frame that an XDP head adjustment placed at UMEM address `addr` to the
+    /// start of its buffer, where netmap apps expect it. False if the frame does not lie within
+    /// one chunk (a descriptor no kernel produces; the frame is then left alone).
+    pub(crate) fn pull_to_buf_start(&self, addr: u64, len: u32) -> bool {
+        let bs = self.layout.buf_size as u64;
+        let chunk = addr & !(bs - 1);
+        let start = chunk + crate::sys::XDP_PACKET_HEADROOM;
+        if chunk >= self.layout.umem_len() || addr < start || addr + len as u64 > chunk + bs {
+            return false;
+        }
+        let base = self.umem();
+        // SAFETY: both ranges lie within chunk `chunk` of the UMEM (checked above), which the
+        // kernel just handed over; `copy` allows overlap.
+        unsafe {
+            std::ptr::copy(
+                base.add(addr as usize),
+                base.add(start as usize),
+                len as usize,
+            )
+        };
+        true
     }
 
     /// Current owner of buffer `idx` (None outside the pool or for reserved 0/1).
@@ -199,7 +306,7 @@ impl Region {
 
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
     #[inline]
-    pub fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
+    pub(crate) fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
         if idx < 2 {
             return false;
         }
@@ -225,7 +332,7 @@ impl Region {
     }
 
     /// Takes `n` buffers, all or none.
-    pub fn alloc_bufs(&self, n: usize, what: &str) -> Result<Vec<u32>> {
+    pub(crate) fn alloc_bufs(&self, n: usize, what: &str) -> Result<Vec<u32>> {
         let mut a = self.lock();
         if a.free_bufs.len() < n {
             return Err(Error::new(
@@ -245,7 +352,7 @@ impl Region {
     }
 
     /// Takes up to `n` buffers (extra buffers never fail a registration).
-    pub fn alloc_bufs_upto(&self, n: usize) -> Vec<u32> {
+    pub(crate) fn alloc_bufs_upto(&self, n: usize) -> Vec<u32> {
         let mut a = self.lock();
         let at = a.free_bufs.len().saturating_sub(n);
         let out = a.free_bufs.split_off(at);
@@ -256,7 +363,7 @@ impl Region {
 
     /// Gives back buffers that `from` owns; anything else (reserved, out of range, already
     /// free, someone else's) is ignored, so a corrupted list can never free a buffer twice.
-    pub fn free_bufs_from(&self, bufs: impl IntoIterator<Item = u32>, from: Owner) {
+    pub(crate) fn free_bufs_from(&self, bufs: impl IntoIterator<Item = u32>, from: Owner) {
         let mut a = self.lock();
         for b in bufs {
             if self.transfer(b, from, Owner::Free) {
@@ -266,13 +373,13 @@ impl Region {
     }
 
     /// Gives back the app's buffers (see [`Region::free_bufs_from`]).
-    pub fn free_bufs(&self, bufs: impl IntoIterator<Item = u32>) {
+    pub(crate) fn free_bufs(&self, bufs: impl IntoIterator<Item = u32>) {
         self.free_bufs_from(bufs, Owner::App)
     }
 
     /// With no port open, every buffer not free was lost by an app (it overwrote the only
     /// reference): take them all back. Returns how many were recovered.
-    pub fn recover_all(&self) -> usize {
+    pub(crate) fn recover_all(&self) -> usize {
         let mut a = self.lock();
         let mut n = 0;
         for (i, o) in self.owner.iter().enumerate().skip(2) {
@@ -284,12 +391,13 @@ impl Region {
         n
     }
 
+    /// Buffers currently in the free list.
     pub fn free_buf_count(&self) -> usize {
         self.lock().free_bufs.len()
     }
 
     /// Allocates one `netmap_if`; returns its offset in the region.
-    pub fn alloc_if(&self) -> Result<u64> {
+    pub(crate) fn alloc_if(&self) -> Result<u64> {
         let mut a = self.lock();
         let Some(i) = a.if_used.iter().position(|u| !u) else {
             return Err(Error::new(
@@ -309,7 +417,8 @@ impl Region {
         Ok(off)
     }
 
-    pub fn free_if(&self, off: u64) {
+    /// Returns the `netmap_if` at region offset `off` (from [`Region::alloc_if`]) to the pool.
+    pub(crate) fn free_if(&self, off: u64) {
         let i = (off / self.layout.if_size as u64) as usize;
         if let Some(u) = self.lock().if_used.get_mut(i) {
             *u = false;
@@ -317,7 +426,7 @@ impl Region {
     }
 
     /// Allocates a ring object of `bytes` bytes (page-aligned); returns its region offset.
-    pub fn alloc_ring(&self, bytes: u64) -> Result<u64> {
+    pub(crate) fn alloc_ring(&self, bytes: u64) -> Result<u64> {
         let pages = (round_up(bytes, PAGE) / PAGE) as usize;
         let mut a = self.lock();
         let used = &mut a.ring_pages_used;
@@ -344,7 +453,9 @@ impl Region {
         ))
     }
 
-    pub fn free_ring(&self, off: u64, bytes: u64) {
+    /// Returns the pages of a ring object of `bytes` bytes at region offset `off` (from
+    /// [`Region::alloc_ring`]) to the ring pool.
+    pub(crate) fn free_ring(&self, off: u64, bytes: u64) {
         let first = ((off - self.layout.ring_pool_offset) / PAGE) as usize;
         let pages = (round_up(bytes, PAGE) / PAGE) as usize;
         let mut a = self.lock();
@@ -353,11 +464,32 @@ impl Region {
         }
     }
 
-    /// Address at a region offset.
-    pub fn at(&self, off: u64) -> *mut u8 {
-        debug_assert!(off < self.layout.memsize);
-        // SAFETY: off < memsize.
-        unsafe { self.base.add(off as usize) }
+    /// The ring object of `slots` slots at region offset `off`; None unless it lies wholly in
+    /// the ring pool.
+    pub(crate) fn ring_at(&self, off: u64, slots: u32) -> Option<crate::shm::SharedRing> {
+        let l = &self.layout;
+        let end = off.checked_add(crate::queue::ring_bytes(slots))?;
+        if off < l.ring_pool_offset || end > l.ring_pool_offset + l.ring_pool_size {
+            return None;
+        }
+        // SAFETY: the object lies in the ring pool of this mapping (checked above), which stays
+        // mapped while the region lives and whose handles never outlive it (the engine's region
+        // is 'static).
+        Some(unsafe { crate::shm::SharedRing::new(self.base.add(off as usize).cast(), slots) })
+    }
+
+    /// The `netmap_if` at region offset `off`, with room for `ring_ofs` entries of ring
+    /// offsets; None unless it lies wholly in the interface pool.
+    pub(crate) fn nifp_at(&self, off: u64, ring_ofs: usize) -> Option<*mut crate::abi::netmap_if> {
+        let bytes = std::mem::size_of::<crate::abi::netmap_if>() + ring_ofs * 8;
+        if !off.is_multiple_of(self.layout.if_size as u64) || bytes > self.layout.if_size as usize {
+            return None;
+        }
+        if off + self.layout.if_size as u64 > self.layout.if_pool_size {
+            return None;
+        }
+        // SAFETY: inside the interface pool of this mapping (checked above).
+        Some(unsafe { self.base.add(off as usize).cast() })
     }
 }
 
@@ -378,7 +510,16 @@ mod tests {
         let r = Region::new(&cfg).unwrap();
         let l = r.layout;
         assert_eq!(l.umem_offset % PAGE, 0);
-        assert_eq!(r.buf(5) as usize - r.umem() as usize, 5 * 2048 + 256);
+        assert_eq!(
+            r.buf_ptr(5).unwrap() as usize - r.umem() as usize,
+            5 * 2048 + 256
+        );
+        assert!(r.buf_ptr(l.buf_num).is_none());
+        assert!(r.ring_at(0, 16).is_none(), "offset 0 is the interface pool");
+        assert!(r.ring_at(l.ring_pool_offset, 16).is_some());
+        assert!(r
+            .ring_at(l.ring_pool_offset + l.ring_pool_size - 4096, 1024)
+            .is_none());
         assert_eq!(l.buf_addr(5), 5 * 2048 + 256);
         assert!(l.memsize < 1 << 32);
         assert_eq!(r.free_buf_count(), cfg.buf_num as usize - 2);

@@ -24,17 +24,25 @@ impl Drop for RingMap {
     }
 }
 
-struct RingPtrs<T> {
+/// What keeps a ring's memory alive: the kernel's mapping, or (in unit tests) the in-memory
+/// kernel model's allocation.
+enum RingKeep {
+    Mmap(#[allow(dead_code)] RingMap),
+    #[cfg(test)]
+    Model(#[allow(dead_code)] std::sync::Arc<dyn std::any::Any + Send + Sync>),
+}
+
+pub(crate) struct RingPtrs<T> {
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
     flags: *const AtomicU32,
     desc: *mut T,
     mask: u32,
     size: u32,
-    _map: RingMap,
+    _keep: RingKeep,
 }
 
-// SAFETY: the ring memory is shared with the kernel and lives as long as `_map`; access is
+// SAFETY: the ring memory is shared with the kernel and lives as long as `_keep`; access is
 // serialised by the owners of the ring wrappers (&mut self).
 unsafe impl<T> Send for RingPtrs<T> {}
 // SAFETY: as above; shared references only read the atomics.
@@ -67,8 +75,34 @@ impl<T> RingPtrs<T> {
                 desc: base.add(off.desc as usize).cast(),
                 mask: entries - 1,
                 size: entries,
-                _map: RingMap { ptr: base, len },
+                _keep: RingKeep::Mmap(RingMap { ptr: base, len }),
             })
+        }
+    }
+
+    /// A ring over memory the in-memory kernel model owns (unit tests of the data path).
+    ///
+    /// # Safety
+    /// The four pointers must point into memory that `keep` keeps alive, `desc` to `entries`
+    /// (a power of two) descriptors, the indices and flags accessed only atomically by the model.
+    #[cfg(test)]
+    pub(crate) unsafe fn from_model(
+        producer: *const AtomicU32,
+        consumer: *const AtomicU32,
+        flags: *const AtomicU32,
+        desc: *mut T,
+        entries: u32,
+        keep: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        debug_assert!(entries.is_power_of_two());
+        RingPtrs {
+            producer,
+            consumer,
+            flags,
+            desc,
+            mask: entries - 1,
+            size: entries,
+            _keep: RingKeep::Model(keep),
         }
     }
 
@@ -89,6 +123,11 @@ impl<T> RingPtrs<T> {
 }
 
 /// The user-space producer side of a ring (fill and TX rings).
+///
+/// Entries are written past the producer index with [`write`](Self::write) and reach the
+/// kernel only at [`submit`](Self::submit), one store-release of the producer index per batch.
+/// [`free`](Self::free) re-reads the kernel's consumer index (load-acquire) only when its cached
+/// value shows too little room.
 pub struct ProdRing<T> {
     r: RingPtrs<T>,
     cached_prod: u32,
@@ -96,7 +135,7 @@ pub struct ProdRing<T> {
 }
 
 impl<T: Copy> ProdRing<T> {
-    fn new(r: RingPtrs<T>) -> Self {
+    pub(crate) fn new(r: RingPtrs<T>) -> Self {
         let cached_prod = r.producer().load(Ordering::Relaxed);
         let cached_cons = r.consumer().load(Ordering::Acquire);
         ProdRing {
@@ -106,7 +145,8 @@ impl<T: Copy> ProdRing<T> {
         }
     }
 
-    /// Entries that can be written now (re-reading the consumer only when the cache says full).
+    /// Entries that can be written now (re-reading the consumer only when the cached count is
+    /// below `wanted`).
     pub fn free(&mut self, wanted: u32) -> u32 {
         let free = self.r.size - self.cached_prod.wrapping_sub(self.cached_cons);
         if free >= wanted {
@@ -149,16 +189,24 @@ impl<T: Copy> ProdRing<T> {
             .collect()
     }
 
+    /// Whether the kernel set `XDP_RING_NEED_WAKEUP` on this ring: it will not look at new
+    /// entries until a syscall wakes it ([`kick_tx`] for TX, [`kick_rx`] for fill). A copy-mode
+    /// TX ring always says so.
     pub fn needs_wakeup(&self) -> bool {
         self.r.needs_wakeup()
     }
 
+    /// Number of entries in the ring (a power of two).
     pub fn size(&self) -> u32 {
         self.r.size
     }
 }
 
 /// The user-space consumer side of a ring (RX and completion rings).
+///
+/// The kernel's producer index is read with a load-acquire, only when the cached one shows too
+/// few entries; entries read with [`read`](Self::read) stay valid until
+/// [`release`](Self::release) hands them back with a store-release of the consumer index.
 pub struct ConsRing<T> {
     r: RingPtrs<T>,
     cached_prod: u32,
@@ -166,7 +214,7 @@ pub struct ConsRing<T> {
 }
 
 impl<T: Copy> ConsRing<T> {
-    fn new(r: RingPtrs<T>) -> Self {
+    pub(crate) fn new(r: RingPtrs<T>) -> Self {
         let cached_cons = r.consumer().load(Ordering::Relaxed);
         ConsRing {
             r,
@@ -201,6 +249,7 @@ impl<T: Copy> ConsRing<T> {
         self.r.consumer().store(self.cached_cons, Ordering::Release);
     }
 
+    /// Number of entries in the ring (a power of two).
     pub fn size(&self) -> u32 {
         self.r.size
     }
@@ -209,11 +258,14 @@ impl<T: Copy> ConsRing<T> {
 /// How the socket was bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindMode {
+    /// The driver moves frames straight between the NIC and the UMEM.
     ZeroCopy,
+    /// The kernel copies each frame between an skb and the UMEM; works with every driver.
     Copy,
 }
 
 impl BindMode {
+    /// The mode's name for messages and status output: `zero-copy` or `copy`.
     pub fn as_str(self) -> &'static str {
         match self {
             BindMode::ZeroCopy => "zero-copy",
@@ -223,39 +275,76 @@ impl BindMode {
 }
 
 /// The UMEM every socket of the region registers or shares.
+///
+/// Registering memory as UMEM lets the kernel write received frames into it at any time, so
+/// only [`UmemSpec::new`]'s caller can vouch for the address: the type has no safe constructor.
 #[derive(Debug, Clone, Copy)]
 pub struct UmemSpec {
-    pub addr: *mut u8,
-    pub len: u64,
-    pub chunk_size: u32,
+    addr: *mut u8,
+    len: u64,
+    chunk_size: u32,
+}
+
+impl UmemSpec {
+    /// The UMEM of `len` bytes at `addr`, in chunks of `chunk_size` bytes.
+    ///
+    /// # Safety
+    /// `addr..addr + len` must be a writable mapping that outlives every socket bound with this
+    /// spec, and which nothing else in the process reads or writes except by the AF_XDP
+    /// ownership protocol (a chunk is the kernel's between being posted and being returned).
+    pub unsafe fn new(addr: *mut u8, len: u64, chunk_size: u32) -> UmemSpec {
+        UmemSpec {
+            addr,
+            len,
+            chunk_size,
+        }
+    }
 }
 
 /// Ring sizes (entries, powers of two) of one socket.
 #[derive(Debug, Clone, Copy)]
 pub struct RingSizes {
+    /// RX ring entries (received frame descriptors).
     pub rx: u32,
+    /// TX ring entries (frame descriptors to send).
     pub tx: u32,
+    /// Fill ring entries (empty chunks offered for RX).
     pub fill: u32,
+    /// Completion ring entries (chunks whose transmission finished).
     pub comp: u32,
 }
 
 /// How to bind: own the UMEM (first socket of a region) or share the owner's.
 pub enum BindAs {
+    /// Register the UMEM on this socket.
     Owner {
+        /// The memory to register.
         umem: UmemSpec,
+        /// The mode to force; `None` tries zero-copy and falls back to copy when the driver
+        /// refuses it (`EOPNOTSUPP` or `EINVAL`).
         mode: Option<BindMode>,
     },
+    /// Use the UMEM of an already bound socket (`XDP_SHARED_UMEM`), on another queue or
+    /// interface: this socket still gets its own fill and completion rings, and inherits the
+    /// owner's mode.
     Shared {
+        /// The bound socket that registered the UMEM.
         owner_fd: RawFd,
     },
 }
 
 /// One bound AF_XDP socket with its RX, TX, fill and completion rings.
 pub struct XskSocket {
+    /// RX ring: the kernel's descriptors of received frames, released back once read.
     pub rx: ConsRing<xdp_desc>,
+    /// TX ring: descriptors of frames to send; see [`kick_tx`] when it needs a wakeup.
     pub tx: ProdRing<xdp_desc>,
+    /// Fill ring: chunk addresses handed to the kernel to receive into.
     pub fill: ProdRing<u64>,
+    /// Completion ring: addresses of frames whose transmission finished, not necessarily in
+    /// TX order.
     pub comp: ConsRing<u64>,
+    /// The mode the kernel actually bound the socket in (read back with `XDP_OPTIONS`).
     pub mode: BindMode,
     // Declared last so the ring mappings above are dropped (unmapped) before the socket closes.
     fd: OwnedFd,
@@ -422,6 +511,8 @@ impl XskSocket {
         })
     }
 
+    /// The socket's descriptor: what kicks and poll() use, and the `owner_fd` of sockets that
+    /// share this UMEM.
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -446,11 +537,18 @@ impl XskSocket {
 
 /// The pieces of a socket; the owner must drop the rings before `fd`.
 pub struct XskParts {
+    /// RX ring, as in [`XskSocket::rx`].
     pub rx: ConsRing<xdp_desc>,
+    /// TX ring, as in [`XskSocket::tx`].
     pub tx: ProdRing<xdp_desc>,
+    /// Fill ring, as in [`XskSocket::fill`].
     pub fill: ProdRing<u64>,
+    /// Completion ring, as in [`XskSocket::comp`].
     pub comp: ConsRing<u64>,
+    /// The mode the socket was bound in.
     pub mode: BindMode,
+    /// The socket. Each ring mapping holds a reference to it, so closing this does not release
+    /// the socket (or its queue) until the rings are dropped too.
     pub fd: OwnedFd,
 }
 

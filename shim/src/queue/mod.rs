@@ -1,0 +1,446 @@
+//! One NIC queue as netmap sees it: a TX and an RX netmap ring backed by one AF_XDP socket, and
+//! the txsync/rxsync that move slots between them (docs/architecture.md, "TX path", "RX path").
+//!
+//! Rings are shared by every port of the process bound to the queue, as netmap shares them
+//! between file descriptors. The TX and RX halves have their own locks, taken once per sync and
+//! held by a Rust ring view for as long as it lives.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use crate::error::Result;
+use crate::region::{Layout, Region};
+use crate::shm::SharedRing;
+use crate::xsk::{kick_rx, kick_tx, BindMode, XskParts};
+
+#[cfg(test)]
+pub(crate) mod model;
+mod rxsync;
+#[cfg(test)]
+mod tests;
+mod txsync;
+
+pub(crate) use rxsync::RxState;
+pub(crate) use txsync::TxState;
+
+/// Identity of a queue: network namespace (inode), interface index, queue number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QueueKey {
+    /// Inode of the network namespace the interface was looked up in (an ifindex is unique
+    /// only within its namespace).
+    pub netns: u64,
+    /// Interface index within that namespace.
+    pub ifindex: u32,
+    /// NIC queue number, which is also the netmap ring number.
+    pub queue: u32,
+}
+
+/// Counters of one queue, readable while traffic flows.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// Frames handed to the AF_XDP TX ring by txsync (counted when posted, not when completed).
+    pub tx_packets: AtomicU64,
+    /// Frame bytes (slot `len`) of those frames.
+    pub tx_bytes: AtomicU64,
+    /// TX slots skipped because their buf_idx or len was invalid (never sent).
+    pub tx_bad_slots: AtomicU64,
+    /// Frames rxsync moved from the AF_XDP RX ring into netmap slots.
+    pub rx_packets: AtomicU64,
+    /// Frame bytes (descriptor length) of those frames.
+    pub rx_bytes: AtomicU64,
+    /// Released RX slots whose buf_idx was invalid (replaced from the pool, or lost if empty).
+    pub rx_bad_slots: AtomicU64,
+    /// Bytes nmxdp itself copied (0 on the zero-copy path).
+    pub copied_bytes: AtomicU64,
+    /// Times a ring was re-initialised because the app broke head/cur.
+    pub ring_reinits: AtomicU64,
+    /// Kicks (sendto) issued.
+    pub tx_kicks: AtomicU64,
+}
+
+/// Snapshot of [`QueueCounters`] (summed over a port's queues by [`crate::Port::stats`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortStats {
+    /// Frames txsync posted to the kernel for transmission (before their completion).
+    pub tx_packets: u64,
+    /// Bytes of those frames.
+    pub tx_bytes: u64,
+    /// TX slots skipped and never sent: length 0 or above the largest frame, `NS_MOREFRAG`, or
+    /// a buffer the application does not own.
+    pub tx_bad_slots: u64,
+    /// Frames rxsync delivered into RX slots.
+    pub rx_packets: u64,
+    /// Bytes of those frames.
+    pub rx_bytes: u64,
+    /// Released RX slots naming a buffer the application does not own, repaired with a fresh
+    /// buffer from the pool (or index 0 when the pool was empty).
+    pub rx_bad_slots: u64,
+    /// Bytes nmxdp copied itself: received frames that an XDP head adjustment moved away from
+    /// the start of their buffer. 0 on the normal, zero-copy path.
+    pub copied_bytes: u64,
+    /// Syncs that found head/cur out of range and re-initialised the ring.
+    pub ring_reinits: u64,
+    /// `sendto` calls made to get the kernel transmitting, every retry included.
+    pub tx_kicks: u64,
+}
+
+impl PortStats {
+    /// Adds one queue's current counters to this sum.
+    pub(crate) fn add(&mut self, c: &QueueCounters) {
+        self.tx_packets += c.tx_packets.load(Relaxed);
+        self.tx_bytes += c.tx_bytes.load(Relaxed);
+        self.tx_bad_slots += c.tx_bad_slots.load(Relaxed);
+        self.rx_packets += c.rx_packets.load(Relaxed);
+        self.rx_bytes += c.rx_bytes.load(Relaxed);
+        self.rx_bad_slots += c.rx_bad_slots.load(Relaxed);
+        self.copied_bytes += c.copied_bytes.load(Relaxed);
+        self.ring_reinits += c.ring_reinits.load(Relaxed);
+        self.tx_kicks += c.tx_kicks.load(Relaxed);
+    }
+}
+
+/// Outcome of one sync of one ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// The ring was synced.
+    Ok,
+    /// head/cur were out of range: the ring was re-initialised (poll reports POLLERR).
+    Reinit,
+    /// The device went away or down (poll reports POLLERR).
+    DeviceError,
+    /// This thread holds a view of the ring through another port: skipped, as netmap skips a
+    /// ring another file descriptor is syncing.
+    Busy,
+}
+
+/// How a sync asks the kernel to act: a zero-length `sendto`/`recvfrom` on the socket, or (in
+/// unit tests) a call into the in-memory kernel model.
+pub(crate) enum Doorbell {
+    /// The queue's AF_XDP socket.
+    Socket(RawFd),
+    /// The in-memory kernel model the data-path tests run against.
+    #[cfg(test)]
+    Model(std::sync::Arc<model::Kernel>),
+}
+
+impl Doorbell {
+    /// Asks the kernel to transmit; returns the errno (0 on success).
+    #[inline]
+    pub(crate) fn tx(&self) -> i32 {
+        match self {
+            Doorbell::Socket(fd) => kick_tx(*fd),
+            #[cfg(test)]
+            Doorbell::Model(k) => k.kick_tx(),
+        }
+    }
+
+    /// Asks the kernel to refill from the fill ring.
+    #[inline]
+    pub(crate) fn rx(&self) {
+        match self {
+            Doorbell::Socket(fd) => kick_rx(*fd),
+            #[cfg(test)]
+            Doorbell::Model(k) => k.kick_rx(),
+        }
+    }
+}
+
+/// netmap_ring_reinit(): sanitise slots; reset head/cur only when out of range, tail always.
+pub(crate) fn reinit(ring: SharedRing, hwcur: u32, hwtail: u32, layout: &Layout) {
+    let n = ring.num_slots();
+    if ring.head() >= n || ring.cur() >= n || ring.tail() >= n {
+        ring.set_head_cur(hwcur);
+    }
+    ring.set_tail(hwtail);
+    for i in 0..n {
+        let idx = ring.buf_idx(i);
+        if idx < 2 || idx >= layout.buf_num {
+            ring.set_buf_idx(i, 0);
+            ring.set_len(i, 0);
+        } else if ring.len(i) as u32 > layout.buf_size {
+            ring.set_len(i, 0);
+        }
+    }
+}
+
+/// One half (TX or RX) of a queue: its state behind a lock, and which thread holds a Rust view
+/// of it (so that a sync from the same thread through another port skips the ring instead of
+/// deadlocking).
+pub(crate) struct Half<T> {
+    state: Mutex<T>,
+    viewer: AtomicU64,
+}
+
+/// An address unique to the calling thread while it lives.
+fn thread_token() -> u64 {
+    thread_local!(static TOKEN: u8 = const { 0 });
+    TOKEN.with(|t| t as *const u8 as u64)
+}
+
+impl<T> Half<T> {
+    fn new(state: T) -> Half<T> {
+        Half {
+            state: Mutex::new(state),
+            viewer: AtomicU64::new(0),
+        }
+    }
+
+    /// The state for a sync; None if this very thread holds a view of the ring.
+    pub(crate) fn lock(&self) -> Option<MutexGuard<'_, T>> {
+        match self.state.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {
+                if self.viewer.load(Relaxed) == thread_token() {
+                    None
+                } else {
+                    Some(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+                }
+            }
+        }
+    }
+
+    /// The state for a Rust ring view; None if this thread already holds a view of the ring.
+    pub(crate) fn lock_view(&self) -> Option<ViewGuard<'_, T>> {
+        let guard = self.lock()?;
+        self.viewer.store(thread_token(), Relaxed);
+        Some(ViewGuard {
+            guard,
+            viewer: &self.viewer,
+        })
+    }
+}
+
+/// A held ring half for a Rust view; forgets the viewing thread when dropped.
+pub(crate) struct ViewGuard<'a, T> {
+    guard: MutexGuard<'a, T>,
+    viewer: &'a AtomicU64,
+}
+
+impl<T> std::ops::Deref for ViewGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> Drop for ViewGuard<'_, T> {
+    fn drop(&mut self) {
+        self.viewer.store(0, Relaxed);
+    }
+}
+
+/// One queue: its socket, its two rings and counters.
+pub struct QueueCtx {
+    /// Which queue.
+    pub key: QueueKey,
+    /// How its socket is bound.
+    pub mode: BindMode,
+    /// Its counters.
+    pub counters: QueueCounters,
+    /// The TX ring's sync state, behind its own lock.
+    pub(crate) tx: Half<TxState>,
+    /// The RX ring's sync state, behind its own lock.
+    pub(crate) rx: Half<RxState>,
+    /// Region offset of the netmap TX ring object.
+    pub(crate) tx_ring_off: u64,
+    /// Region offset of the netmap RX ring object.
+    pub(crate) rx_ring_off: u64,
+    /// Bytes of the TX and RX ring objects, to give their pages back when the queue closes.
+    pub(crate) ring_bytes: (u64, u64),
+    tx_slots: u32,
+    rx_slots: u32,
+    fd_raw: RawFd,
+    // The rings in tx/rx must be unmapped before the socket closes.
+    _fd: OwnedFd,
+    // Last: other processes may take the queue once our socket is gone.
+    _hold: crate::shared::QueueHold,
+}
+
+/// Bytes of a ring object with `slots` slots.
+pub(crate) fn ring_bytes(slots: u32) -> u64 {
+    256 + 16 * slots as u64
+}
+
+/// Initialises a ring object's header and slots, each slot with its own buffer.
+fn init_ring(
+    region: &Region,
+    off: u64,
+    slots: u32,
+    ringid: u16,
+    dir: u16,
+    bufs: &[u32],
+) -> SharedRing {
+    let ring = region
+        .ring_at(off, slots)
+        .expect("the engine allocates ring objects in the ring pool");
+    let l = &region.layout;
+    let tail = if dir == 0 { slots - 1 } else { 0 };
+    ring.init_header(
+        l.buf_pool_offset as i64 - off as i64,
+        l.buf_size,
+        ringid,
+        dir,
+        tail,
+    );
+    for (i, &b) in bufs.iter().enumerate() {
+        ring.set_slot(
+            i as u32,
+            crate::abi::netmap_slot {
+                buf_idx: b,
+                len: l.buf_size as u16,
+                flags: 0,
+                ptr: 0,
+            },
+        );
+    }
+    ring
+}
+
+/// What a new queue needs.
+pub(crate) struct QueueSetup {
+    /// The queue being created.
+    pub key: QueueKey,
+    /// Slots of its netmap TX ring.
+    pub tx_slots: u32,
+    /// Slots of its netmap RX ring.
+    pub rx_slots: u32,
+    /// Region offset of the TX ring object, allocated by the caller.
+    pub tx_ring_off: u64,
+    /// Region offset of the RX ring object, allocated by the caller.
+    pub rx_ring_off: u64,
+    /// `tx_slots` buffers the application owns, one per TX slot.
+    pub tx_bufs: Vec<u32>,
+    /// `2 * rx_slots` buffers: the first `rx_slots` are placed in the RX slots, and all of them
+    /// start in the fill ring.
+    pub rx_bufs: Vec<u32>,
+}
+
+impl QueueCtx {
+    /// Builds the queue over a bound socket; posts every RX buffer to the fill ring.
+    pub(crate) fn new(
+        region: &'static Region,
+        s: QueueSetup,
+        parts: XskParts,
+        mut hold: crate::shared::QueueHold,
+        ifname: &str,
+    ) -> Result<QueueCtx> {
+        hold.record(parts.fd.as_raw_fd(), ifname);
+        let XskParts {
+            rx,
+            tx,
+            fill,
+            comp,
+            mode,
+            fd,
+        } = parts;
+        let q = s.key.queue as u16;
+        let txr = init_ring(region, s.tx_ring_off, s.tx_slots, q, 0, &s.tx_bufs);
+        let rxr = init_ring(
+            region,
+            s.rx_ring_off,
+            s.rx_slots,
+            q,
+            1,
+            &s.rx_bufs[..s.rx_slots as usize],
+        );
+        // The RX side owns 2 * rx_slots buffers, all starting in the fill ring.
+        let raw = fd.as_raw_fd();
+        Ok(QueueCtx {
+            key: s.key,
+            mode,
+            counters: QueueCounters::default(),
+            tx: Half::new(TxState::new(txr, tx, comp, Doorbell::Socket(raw), region)),
+            rx: Half::new(RxState::new(
+                rxr,
+                rx,
+                fill,
+                Doorbell::Socket(raw),
+                region,
+                &s.rx_bufs,
+            )),
+            tx_ring_off: s.tx_ring_off,
+            rx_ring_off: s.rx_ring_off,
+            ring_bytes: (ring_bytes(s.tx_slots), ring_bytes(s.rx_slots)),
+            tx_slots: s.tx_slots,
+            rx_slots: s.rx_slots,
+            fd_raw: raw,
+            _fd: fd,
+            _hold: hold,
+        })
+    }
+
+    /// The queue's AF_XDP socket.
+    pub fn fd(&self) -> RawFd {
+        self.fd_raw
+    }
+
+    /// Slots of the TX ring.
+    pub fn tx_slots(&self) -> u32 {
+        self.tx_slots
+    }
+
+    /// Slots of the RX ring.
+    pub fn rx_slots(&self) -> u32 {
+        self.rx_slots
+    }
+
+    /// Pushes descriptors still queued in the kernel TX ring and reaps completions.
+    pub fn kick(&self) {
+        if let Some(mut t) = self.tx.lock() {
+            t.flush(&self.counters);
+        }
+    }
+
+    /// NIOCTXSYNC for this queue's TX ring.
+    pub fn txsync(&self) -> SyncStatus {
+        match self.tx.lock() {
+            Some(mut t) => t.sync(&self.counters),
+            None => SyncStatus::Busy,
+        }
+    }
+
+    /// NIOCRXSYNC for this queue's RX ring.
+    pub fn rxsync(&self) -> SyncStatus {
+        match self.rx.lock() {
+            Some(mut r) => r.sync(&self.counters),
+            None => SyncStatus::Busy,
+        }
+    }
+
+    /// poll()'s TX step under one lock: sync unless `only_if_pending` and there is nothing new
+    /// to send or complete; returns the sync status (None if skipped) and `cur != tail`.
+    pub fn tx_poll_step(&self, only_if_pending: bool) -> (Option<SyncStatus>, bool) {
+        let Some(mut t) = self.tx.lock() else {
+            return (Some(SyncStatus::Busy), false);
+        };
+        let status = (!only_if_pending || t.pending()).then(|| t.sync(&self.counters));
+        (status, t.ring.cur() != t.ring.tail())
+    }
+
+    /// poll()'s RX step under one lock: rxsync, then `cur != tail`.
+    pub fn rx_poll_step(&self) -> (SyncStatus, bool) {
+        let Some(mut r) = self.rx.lock() else {
+            return (SyncStatus::Busy, false);
+        };
+        let status = r.sync(&self.counters);
+        (status, r.ring.cur() != r.ring.tail())
+    }
+
+    /// Are TX transmissions still pending completion?
+    pub fn tx_inflight(&self) -> bool {
+        self.tx.lock().is_some_and(|t| t.inflight())
+    }
+
+    /// Returns every buffer this queue holds to the pool when it closes. The socket must
+    /// already be out of the XSK map.
+    pub(crate) fn reclaim_buffers(&self) {
+        if let Some(mut t) = self.tx.lock() {
+            t.reclaim(&self.counters);
+        }
+        if let Some(mut r) = self.rx.lock() {
+            r.reclaim();
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! netmap's rxsync over an AF_XDP RX ring and its fill ring (docs/architecture.md, "RX path").
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED};
+use crate::region::{Layout, Owner, Region};
+use crate::shm::SharedRing;
+use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
+use crate::xsk::{ConsRing, ProdRing};
+
+use super::{reinit, Doorbell, QueueCounters, SyncStatus};
+
+/// Kernel-side state of one netmap RX ring.
+pub(crate) struct RxState {
+    pub(crate) ring: SharedRing,
+    pub(super) n: u32,
+    /// First slot the app has not released yet.
+    pub(super) hwcur: u32,
+    /// Next slot a received frame goes to.
+    pub(super) hwtail: u32,
+    xrx: ConsRing<xdp_desc>,
+    fill: ProdRing<u64>,
+    bell: Doorbell,
+    layout: Layout,
+    region: &'static Region,
+}
+
+impl RxState {
+    /// State of a freshly initialised ring; `bufs` (the app's, at least `num_slots`) all go to
+    /// the fill ring. Slots the kernel owns carry stale indices that a receive overwrites.
+    pub(crate) fn new(
+        ring: SharedRing,
+        xrx: ConsRing<xdp_desc>,
+        mut fill: ProdRing<u64>,
+        bell: Doorbell,
+        region: &'static Region,
+        bufs: &[u32],
+    ) -> RxState {
+        let count = bufs.len() as u32;
+        let room = fill.free(count).min(count);
+        let bs = region.layout.buf_size as u64;
+        let mut posted = 0;
+        let mut left = Vec::new();
+        for &b in bufs {
+            if posted < room && region.transfer(b, Owner::App, Owner::KernelRx) {
+                fill.write(posted, b as u64 * bs);
+                posted += 1;
+            } else {
+                left.push(b);
+            }
+        }
+        fill.submit(posted);
+        region.free_bufs(left);
+        RxState {
+            ring,
+            n: ring.num_slots(),
+            hwcur: 0,
+            hwtail: 0,
+            xrx,
+            fill,
+            bell,
+            layout: region.layout,
+            region,
+        }
+    }
+
+    /// `[hwcur, hwtail)`: the slots the application owns (received, not yet given back).
+    #[inline]
+    pub(crate) fn app_span(&self) -> (u32, u32) {
+        (self.hwcur, self.hwtail)
+    }
+
+    /// NIOCRXSYNC: give `[hwcur, head)` back through the fill ring, then receive at `tail`.
+    pub(crate) fn sync(&mut self, c: &QueueCounters) -> SyncStatus {
+        let n = self.n;
+        let mut status = SyncStatus::Ok;
+        let mut head = self.ring.head();
+        let cur = self.ring.cur();
+        // netmap's RX prologue: head in [hwcur, hwtail], cur in [head, hwtail].
+        if !nm_ring_within(n, self.hwcur, head, self.hwtail)
+            || !nm_ring_within(n, head, cur, self.hwtail)
+        {
+            c.ring_reinits.fetch_add(1, Relaxed);
+            reinit(self.ring, self.hwcur, self.hwtail, &self.layout);
+            status = SyncStatus::Reinit;
+            head = self.ring.head();
+            if !nm_ring_within(n, self.hwcur, head, self.hwtail) {
+                head = self.hwcur;
+            }
+        }
+        let released = nm_ring_dist(n, self.hwcur, head);
+        if released > 0 {
+            self.release(head, released, c);
+        }
+        self.receive(c);
+        if self.fill.needs_wakeup() {
+            self.bell.rx();
+        }
+        status
+    }
+
+    /// Gives slots [hwcur, head) back to the kernel through the fill ring, with their current
+    /// buffers (the app may have swapped them).
+    fn release(&mut self, head: u32, count: u32, c: &QueueCounters) {
+        let n = self.n;
+        let free = self.fill.free(count);
+        let bs = self.layout.buf_size as u64;
+        let (mut written, mut bad) = (0u32, 0u64);
+        let mut i = self.hwcur;
+        while i != head && written < free {
+            let mut idx = self.ring.buf_idx(i);
+            if !self.region.transfer(idx, Owner::App, Owner::KernelRx) {
+                // Not a buffer the app owns (broken index, or one the kernel or another slot
+                // has): never hand it to the kernel; keep the queue's count with a fresh one.
+                bad += 1;
+                idx = self.region.alloc_bufs_upto(1).pop().unwrap_or(0);
+                if idx != 0 {
+                    self.region.transfer(idx, Owner::App, Owner::KernelRx);
+                }
+                self.ring.set_buf_idx(i, idx);
+            }
+            if idx != 0 {
+                self.fill.write(written, idx as u64 * bs);
+                written += 1;
+            }
+            self.ring.set_flags(i, self.ring.flags(i) & !NS_BUF_CHANGED);
+            i = nm_ring_next(n, i);
+        }
+        self.fill.submit(written);
+        self.hwcur = i;
+        if bad > 0 {
+            c.rx_bad_slots.fetch_add(bad, Relaxed);
+        }
+    }
+
+    /// Moves received descriptors into slots at tail.
+    fn receive(&mut self, c: &QueueCounters) {
+        let n = self.n;
+        let room = nm_ring_dist(n, self.hwtail, nm_ring_prev(n, self.hwcur));
+        let got = self.xrx.available(room);
+        if got == 0 {
+            self.ring.set_tail(self.hwtail);
+            return;
+        }
+        let shift = self.layout.buf_size.trailing_zeros();
+        let mut bytes = 0u64;
+        let mut tail = self.hwtail;
+        for k in 0..got {
+            let d = self.xrx.read(k);
+            let idx = (d.addr >> shift) as u32;
+            let off = d.addr - ((idx as u64) << shift);
+            // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
+            if off != XDP_PACKET_HEADROOM && self.region.pull_to_buf_start(d.addr, d.len) {
+                c.copied_bytes.fetch_add(d.len as u64, Relaxed);
+            }
+            self.region.transfer(idx, Owner::KernelRx, Owner::App);
+            let old = self.ring.buf_idx(tail);
+            self.ring
+                .set_flags(tail, if old != idx { NS_BUF_CHANGED } else { 0 });
+            self.ring.set_buf_idx(tail, idx);
+            self.ring.set_len(tail, d.len as u16);
+            bytes += d.len as u64;
+            tail = nm_ring_next(n, tail);
+        }
+        self.xrx.release(got);
+        self.hwtail = tail;
+        self.ring.set_ts(now());
+        self.ring.set_tail(tail);
+        c.rx_packets.fetch_add(got as u64, Relaxed);
+        c.rx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Returns every buffer this ring holds to the pool when its queue closes (the socket is
+    /// out of the XSK map): the app's slots, and what sits in the fill and RX rings.
+    pub(super) fn reclaim(&mut self) {
+        let mut user = Vec::new();
+        let mut i = self.hwcur;
+        while i != self.hwtail {
+            user.push(self.ring.buf_idx(i));
+            i = nm_ring_next(self.n, i);
+        }
+        self.region.free_bufs(user);
+        let bs = self.layout.buf_size as u64;
+        let mut kernel: Vec<u32> = self
+            .fill
+            .pending_entries()
+            .into_iter()
+            .map(|a| (a / bs) as u32)
+            .collect();
+        let avail = self.xrx.available(u32::MAX);
+        for k in 0..avail {
+            kernel.push((self.xrx.read(k).addr / bs) as u32);
+        }
+        self.xrx.release(avail);
+        self.region.free_bufs_from(kernel, Owner::KernelRx);
+    }
+}
+
+/// Wall-clock time of a receive, for the ring's `ts` (a vDSO call, no syscall).
+fn now() -> libc::timeval {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    libc::timeval {
+        tv_sec: ts.tv_sec,
+        tv_usec: ts.tv_nsec / 1000,
+    }
+}

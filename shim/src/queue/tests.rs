@@ -1,0 +1,522 @@
+//! txsync/rxsync against the in-memory kernel model, without privileges: fixed cases for each
+//! kernel behaviour, and property tests that drive both rings with arbitrary (also hostile)
+//! application behaviour and audit buffer ownership after every step.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::model::{Completions, Kernel};
+use super::*;
+use crate::abi::{nm_ring_dist, nm_ring_next, NS_BUF_CHANGED, NS_MOREFRAG};
+use crate::config::Config;
+use crate::region::Owner;
+
+const SLOTS: u32 = 16;
+
+/// One queue over the model kernel, and what the application has sent and received.
+struct Rig {
+    region: &'static Region,
+    kernel: Arc<Kernel>,
+    tx: TxState,
+    rx: RxState,
+    c: QueueCounters,
+    /// Frames the app handed to txsync, in order, not yet matched to what the kernel sent.
+    expect_sent: Vec<Vec<u8>>,
+    /// Frames delivered and not yet read by the app.
+    expect_rx: VecDeque<Vec<u8>>,
+    seq: u32,
+}
+
+fn region(buf_num: u32) -> &'static Region {
+    let cfg = Config {
+        buf_num,
+        if_num: 4,
+        ring_num: 4,
+        ..Config::default()
+    };
+    Box::leak(Box::new(
+        Region::new(&cfg).expect("an anonymous mapping needs no privileges"),
+    ))
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Self::with_pool(512)
+    }
+
+    fn with_pool(buf_num: u32) -> Rig {
+        let region = region(buf_num);
+        let m = Kernel::socket(region, 32);
+        let tx_off = region.alloc_ring(ring_bytes(SLOTS)).unwrap();
+        let rx_off = region.alloc_ring(ring_bytes(SLOTS)).unwrap();
+        let tx_bufs = region.alloc_bufs(SLOTS as usize, "tx").unwrap();
+        let rx_bufs = region.alloc_bufs(2 * SLOTS as usize, "rx").unwrap();
+        let txr = init_ring(region, tx_off, SLOTS, 0, 0, &tx_bufs);
+        let rxr = init_ring(region, rx_off, SLOTS, 0, 1, &rx_bufs[..SLOTS as usize]);
+        let bell = || Doorbell::Model(m.kernel.clone());
+        Rig {
+            region,
+            tx: TxState::new(txr, m.tx, m.comp, bell(), region),
+            rx: RxState::new(rxr, m.rx, m.fill, bell(), region, &rx_bufs),
+            kernel: m.kernel,
+            c: QueueCounters::default(),
+            expect_sent: Vec::new(),
+            expect_rx: VecDeque::new(),
+            seq: 0,
+        }
+    }
+
+    fn frame(&mut self) -> Vec<u8> {
+        self.seq += 1;
+        let len = 60 + (self.seq % 40) as usize;
+        let mut f = vec![(self.seq % 251) as u8; len];
+        f[..4].copy_from_slice(&self.seq.to_be_bytes());
+        f
+    }
+
+    /// The app writes up to `k` frames at `head` and advances head and cur past them.
+    fn app_send(&mut self, k: u32) -> u32 {
+        let r = self.tx.ring;
+        let n = r.num_slots();
+        if r.head() >= n || r.tail() >= n {
+            return 0; // a hostile step broke the ring; the next sync repairs it
+        }
+        let k = k.min(nm_ring_dist(n, r.head(), r.tail()));
+        let mut i = r.head();
+        for _ in 0..k {
+            let f = self.frame();
+            // SAFETY: slot i is in [head, tail): its buffer is the app's.
+            let buf = unsafe { self.region.bytes_mut(r.buf_idx(i)) }.unwrap();
+            buf[..f.len()].copy_from_slice(&f);
+            r.set_len(i, f.len() as u16);
+            self.expect_sent.push(f);
+            i = nm_ring_next(n, i);
+        }
+        r.set_head_cur(i);
+        k
+    }
+
+    /// The app reads up to `k` packets at `head`, checks them, and releases them.
+    fn app_receive(&mut self, k: u32) -> u32 {
+        let r = self.rx.ring;
+        let n = r.num_slots();
+        let k = k.min(nm_ring_dist(n, r.head(), r.tail()));
+        let mut i = r.head();
+        for _ in 0..k {
+            // SAFETY: slot i is in [head, tail): its buffer is the app's.
+            let got = unsafe { self.region.bytes(r.buf_idx(i), r.len(i) as usize) }.unwrap();
+            let want = self
+                .expect_rx
+                .pop_front()
+                .expect("the app reads only delivered frames");
+            assert_eq!(got, &want[..], "RX slot {i} carries another frame");
+            i = nm_ring_next(n, i);
+        }
+        r.set_head_cur(i);
+        k
+    }
+
+    /// Zero-copy forwarding: the RX packet at head goes out in the TX slot at head.
+    fn app_forward(&mut self) -> bool {
+        let (rx, tx) = (self.rx.ring, self.tx.ring);
+        let broken = [rx.head(), rx.tail(), tx.head(), tx.tail()]
+            .iter()
+            .any(|&v| v >= SLOTS);
+        if broken || rx.head() == rx.tail() || tx.head() == tx.tail() {
+            return false;
+        }
+        let (ri, ti) = (rx.head(), tx.head());
+        let (rb, tb) = (rx.buf_idx(ri), tx.buf_idx(ti));
+        tx.set_buf_idx(ti, rb);
+        tx.set_len(ti, rx.len(ri));
+        tx.set_flags(ti, NS_BUF_CHANGED);
+        rx.set_buf_idx(ri, tb);
+        rx.set_flags(ri, NS_BUF_CHANGED);
+        let f = self.expect_rx.pop_front().unwrap_or_default();
+        self.expect_sent.push(f);
+        rx.set_head_cur(nm_ring_next(rx.num_slots(), ri));
+        tx.set_head_cur(nm_ring_next(tx.num_slots(), ti));
+        true
+    }
+
+    fn deliver(&mut self, k: u32) -> u32 {
+        let mut got = 0;
+        for _ in 0..k {
+            let f = self.frame();
+            if self.kernel.deliver(&f) {
+                self.expect_rx.push_back(f);
+                got += 1;
+            }
+        }
+        got
+    }
+
+    /// What the kernel sent must be what the app queued, in order.
+    fn check_sent(&mut self) {
+        let sent = std::mem::take(&mut self.kernel.state().sent);
+        assert!(
+            sent.len() <= self.expect_sent.len(),
+            "the kernel sent frames nobody queued"
+        );
+        let queued: Vec<Vec<u8>> = self.expect_sent.drain(..sent.len()).collect();
+        assert_eq!(sent, queued, "frames went out changed or out of order");
+    }
+
+    /// Every buffer has exactly one owner, and the kernel holds exactly the buffers the
+    /// ownership table says it does. `strict`: the app behaved, so every buffer the table
+    /// gives the app sits in one app-owned slot.
+    fn audit(&self, strict: bool) {
+        let owners = |o: Owner| -> Vec<u32> {
+            let mut v: Vec<u32> = (2..self.region.layout.buf_num)
+                .filter(|&b| self.region.owner(b) == Some(o))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let sorted = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            owners(Owner::KernelTx),
+            sorted(self.kernel.tx_held()),
+            "TX ownership"
+        );
+        assert_eq!(
+            owners(Owner::KernelRx),
+            sorted(self.kernel.rx_held()),
+            "RX ownership"
+        );
+        let counts = self.region.audit();
+        assert_eq!(
+            self.region.free_buf_count(),
+            counts[0],
+            "free list vs table"
+        );
+        if strict {
+            let (t, r) = (&self.tx, &self.rx);
+            let mut app = Vec::new();
+            let flying = nm_ring_dist(t.n, t.done_upto, t.hwcur);
+            for s in 0..t.n {
+                let in_flight = nm_ring_dist(t.n, t.done_upto, s) < flying;
+                if !in_flight {
+                    app.push(t.ring.buf_idx(s));
+                }
+            }
+            let mut i = r.hwcur;
+            while i != r.hwtail {
+                app.push(r.ring.buf_idx(i));
+                i = nm_ring_next(r.n, i);
+            }
+            assert_eq!(sorted(app), owners(Owner::App), "app slots vs table");
+        }
+    }
+
+    /// Closing the queue: everything goes back to the pool; returns what the app lost.
+    fn close(mut self) -> usize {
+        {
+            let mut st = self.kernel.state();
+            st.gone = false;
+            st.kick_errors.clear();
+            st.completions = Completions::InOrder;
+        }
+        self.kernel.complete_held();
+        self.tx.reclaim(&self.c);
+        self.rx.reclaim();
+        let lost = self.region.recover_all();
+        assert_eq!(
+            self.region.free_buf_count(),
+            self.region.layout.buf_num as usize - 2
+        );
+        lost
+    }
+}
+
+#[test]
+fn frames_go_out_in_order_and_tail_follows_completions() {
+    let mut r = Rig::new();
+    assert_eq!(r.app_send(10), 10);
+    assert_eq!(r.tx.sync(&r.c), SyncStatus::Ok);
+    r.check_sent();
+    assert_eq!(
+        r.tx.ring.tail(),
+        9,
+        "idle ring: tail is the slot before head"
+    );
+    assert_eq!(r.c.tx_packets.load(Relaxed), 10);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn out_of_order_completions_retire_slots_in_order() {
+    let mut r = Rig::new();
+    r.kernel.state().completions = Completions::Reversed;
+    r.app_send(7);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert!(!r.tx.inflight());
+    assert_eq!(r.tx.ring.tail(), 6);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn held_completions_keep_slots_in_flight() {
+    let mut r = Rig::new();
+    r.kernel.state().completions = Completions::Held;
+    r.app_send(5);
+    r.tx.sync(&r.c);
+    assert!(r.tx.inflight());
+    assert_eq!(
+        r.tx.ring.tail(),
+        SLOTS - 1,
+        "no room comes back before completions"
+    );
+    r.audit(true);
+    r.kernel.complete_held();
+    r.tx.sync(&r.c);
+    assert!(!r.tx.inflight());
+    assert_eq!(r.tx.ring.tail(), 4);
+    r.check_sent();
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn eagain_and_enobufs_on_kick_are_retried() {
+    let mut r = Rig::new();
+    r.kernel
+        .state()
+        .kick_errors
+        .extend([libc::EAGAIN, libc::ENOBUFS, libc::EAGAIN]);
+    r.app_send(12);
+    assert_eq!(r.tx.sync(&r.c), SyncStatus::Ok);
+    r.check_sent();
+    assert!(
+        r.expect_sent.is_empty(),
+        "every frame went out within one sync"
+    );
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_vanished_device_is_a_device_error() {
+    let mut r = Rig::new();
+    r.kernel.state().gone = true;
+    r.app_send(3);
+    assert_eq!(r.tx.sync(&r.c), SyncStatus::DeviceError);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn an_empty_fill_ring_drops_until_the_app_releases() {
+    let mut r = Rig::new();
+    // 2 * SLOTS buffers sit in the fill ring; the RX ring shows at most SLOTS - 1 at a time.
+    assert_eq!(r.deliver(2 * SLOTS + 5), 2 * SLOTS);
+    assert_eq!(r.kernel.state().rx_dropped, 5);
+    r.rx.sync(&r.c);
+    assert_eq!(r.rx.ring.tail(), SLOTS - 1);
+    r.audit(true);
+    assert_eq!(r.app_receive(SLOTS), SLOTS - 1);
+    r.rx.sync(&r.c);
+    assert_eq!(
+        r.deliver(3),
+        3,
+        "released buffers went back to the fill ring"
+    );
+    while !r.expect_rx.is_empty() {
+        r.rx.sync(&r.c);
+        r.app_receive(SLOTS);
+        r.audit(true);
+    }
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_moved_frame_is_pulled_to_the_buffer_start() {
+    let mut r = Rig::new();
+    r.kernel.state().head_adjust = 14;
+    r.deliver(2);
+    r.rx.sync(&r.c);
+    assert_eq!(r.app_receive(2), 2);
+    assert!(r.c.copied_bytes.load(Relaxed) > 0);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn bad_tx_slots_are_skipped_counted_and_lose_nothing() {
+    let mut r = Rig::new();
+    let t = r.tx.ring;
+    r.app_send(5);
+    t.set_buf_idx(0, 1); // reserved
+    t.set_len(1, 0);
+    t.set_len(2, 4000);
+    t.set_flags(3, NS_MOREFRAG);
+    let good = r.expect_sent.remove(4);
+    r.expect_sent.clear();
+    r.expect_sent.push(good);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_bad_slots.load(Relaxed), 4);
+    assert_eq!(
+        r.close(),
+        1,
+        "only the buffer the app overwrote is lost, and recovered"
+    );
+}
+
+#[test]
+fn a_head_out_of_range_reinitialises_the_ring() {
+    let mut r = Rig::new();
+    r.tx.ring.set_head(SLOTS + 3);
+    assert_eq!(r.tx.sync(&r.c), SyncStatus::Reinit);
+    assert_eq!((r.tx.ring.head(), r.tx.ring.tail()), (0, SLOTS - 1));
+    r.rx.ring.set_cur(SLOTS);
+    assert_eq!(r.rx.sync(&r.c), SyncStatus::Reinit);
+    assert_eq!(r.c.ring_reinits.load(Relaxed), 2);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+/// One step of an application and its kernel.
+#[derive(Debug, Clone)]
+enum Op {
+    Send(u32),
+    Receive(u32),
+    Forward(u32),
+    Deliver(u32),
+    TxSync,
+    RxSync,
+    Completions(u8),
+    CompleteHeld,
+    KickError(u8),
+    // Hostile steps.
+    SetHead(bool, u32),
+    SetCur(bool, u32),
+    Scribble(bool, u32, u32, u16, u16),
+}
+
+fn op(hostile: bool) -> BoxedStrategy<Op> {
+    let good = prop_oneof![
+        (0..20u32).prop_map(Op::Send),
+        (0..20u32).prop_map(Op::Receive),
+        (0..8u32).prop_map(Op::Forward),
+        (0..40u32).prop_map(Op::Deliver),
+        Just(Op::TxSync),
+        Just(Op::RxSync),
+        (0..3u8).prop_map(Op::Completions),
+        Just(Op::CompleteHeld),
+        (0..3u8).prop_map(Op::KickError),
+    ];
+    if !hostile {
+        return good.boxed();
+    }
+    prop_oneof![
+        6 => good,
+        1 => (any::<bool>(), 0..SLOTS + 4).prop_map(|(t, v)| Op::SetHead(t, v)),
+        1 => (any::<bool>(), 0..SLOTS + 4).prop_map(|(t, v)| Op::SetCur(t, v)),
+        1 => (any::<bool>(), 0..SLOTS, 0..80u32, 0..3000u16, any::<u16>())
+            .prop_map(|(t, i, b, l, f)| Op::Scribble(t, i, b, l, f)),
+    ]
+    .boxed()
+}
+
+fn run(ops: Vec<Op>, hostile: bool) {
+    // A small pool so that scribbled indices often hit buffers someone else owns.
+    let mut r = Rig::with_pool(if hostile { 80 } else { 512 });
+    for o in ops {
+        match o {
+            Op::Send(k) => {
+                r.app_send(k);
+            }
+            Op::Receive(k) => {
+                let ring = r.rx.ring;
+                if ring.head() >= SLOTS || ring.tail() >= SLOTS {
+                    continue;
+                }
+                if hostile {
+                    // Contents are not checked once the app may have scribbled on its slots.
+                    let ring = r.rx.ring;
+                    let k = k.min(nm_ring_dist(ring.num_slots(), ring.head(), ring.tail()));
+                    let mut h = ring.head();
+                    for _ in 0..k {
+                        h = nm_ring_next(ring.num_slots(), h);
+                    }
+                    ring.set_head_cur(h);
+                } else {
+                    r.app_receive(k);
+                }
+            }
+            Op::Forward(k) => {
+                for _ in 0..k {
+                    if !r.app_forward() {
+                        break;
+                    }
+                }
+            }
+            Op::Deliver(k) => {
+                r.deliver(k);
+            }
+            Op::TxSync => {
+                r.tx.sync(&r.c);
+            }
+            Op::RxSync => {
+                r.rx.sync(&r.c);
+            }
+            Op::Completions(m) => {
+                r.kernel.state().completions = match m {
+                    0 => Completions::InOrder,
+                    1 => Completions::Reversed,
+                    _ => Completions::Held,
+                };
+            }
+            Op::CompleteHeld => r.kernel.complete_held(),
+            Op::KickError(e) => r.kernel.state().kick_errors.push_back(match e {
+                0 => libc::EAGAIN,
+                1 => libc::ENOBUFS,
+                _ => libc::EBUSY,
+            }),
+            Op::SetHead(t, v) => (if t { r.tx.ring } else { r.rx.ring }).set_head(v),
+            Op::SetCur(t, v) => (if t { r.tx.ring } else { r.rx.ring }).set_cur(v),
+            Op::Scribble(t, i, b, l, f) => {
+                let ring = if t { r.tx.ring } else { r.rx.ring };
+                ring.set_buf_idx(i, b);
+                ring.set_len(i, l);
+                ring.set_flags(i, f);
+            }
+        }
+        if !hostile {
+            r.check_sent();
+        }
+        r.audit(!hostile);
+    }
+    let lost = r.close();
+    if !hostile {
+        assert_eq!(lost, 0, "a well-behaved app lost buffers");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    ))]
+
+    /// A well-behaved app: every frame goes out unchanged and in order, every delivered frame
+    /// is read in order, buffers never change hands except as the table says, none is lost.
+    #[test]
+    fn well_behaved_apps_lose_nothing(ops in proptest::collection::vec(op(false), 1..120)) {
+        run(ops, false);
+    }
+
+    /// A hostile app (head/cur/buf_idx/len/flags rewritten at random): the kernel is never
+    /// handed a buffer twice or a buffer it does not own, and closing returns every buffer.
+    #[test]
+    fn hostile_apps_never_break_ownership(ops in proptest::collection::vec(op(true), 1..160)) {
+        run(ops, true);
+    }
+}

@@ -1,0 +1,250 @@
+//! netmap's txsync over an AF_XDP TX ring and its completion ring (docs/architecture.md,
+//! "TX path").
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
+use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
+use crate::region::{Layout, Owner, Region};
+use crate::shm::SharedRing;
+use crate::sys::xdp_desc;
+use crate::xsk::{ConsRing, ProdRing};
+
+use super::{reinit, Doorbell, QueueCounters, SyncStatus};
+
+/// A slot whose buffer was not handed to the kernel (bad index or length).
+const NOT_POSTED: u32 = u32::MAX;
+
+/// Kernel-side state of one netmap TX ring.
+pub(crate) struct TxState {
+    pub(crate) ring: SharedRing,
+    pub(super) n: u32,
+    /// Next slot to hand to the kernel (netmap's hwcur).
+    pub(super) hwcur: u32,
+    /// First slot whose transmission has not completed; the ring's tail is the slot before it.
+    pub(super) done_upto: u32,
+    /// Buffer posted for each slot, kept privately so an app rewriting a kernel-owned slot
+    /// cannot confuse completion accounting.
+    pub(super) posted: Vec<u32>,
+    /// Completions seen per buffer and not yet matched to a slot (completions may come out of
+    /// order in copy mode on real NICs).
+    completed: Vec<u8>,
+    xtx: ProdRing<xdp_desc>,
+    comp: ConsRing<u64>,
+    bell: Doorbell,
+    layout: Layout,
+    region: &'static Region,
+}
+
+impl TxState {
+    /// State of a freshly initialised ring (every slot the app's, nothing in flight).
+    pub(crate) fn new(
+        ring: SharedRing,
+        xtx: ProdRing<xdp_desc>,
+        comp: ConsRing<u64>,
+        bell: Doorbell,
+        region: &'static Region,
+    ) -> TxState {
+        let n = ring.num_slots();
+        TxState {
+            ring,
+            n,
+            hwcur: 0,
+            done_upto: 0,
+            posted: vec![NOT_POSTED; n as usize],
+            completed: vec![0; region.layout.buf_num as usize],
+            xtx,
+            comp,
+            bell,
+            layout: region.layout,
+            region,
+        }
+    }
+
+    /// The ring's tail as the kernel side sees it: the slot before the oldest in flight.
+    #[inline]
+    fn hwtail(&self) -> u32 {
+        nm_ring_prev(self.n, self.done_upto)
+    }
+
+    /// `[hwcur, hwtail)`: the slots the application owns (none is in flight).
+    #[inline]
+    pub(crate) fn app_span(&self) -> (u32, u32) {
+        (self.hwcur, self.hwtail())
+    }
+
+    /// Are transmissions still waiting for completion?
+    #[inline]
+    pub(crate) fn inflight(&self) -> bool {
+        self.done_upto != self.hwcur
+    }
+
+    /// Is there something a sync would do: new slots to send or completions to reap?
+    #[inline]
+    pub(crate) fn pending(&self) -> bool {
+        self.ring.head() != self.hwcur || self.inflight()
+    }
+
+    /// NIOCTXSYNC: send `[hwcur, head)`, kick, reap completions, advance `tail`.
+    pub(crate) fn sync(&mut self, c: &QueueCounters) -> SyncStatus {
+        let n = self.n;
+        let head = self.ring.head();
+        let cur = self.ring.cur();
+        let hwtail = self.hwtail();
+        // netmap's TX prologue: head in [hwcur, tail], cur in [head, tail].
+        if !nm_ring_within(n, self.hwcur, head, hwtail) || !nm_ring_within(n, head, cur, hwtail) {
+            c.ring_reinits.fetch_add(1, Relaxed);
+            reinit(self.ring, self.hwcur, hwtail, &self.layout);
+            return SyncStatus::Reinit;
+        }
+        let mut status = SyncStatus::Ok;
+        let todo = nm_ring_dist(n, self.hwcur, head);
+        if todo > 0 {
+            self.post(head, todo, c);
+        }
+        if self.xtx.outstanding() > 0 && self.xtx.needs_wakeup() && !self.kick(c) {
+            status = SyncStatus::DeviceError;
+        }
+        self.reap();
+        self.ring.set_tail(self.hwtail());
+        status
+    }
+
+    /// Turns slots [hwcur, head) into TX descriptors, each with the slot's current buffer.
+    fn post(&mut self, head: u32, todo: u32, c: &QueueCounters) {
+        let n = self.n;
+        let max_len = self.layout.max_frame();
+        let free = self.xtx.free(todo);
+        debug_assert!(free >= todo, "TX ring sized to hold every netmap slot");
+        let (mut written, mut bytes, mut bad) = (0u32, 0u64, 0u64);
+        let mut i = self.hwcur;
+        while i != head {
+            let s = self.ring.slot(i);
+            let (idx, len) = (s.buf_idx, s.len as u32);
+            let ok = len != 0
+                && len <= max_len
+                && s.flags & NS_MOREFRAG == 0
+                && written < free
+                && self.region.transfer(idx, Owner::App, Owner::KernelTx);
+            if ok {
+                self.xtx.write(
+                    written,
+                    xdp_desc {
+                        addr: self.layout.buf_addr(idx),
+                        len,
+                        options: 0,
+                    },
+                );
+                written += 1;
+                bytes += len as u64;
+                self.posted[i as usize] = idx;
+            } else {
+                bad += 1;
+                self.posted[i as usize] = NOT_POSTED;
+            }
+            self.ring
+                .set_flags(i, s.flags & !(NS_BUF_CHANGED | NS_REPORT));
+            i = nm_ring_next(n, i);
+        }
+        self.xtx.submit(written);
+        self.hwcur = head;
+        c.tx_packets.fetch_add(written as u64, Relaxed);
+        c.tx_bytes.fetch_add(bytes, Relaxed);
+        if bad > 0 {
+            c.tx_bad_slots.fetch_add(bad, Relaxed);
+        }
+    }
+
+    /// sendto until the kernel has taken every descriptor or the budget is spent.
+    /// Returns false when the device is gone or down.
+    pub(crate) fn kick(&mut self, c: &QueueCounters) -> bool {
+        for _ in 0..64 {
+            c.tx_kicks.fetch_add(1, Relaxed);
+            match self.bell.tx() {
+                0 | libc::EBUSY => {}
+                libc::EAGAIN | libc::ENOBUFS => self.reap(),
+                libc::ENETDOWN | libc::ENXIO | libc::ENODEV => return false,
+                _ => return true,
+            }
+            if self.xtx.outstanding() == 0 {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Kicks if descriptors are still queued for the kernel, then reaps completions.
+    pub(crate) fn flush(&mut self, c: &QueueCounters) {
+        if self.xtx.outstanding() > 0 {
+            self.kick(c);
+        }
+        self.reap();
+    }
+
+    /// Matches completions to posted slots, in slot order, and advances `done_upto`.
+    pub(super) fn reap(&mut self) {
+        let got = self.comp.available(u32::MAX);
+        let n = self.n;
+        let shift = self.layout.buf_size.trailing_zeros();
+        for k in 0..got {
+            let idx = (self.comp.read(k) >> shift) as u32;
+            // Fast path: completions in submission order (zero-copy always, veth in practice)
+            // retire the oldest posted slot directly.
+            self.skip_unposted();
+            if self.inflight() && self.posted[self.done_upto as usize] == idx {
+                self.region.transfer(idx, Owner::KernelTx, Owner::App);
+                self.done_upto = nm_ring_next(n, self.done_upto);
+            } else if let Some(cnt) = self.completed.get_mut(idx as usize) {
+                *cnt = cnt.saturating_add(1);
+            }
+        }
+        if got > 0 {
+            self.comp.release(got);
+        }
+        // Out-of-order completions parked above.
+        while self.inflight() {
+            let p = self.posted[self.done_upto as usize];
+            if p != NOT_POSTED {
+                let cnt = &mut self.completed[p as usize];
+                if *cnt == 0 {
+                    break;
+                }
+                *cnt -= 1;
+                self.region.transfer(p, Owner::KernelTx, Owner::App);
+            }
+            self.done_upto = nm_ring_next(n, self.done_upto);
+        }
+    }
+
+    /// Slots skipped as bad were never posted: they complete at once.
+    #[inline]
+    fn skip_unposted(&mut self) {
+        while self.inflight() && self.posted[self.done_upto as usize] == NOT_POSTED {
+            self.done_upto = nm_ring_next(self.n, self.done_upto);
+        }
+    }
+
+    /// Returns every buffer this ring holds to the pool when its queue closes. The socket must
+    /// already be out of the XSK map. Only buffers still owned as expected are freed, so
+    /// indices a hostile app left in its slots cannot free someone else's buffer.
+    pub(super) fn reclaim(&mut self, c: &QueueCounters) {
+        // Let in-flight frames complete (synchronous on veth; bounded on real NICs).
+        for _ in 0..100 {
+            self.reap();
+            if !self.inflight() {
+                break;
+            }
+            self.kick(c);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let mut inflight = Vec::new();
+        let mut i = self.done_upto;
+        while i != self.hwcur {
+            inflight.push(self.posted[i as usize]);
+            i = nm_ring_next(self.n, i);
+        }
+        self.region.free_bufs_from(inflight, Owner::KernelTx);
+        let ring = self.ring;
+        self.region.free_bufs((0..self.n).map(|i| ring.buf_idx(i)));
+    }
+}

@@ -1,0 +1,209 @@
+//! The one place that touches the netmap objects applications may write at any time: ring
+//! headers and slots in the region (docs/architecture.md, "Shared memory access").
+//!
+//! C applications (and raw Rust users) write `head`, `cur` and every slot whenever they like,
+//! also while nmxdp reads them. Creating `&`/`&mut` references to that memory would let the
+//! compiler assume it does not change underneath, so every access here is a volatile load or
+//! store of one field, and slot indices are checked against the ring size nmxdp recorded when it
+//! built the ring (an application may overwrite `num_slots` too).
+
+use std::ptr::{addr_of, addr_of_mut, NonNull};
+
+use crate::abi::{netmap_ring, netmap_slot};
+
+/// A netmap ring object in the region, with the slot count nmxdp gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedRing {
+    ptr: NonNull<netmap_ring>,
+    n: u32,
+}
+
+// SAFETY: the handle is an address plus a count; every access through it is a volatile access
+// of memory that stays mapped for as long as the handle is usable (contract of `new`).
+unsafe impl Send for SharedRing {}
+// SAFETY: as above: shared handles only perform volatile single-field accesses.
+unsafe impl Sync for SharedRing {}
+
+macro_rules! header_field {
+    ($get:ident, $set:ident, $field:ident, $ty:ty) => {
+        #[doc = concat!("Reads `", stringify!($field), "` (written by the application at any time).")]
+        #[inline]
+        pub fn $get(self) -> $ty {
+            // SAFETY: `ptr` is a live ring header (contract of `new`); a volatile read of one
+            // aligned field never creates a reference.
+            unsafe { addr_of!((*self.ptr.as_ptr()).$field).read_volatile() }
+        }
+        #[doc = concat!("Writes `", stringify!($field), "`.")]
+        #[inline]
+        pub fn $set(self, v: $ty) {
+            // SAFETY: as for the read; the header is writable shared memory.
+            unsafe { addr_of_mut!((*self.ptr.as_ptr()).$field).write_volatile(v) }
+        }
+    };
+}
+
+impl SharedRing {
+    /// A handle on the ring object at `ptr`, which has (at least) `n` slots.
+    ///
+    /// # Safety
+    /// `ptr` must point to a ring header followed by `n` slots, in memory that stays mapped and
+    /// writable for as long as this handle or any copy of it is used.
+    pub unsafe fn new(ptr: *mut netmap_ring, n: u32) -> SharedRing {
+        SharedRing {
+            ptr: NonNull::new(ptr).expect("ring object address is not null"),
+            n,
+        }
+    }
+
+    /// Address of the ring header (what `NETMAP_TXRING()`/`NETMAP_RXRING()` return).
+    pub fn as_ptr(self) -> *mut netmap_ring {
+        self.ptr.as_ptr()
+    }
+
+    /// Slot count nmxdp built the ring with (not the header's copy, which apps can overwrite).
+    #[inline]
+    pub fn num_slots(self) -> u32 {
+        self.n
+    }
+
+    header_field!(head, set_head, head, u32);
+    header_field!(cur, set_cur, cur, u32);
+    header_field!(tail, set_tail, tail, u32);
+    header_field!(ring_flags, set_ring_flags, flags, u32);
+    header_field!(ts, set_ts, ts, libc::timeval);
+
+    /// Sets `head` and `cur` to the same slot.
+    #[inline]
+    pub fn set_head_cur(self, v: u32) {
+        self.set_head(v);
+        self.set_cur(v);
+    }
+
+    #[inline]
+    fn slot_ptr(self, i: u32) -> *mut netmap_slot {
+        assert!(i < self.n, "slot {i} outside a ring of {} slots", self.n);
+        // SAFETY: i < n, and the ring object has n slots after its header (contract of `new`).
+        unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), i) }
+    }
+
+    /// Reads slot `i` whole.
+    ///
+    /// # Panics
+    /// If `i` is not below [`SharedRing::num_slots`].
+    #[inline]
+    pub fn slot(self, i: u32) -> netmap_slot {
+        // SAFETY: slot_ptr checked the index; a volatile read copies the slot out.
+        unsafe { self.slot_ptr(i).read_volatile() }
+    }
+
+    /// Writes slot `i` whole.
+    ///
+    /// # Panics
+    /// If `i` is not below [`SharedRing::num_slots`].
+    #[inline]
+    pub fn set_slot(self, i: u32, s: netmap_slot) {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { self.slot_ptr(i).write_volatile(s) }
+    }
+
+    /// Reads slot `i`'s `buf_idx`.
+    #[inline]
+    pub fn buf_idx(self, i: u32) -> u32 {
+        // SAFETY: slot_ptr checked the index; one-field volatile read.
+        unsafe { addr_of!((*self.slot_ptr(i)).buf_idx).read_volatile() }
+    }
+
+    /// Writes slot `i`'s `buf_idx`.
+    #[inline]
+    pub fn set_buf_idx(self, i: u32, v: u32) {
+        // SAFETY: as for buf_idx.
+        unsafe { addr_of_mut!((*self.slot_ptr(i)).buf_idx).write_volatile(v) }
+    }
+
+    /// Reads slot `i`'s `len`.
+    #[inline]
+    pub fn len(self, i: u32) -> u16 {
+        // SAFETY: as for buf_idx.
+        unsafe { addr_of!((*self.slot_ptr(i)).len).read_volatile() }
+    }
+
+    /// Writes slot `i`'s `len`.
+    #[inline]
+    pub fn set_len(self, i: u32, v: u16) {
+        // SAFETY: as for buf_idx.
+        unsafe { addr_of_mut!((*self.slot_ptr(i)).len).write_volatile(v) }
+    }
+
+    /// Reads slot `i`'s `flags`.
+    #[inline]
+    pub fn flags(self, i: u32) -> u16 {
+        // SAFETY: as for buf_idx.
+        unsafe { addr_of!((*self.slot_ptr(i)).flags).read_volatile() }
+    }
+
+    /// Writes slot `i`'s `flags`.
+    #[inline]
+    pub fn set_flags(self, i: u32, v: u16) {
+        // SAFETY: as for buf_idx.
+        unsafe { addr_of_mut!((*self.slot_ptr(i)).flags).write_volatile(v) }
+    }
+
+    /// Writes the header fields nmxdp owns when it builds a ring (all other bytes must be zero).
+    pub fn init_header(self, buf_ofs: i64, buf_size: u32, ringid: u16, dir: u16, tail: u32) {
+        let p = self.ptr.as_ptr();
+        // SAFETY: `p` is a live ring header (contract of `new`); one-field volatile writes.
+        unsafe {
+            addr_of_mut!((*p).buf_ofs).write_volatile(buf_ofs);
+            addr_of_mut!((*p).num_slots).write_volatile(self.n);
+            addr_of_mut!((*p).nr_buf_size).write_volatile(buf_size);
+            addr_of_mut!((*p).ringid).write_volatile(ringid);
+            addr_of_mut!((*p).dir).write_volatile(dir);
+        }
+        self.set_head_cur(0);
+        self.set_tail(tail);
+    }
+
+    /// Reads `ringid` (index among the rings of its direction).
+    pub fn ringid(self) -> u16 {
+        // SAFETY: as for the header fields above.
+        unsafe { addr_of!((*self.ptr.as_ptr()).ringid).read_volatile() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(128))]
+    struct Obj {
+        hdr: netmap_ring,
+        slots: [netmap_slot; 4],
+    }
+
+    #[test]
+    fn accessors_read_what_was_written_and_check_indices() {
+        let mut obj = Obj {
+            hdr: netmap_ring::default(),
+            slots: [netmap_slot::default(); 4],
+        };
+        // SAFETY: obj is a header followed by 4 slots and outlives the handle.
+        let r = unsafe { SharedRing::new(&mut obj.hdr, 4) };
+        r.init_header(4096, 2048, 1, 0, 3);
+        r.set_slot(
+            2,
+            netmap_slot {
+                buf_idx: 7,
+                len: 60,
+                flags: 1,
+                ptr: 0,
+            },
+        );
+        r.set_len(3, 9);
+        assert_eq!((r.head(), r.cur(), r.tail(), r.ringid()), (0, 0, 3, 1));
+        assert_eq!((r.buf_idx(2), r.len(2), r.flags(2)), (7, 60, 1));
+        assert_eq!(r.len(3), 9);
+        assert!(std::panic::catch_unwind(|| r.slot(4)).is_err());
+        assert_eq!(obj.slots[2].buf_idx, 7);
+        assert_eq!(obj.hdr.num_slots, 4);
+    }
+}
