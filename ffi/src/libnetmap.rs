@@ -569,42 +569,57 @@ unsafe fn undo_prepare(d: *mut nmport_d) {
 
 /// Copies `size` bytes into the TX ring `ring` at `cur` (NS_MOREFRAG chain of `nr_buf_size`
 /// pieces when larger) and advances head = cur; false if the ring lacks room.
+///
+/// # Safety
+/// `ring` points to a mapped netmap ring whose buffers lie at `buf_ofs` from it, and `buf` to
+/// `size` readable bytes.
 unsafe fn inject_ring(ring: *mut netmap_ring, buf: *const u8, size: usize) -> bool {
-    let num = ptr::read_volatile(ptr::addr_of!((*ring).num_slots));
-    let bs = ptr::read_volatile(ptr::addr_of!((*ring).nr_buf_size)) as usize;
-    let cur = ptr::read_volatile(ptr::addr_of!((*ring).cur));
-    let tail = ptr::read_volatile(ptr::addr_of!((*ring).tail));
+    // SAFETY: the ring header is mapped (the caller's contract); the kernel side may change the
+    // fields at any time, hence volatile reads.
+    let (num, bs, cur, tail, buf_ofs) = unsafe {
+        (
+            ptr::read_volatile(ptr::addr_of!((*ring).num_slots)),
+            ptr::read_volatile(ptr::addr_of!((*ring).nr_buf_size)) as usize,
+            ptr::read_volatile(ptr::addr_of!((*ring).cur)),
+            ptr::read_volatile(ptr::addr_of!((*ring).tail)),
+            ptr::read_volatile(ptr::addr_of!((*ring).buf_ofs)),
+        )
+    };
     if num == 0 || bs == 0 || cur >= num || tail >= num {
         return false;
     }
-    let room = if tail >= cur {
-        tail - cur
-    } else {
-        tail + num - cur
-    } as usize;
+    // The slots from cur up to tail are the application's to fill.
+    let room = nmxdp::abi::nm_ring_space(num, cur, tail) as usize;
     let need = size.div_ceil(bs).max(1);
     if need > room {
         return false;
     }
-    let pool = ring
-        .cast::<u8>()
-        .offset(ptr::read_volatile(ptr::addr_of!((*ring).buf_ofs)) as isize);
+    // SAFETY: buf_ofs leads from the ring to its buffer pool, inside the same mapping.
+    let pool = unsafe { ring.cast::<u8>().offset(buf_ofs as isize) };
     let mut i = cur;
     let mut done = 0;
     for k in 0..need {
-        let slot = slot_ptr(ring, i);
         let len = bs.min(size - done);
-        let dst = pool.add((*slot).buf_idx as usize * bs);
-        if len > 0 {
-            ptr::copy_nonoverlapping(buf.add(done), dst, len);
+        // SAFETY: i < num_slots (it starts at cur < num and nm_ring_next wraps), so the slot
+        // exists; its buffer index names a buffer of bs bytes in the pool; len <= bs and
+        // done + len <= size bytes of buf are read.
+        unsafe {
+            let slot = slot_ptr(ring, i);
+            let dst = pool.add((*slot).buf_idx as usize * bs);
+            if len > 0 {
+                ptr::copy_nonoverlapping(buf.add(done), dst, len);
+            }
+            (*slot).len = len as u16;
+            (*slot).flags = if k + 1 < need { NS_MOREFRAG } else { 0 };
         }
-        (*slot).len = len as u16;
-        (*slot).flags = if k + 1 < need { NS_MOREFRAG } else { 0 };
         done += len;
-        i = if i + 1 == num { 0 } else { i + 1 };
+        i = nmxdp::abi::nm_ring_next(num, i);
     }
-    ptr::write_volatile(ptr::addr_of_mut!((*ring).head), i);
-    ptr::write_volatile(ptr::addr_of_mut!((*ring).cur), i);
+    // SAFETY: the ring header is mapped and writable by the application.
+    unsafe {
+        ptr::write_volatile(ptr::addr_of_mut!((*ring).head), i);
+        ptr::write_volatile(ptr::addr_of_mut!((*ring).cur), i);
+    }
     true
 }
 

@@ -23,11 +23,12 @@ use std::time::{Duration, Instant};
 use libc::{c_int, epoll_event, fd_set, pollfd, sigset_t, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT};
 use libc::{POLLERR, POLLIN, POLLOUT, POLLPRI, POLLRDBAND, POLLRDNORM, POLLWRBAND, POLLWRNORM};
 
+use nmxdp::{Events, WaitPlan};
+
 use crate::fdtable::{self, Entry, NmFile};
 use crate::real;
 
-/// Longest sleep while a netmap fd waits for TX room.
-const TX_WAIT: Duration = Duration::from_millis(1);
+use nmxdp::port_poll::TX_WAIT;
 
 /// `epoll_event.data` of the socket duplicates nmxdp adds to an epoll set ("nmxdp_wk").
 pub const WAKE_DATA: u64 = 0x6e6d_7864_705f_776b;
@@ -92,25 +93,17 @@ pub fn step(file: &NmFile, events: i16) -> i16 {
         crate::ctl::warn_forked();
         return POLLERR;
     }
-    let mut want = 0;
-    if wants_in(events) {
-        want |= nmxdp::POLLIN;
-    }
-    if wants_out(events) {
-        want |= nmxdp::POLLOUT;
-    }
+    let want = netmap_events(events);
     let mut st = file.lock();
     let Some(port) = st.port.as_mut() else {
         return POLLERR;
     };
-    let r = port
-        .poll(want, Some(Duration::ZERO))
-        .unwrap_or(nmxdp::POLLERR);
-    let mut rev = r & POLLERR;
-    if r & nmxdp::POLLIN != 0 {
+    let r = port.poll(want, Some(Duration::ZERO)).unwrap_or(Events::ERR);
+    let mut rev = if r.contains(Events::ERR) { POLLERR } else { 0 };
+    if r.contains(Events::IN) {
         rev |= events & (POLLIN | POLLRDNORM);
     }
-    if r & nmxdp::POLLOUT != 0 {
+    if r.contains(Events::OUT) {
         rev |= events & (POLLOUT | POLLWRNORM);
     }
     rev
@@ -212,27 +205,24 @@ fn poll_pass(fds: &mut [pollfd], buf: &mut PollBuf) -> Result<c_int, c_int> {
     Ok(ready)
 }
 
-/// The nap every netmap fd asking only for input agrees to (None if any does not).
-fn rx_nap(fds: &[pollfd]) -> Option<Duration> {
-    let mut nap: Option<Duration> = None;
-    for p in fds {
-        let Some(f) = fdtable::netmap(p.fd) else {
-            continue;
-        };
-        if !wants_in(p.events) || wants_out(p.events) {
-            return None;
-        }
-        let n = f.lock().port.as_mut().and_then(|port| port.take_rx_nap())?;
-        nap = Some(nap.map_or(n, |m: Duration| m.min(n)));
+/// The netmap events a poll(2) event mask asks for.
+fn netmap_events(events: i16) -> Events {
+    let mut want = Events::empty();
+    if wants_in(events) {
+        want |= Events::IN;
     }
-    nap
+    if wants_out(events) {
+        want |= Events::OUT;
+    }
+    want
 }
 
-/// Builds the sleep set: the other fds, plus (unless `quiet`) the AF_XDP sockets of netmap fds
-/// that want to receive. Returns whether some netmap fd waits for TX room.
-fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> bool {
+/// Builds the sleep set from the wait plan of each netmap fd ([`nmxdp::Port::wait_plan`], the
+/// same plan `Port::poll` follows): the other fds, plus the AF_XDP sockets of the netmap fds
+/// whose plan watches them (unless `quiet`). Returns the longest the sleep may last.
+fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> Option<Duration> {
     buf.clear();
-    let mut tx_wait = false;
+    let mut cap = quiet.then_some(TX_WAIT);
     for p in fds {
         let Some(f) = fdtable::netmap(p.fd) else {
             buf.push(pollfd {
@@ -243,9 +233,17 @@ fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> bool {
             continue;
         };
         buf.push(NO_FD);
-        tx_wait |= wants_out(p.events);
-        if wants_in(p.events) && !quiet {
-            for &s in f.lock().sock_fds.iter() {
+        let mut st = f.lock();
+        let Some(plan) = st
+            .port
+            .as_mut()
+            .map(|port| port.wait_plan(netmap_events(p.events)))
+        else {
+            continue;
+        };
+        cap = WaitPlan::min_cap(cap, plan.cap);
+        if plan.watch_rx && !quiet {
+            for &s in st.sock_fds.iter() {
                 buf.push(pollfd {
                     fd: s,
                     events: POLLIN,
@@ -254,7 +252,7 @@ fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> bool {
             }
         }
     }
-    tx_wait
+    cap
 }
 
 /// poll(2)/ppoll(2) over `fds`, some of which are netmap fds.
@@ -272,14 +270,7 @@ pub fn poll(fds: &mut [pollfd], deadline: Deadline, sigmask: *const sigset_t) ->
         if deadline.expired() {
             return 0;
         }
-        // Right after packets arrived, nap instead of sleeping on the sockets (interrupt
-        // mitigation, as Port::poll does): the sender's CPU then has no sleeper to wake.
-        let nap = rx_nap(fds);
-        let tx_wait = sleep_set(fds, &mut buf, quiet || nap.is_some());
-        let cap = match nap {
-            Some(n) if !tx_wait => Some(n),
-            _ => (tx_wait || quiet).then_some(TX_WAIT),
-        };
+        let cap = sleep_set(fds, &mut buf, quiet);
         let r = real_poll(buf.slice(), deadline.sleep(cap), sigmask);
         if r < 0 {
             return -1;

@@ -7,7 +7,11 @@ use crate::error::{Error, Result};
 pub enum XdpModeChoice {
     /// Native (driver) first, generic (SKB) as fallback.
     Auto,
+    /// Native (driver) mode only (`NMXDP_XDP_MODE=native` or `drv`): the open fails with the
+    /// driver's error if it cannot run XDP itself.
     Native,
+    /// Generic (SKB) mode only (`NMXDP_XDP_MODE=skb` or `generic`): works on every interface,
+    /// but the program runs after the kernel has built an skb, which is slower.
     Skb,
 }
 
@@ -16,7 +20,11 @@ pub enum XdpModeChoice {
 pub enum BindChoice {
     /// Zero-copy first, copy as fallback.
     Auto,
+    /// Zero-copy only (`NMXDP_BIND=zc` or `zerocopy`): the bind fails on drivers without
+    /// AF_XDP zero-copy support, veth among them.
     ZeroCopy,
+    /// Copy mode only (`NMXDP_BIND=copy`): the kernel copies every frame between the driver and
+    /// the UMEM; works with every driver.
     Copy,
 }
 
@@ -37,7 +45,13 @@ pub struct Config {
     pub ring_size: u32,
     /// Default slots per ring when a port does not say (`@conf:slots=`).
     pub slots: u32,
+    /// XDP attach mode used when this process attaches the program to an interface
+    /// (`NMXDP_XDP_MODE`). An interface that already runs nmxdp's program is joined in whatever
+    /// mode it has.
     pub xdp_mode: XdpModeChoice,
+    /// AF_XDP bind mode of the socket that registers the UMEM (`NMXDP_BIND`). Every later socket
+    /// of the process shares that UMEM and therefore its mode (docs/netmap-compat.md, "Queues,
+    /// processes and the host stack").
     pub bind: BindChoice,
     /// RX wakeup mitigation: while packets keep arriving, poll() naps this long instead of
     /// sleeping on the socket, so the sending side has no sleeper to wake per packet burst
@@ -62,7 +76,8 @@ impl Default for Config {
     }
 }
 
-/// Largest ring netmap supports in one ring object of the default pool (netmap-abi.md 6).
+/// Largest slot count of a ring: larger `@conf:` sizes are clamped to it, a larger `NMXDP_SLOTS`
+/// is `EINVAL` (docs/netmap-compat.md, "Rings and slots").
 pub const MAX_SLOTS: u32 = 4096;
 /// Smallest ring we create: AF_XDP needs room for at least a burst.
 pub const MIN_SLOTS: u32 = 64;

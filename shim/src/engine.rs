@@ -12,7 +12,7 @@ use crate::queue::{ring_bytes, QueueCtx, QueueKey, QueueSetup};
 use crate::region::Region;
 use crate::shared::{hold_queue, iface_key};
 use crate::xdp::{AttachMethod, AttachMode, XdpAttachment};
-use crate::xsk::{BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
+use crate::xsk::{BindAs, BindMode, RingSizes, XskSocket};
 
 struct QueueEntry {
     ctx: Arc<QueueCtx>,
@@ -26,7 +26,9 @@ struct IfaceEntry {
 }
 
 pub(crate) struct Engine {
+    /// Settings read from the `NMXDP_*` variables when the engine was created.
     pub cfg: Config,
+    /// The process's region, leaked so that it outlives every port and C pointer into it.
     pub region: &'static Region,
     queues: HashMap<QueueKey, QueueEntry>,
     ifaces: HashMap<(u64, u32), IfaceEntry>,
@@ -40,25 +42,40 @@ pub(crate) struct Engine {
 }
 
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
+/// Serialises the engine's creation: two threads racing the first open must not both map a
+/// region (the loser's would leak, and apps could see two bases).
+static CREATING: Mutex<()> = Mutex::new(());
+/// Regions the engine created (one per process, ever).
+static REGIONS_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The engine, created with the region on first use. The region is never unmapped: C apps keep
 /// pointers into it for as long as they like.
 pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
-    if ENGINE.get().is_none() {
-        let cfg = Config::from_env()?;
-        let region: &'static Region = Box::leak(Box::new(Region::new(&cfg)?));
-        let _ = ENGINE.set(Mutex::new(Engine {
-            cfg,
-            region,
-            queues: HashMap::new(),
-            ifaces: HashMap::new(),
-            umem_owner: None,
-            bind_mode: None,
-            ports: 0,
-            recovered_buffers: 0,
-        }));
-    }
-    let m = ENGINE.get().expect("set above");
+    let m = match ENGINE.get() {
+        Some(m) => m,
+        None => {
+            let _creating = CREATING.lock().unwrap_or_else(|p| p.into_inner());
+            match ENGINE.get() {
+                Some(m) => m,
+                None => {
+                    let cfg = Config::from_env()?;
+                    let region: &'static Region = Box::leak(Box::new(Region::new(&cfg)?));
+                    REGIONS_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let _ = ENGINE.set(Mutex::new(Engine {
+                        cfg,
+                        region,
+                        queues: HashMap::new(),
+                        ifaces: HashMap::new(),
+                        umem_owner: None,
+                        bind_mode: None,
+                        ports: 0,
+                        recovered_buffers: 0,
+                    }));
+                    ENGINE.get().expect("set above, under the creation lock")
+                }
+            }
+        }
+    };
     Ok(m.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -71,18 +88,29 @@ pub(crate) fn current_netns() -> u64 {
 
 /// What an open asks of one queue.
 pub(crate) struct QueueRequest {
+    /// The queue wanted.
     pub key: QueueKey,
+    /// The port uses the queue's TX ring.
     pub tx: bool,
+    /// The port uses the queue's RX ring (the queue then gets its XSK map entry).
     pub rx: bool,
+    /// TX ring slots if the queue has to be created; an open queue keeps its size.
     pub tx_slots: u32,
+    /// RX ring slots if the queue has to be created; an open queue keeps its size.
     pub rx_slots: u32,
 }
 
 /// The XDP modes in use on an interface, reported by the API and `nmxdp info`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Modes {
+    /// Mode nmxdp's XDP program runs in on the interface. None when no queue of the interface
+    /// has a receiving port in this process (a TX-only port attaches no program).
     pub xdp: Option<AttachMode>,
+    /// How the program is held on the interface (bpf_link, or netlink on kernels without XDP
+    /// bpf_link). None exactly when `xdp` is None.
     pub method: Option<AttachMethod>,
+    /// Bind mode of the port's sockets. All sockets of a process share one UMEM and so the
+    /// first socket's mode; `Copy` for a port that bound no queue.
     pub bind: BindMode,
 }
 
@@ -227,11 +255,7 @@ impl Engine {
                 r.key.queue,
                 sizes,
                 &BindAs::Owner {
-                    umem: UmemSpec {
-                        addr: region.umem(),
-                        len: region.layout.umem_len(),
-                        chunk_size: region.layout.buf_size,
-                    },
+                    umem: region.umem_spec(),
                     mode: match self.cfg.bind {
                         BindChoice::Auto => self.bind_mode,
                         BindChoice::ZeroCopy => Some(BindMode::ZeroCopy),
@@ -271,6 +295,7 @@ impl Engine {
         )
     }
 
+    /// Counts a newly opened port (see [`Engine::port_closed`]).
     pub fn port_opened(&mut self) {
         self.ports += 1;
     }
@@ -334,7 +359,7 @@ impl Engine {
 
     fn close_queue(&mut self, key: QueueKey) {
         if let Some(e) = self.queues.remove(&key) {
-            e.ctx.reclaim_buffers(self.region);
+            e.ctx.reclaim_buffers();
             let (tb, rb) = e.ctx.ring_bytes;
             let (to, ro) = (e.ctx.tx_ring_off, e.ctx.rx_ring_off);
             // Ports hold Arcs only while open, so this is the last reference: the socket closes here.
@@ -348,4 +373,38 @@ impl Engine {
 /// Errors for requests nmxdp cannot serve (yet), with netmap's errno.
 pub(crate) fn unsupported(what: &str) -> Error {
     Error::new(libc::EOPNOTSUPP, what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads racing the first use of the engine share one region.
+    #[test]
+    fn racing_first_use_maps_one_region() {
+        let n = 8;
+        let barrier = std::sync::Barrier::new(n);
+        let bases: Vec<usize> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..n)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        engine()
+                            .expect("an anonymous region needs no privileges")
+                            .region
+                            .base() as usize
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            bases.windows(2).all(|w| w[0] == w[1]),
+            "threads saw different regions"
+        );
+        assert_eq!(
+            REGIONS_CREATED.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
 }

@@ -9,13 +9,16 @@ use crate::xsk::{BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
 /// Result of one capability probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
+    /// The attach or bind succeeded (and was undone right away).
     Yes,
+    /// The kernel or driver refused; the text is the reason, as nmxdp's error message gives it.
     No(String),
     /// Could not be tried (e.g. not privileged, queue busy).
     Unknown(String),
 }
 
 impl Probe {
+    /// One-line form for `nmxdp info`: `yes`, `no (reason)` or `unknown (reason)`.
     pub fn describe(&self) -> String {
         match self {
             Probe::Yes => "yes".into(),
@@ -28,9 +31,14 @@ impl Probe {
 /// Interface facts plus what nmxdp could use on it.
 #[derive(Debug, Clone)]
 pub struct Capabilities {
+    /// What the interface reports about itself (index, MTU, queues, ring sizes, driver).
     pub info: IfInfo,
+    /// Whether nmxdp's XDP program attaches in native (driver) mode.
     pub native_xdp: Probe,
+    /// Whether nmxdp's XDP program attaches in generic (SKB) mode.
     pub skb_xdp: Probe,
+    /// Whether an AF_XDP socket binds to queue 0 in zero-copy mode; `No` means sockets on this
+    /// interface run in copy mode.
     pub zero_copy: Probe,
 }
 
@@ -62,11 +70,9 @@ fn zero_copy_probe(info: &IfInfo) -> Probe {
         return Probe::Unknown("no memory for a probe UMEM".into());
     }
     let how = BindAs::Owner {
-        umem: UmemSpec {
-            addr: mem.cast(),
-            len: len as u64,
-            chunk_size: 2048,
-        },
+        // SAFETY: the mapping is ours, outlives the socket (dropped below before the unmap) and
+        // nothing else touches it.
+        umem: unsafe { UmemSpec::new(mem.cast(), len as u64, 2048) },
         mode: Some(BindMode::ZeroCopy),
     };
     let sizes = RingSizes {

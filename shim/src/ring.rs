@@ -1,68 +1,139 @@
-//! Safe, zero-copy views of a netmap ring for Rust apps: slots, and the buffers they point to,
-//! borrowed straight from the shared region.
+//! Safe, zero-copy views of a port's netmap rings (docs/architecture.md, "Rust API").
+//!
+//! A view holds its ring for as long as it lives (other ports of the process bound to the same
+//! ring skip it in their syncs), and it borrows the [`crate::Port`] mutably, so the port cannot
+//! sync while a view exists. Packet and buffer slices borrow the view, so none can outlive the
+//! next sync. Slices are only handed out for slots the application owns: between the kernel
+//! side's `hwcur` and `hwtail`, whatever the application wrote into `head`, and only for buffers
+//! the ownership table gives the application.
+//!
+//! ```compile_fail
+//! # fn f(port: &mut nmxdp::Port) -> nmxdp::Result<()> {
+//! let mut rx = port.rx_ring(0);
+//! let pkt = rx.packets().next().unwrap();
+//! port.sync_rx()?; // the view (and the packet) still borrow the port
+//! let _ = pkt.len();
+//! # Ok(()) }
+//! ```
 
 use std::marker::PhantomData;
 
-use crate::abi::{netmap_ring, netmap_slot, NS_BUF_CHANGED};
-use crate::region::Region;
+use crate::abi::{netmap_slot, nm_ring_dist, nm_ring_next, nm_tx_pending, NS_BUF_CHANGED};
+use crate::error::Error;
+use crate::queue::{RxState, TxState, ViewGuard};
+use crate::region::{Owner, Region};
+use crate::shm::SharedRing;
 
-/// One netmap ring (TX or RX) of an open [`crate::Port`], borrowed from it.
-///
-/// Index arithmetic is netmap's: slots `[head, tail)` belong to the app; move `head` (and `cur`)
-/// forward to hand them back; [`crate::Port::sync_tx`] / [`crate::Port::sync_rx`] or
-/// [`crate::Port::poll`] let the kernel side run.
-pub struct Ring<'a> {
-    ring: *mut netmap_ring,
-    region: &'a Region,
-    _port: PhantomData<&'a mut ()>,
+mod sealed {
+    pub trait Sealed {}
 }
 
-impl<'a> Ring<'a> {
-    pub(crate) fn new(ring: *mut netmap_ring, region: &'a Region) -> Self {
+/// A ring direction: [`Tx`] or [`Rx`].
+pub trait Direction: sealed::Sealed {
+    /// "TX" or "RX", for messages.
+    const NAME: &'static str;
+}
+
+/// Marker of transmit rings.
+#[derive(Debug)]
+pub enum Tx {}
+/// Marker of receive rings.
+#[derive(Debug)]
+pub enum Rx {}
+impl sealed::Sealed for Tx {}
+impl sealed::Sealed for Rx {}
+impl Direction for Tx {
+    const NAME: &'static str = "TX";
+}
+impl Direction for Rx {
+    const NAME: &'static str = "RX";
+}
+
+/// The kernel side of the ring, held while the view lives.
+pub(crate) enum Held<'p> {
+    Tx(ViewGuard<'p, TxState>),
+    Rx(ViewGuard<'p, RxState>),
+}
+
+impl Held<'_> {
+    /// `[hwcur, hwtail)`: the slots the application owns, whatever `head` says.
+    fn owned(&self) -> (u32, u32) {
+        match self {
+            Held::Tx(t) => t.app_span(),
+            Held::Rx(r) => r.app_span(),
+        }
+    }
+}
+
+/// One netmap ring of an open [`crate::Port`]: a [`TxRing`] or an [`RxRing`].
+///
+/// netmap's vocabulary applies: slots `[head, tail)` are the application's; it moves `head`
+/// (and `cur`) forward to hand them back, and the next sync lets the kernel side run.
+pub struct Ring<'p, D: Direction> {
+    shm: SharedRing,
+    region: &'p Region,
+    held: Held<'p>,
+    _dir: PhantomData<D>,
+}
+
+/// A transmit ring: fill slots `[head, tail)` with frames, then advance `head`.
+pub type TxRing<'p> = Ring<'p, Tx>;
+/// A receive ring: read packets in `[head, tail)`, then advance `head` to release them.
+pub type RxRing<'p> = Ring<'p, Rx>;
+
+/// Why a buffer swap was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SwapError {
+    /// The slot is not one the application owns (outside `[head, tail)`).
+    #[error("slot {0} is not in [head, tail) of its ring")]
+    NotOwned(u32),
+    /// The slot's buffer is not the application's (a broken index).
+    #[error("slot {0} does not hold a buffer of the application")]
+    BadBuffer(u32),
+    /// The two rings live in different memory regions: buffers cannot move between them.
+    #[error("the rings are in different memory regions")]
+    OtherRegion,
+}
+
+impl<'p, D: Direction> Ring<'p, D> {
+    pub(crate) fn new(shm: SharedRing, region: &'p Region, held: Held<'p>) -> Self {
         Ring {
-            ring,
+            shm,
             region,
-            _port: PhantomData,
+            held,
+            _dir: PhantomData,
         }
     }
 
-    #[inline]
-    fn hdr(&self) -> &netmap_ring {
-        // SAFETY: the ring object stays mapped for the region's (process) lifetime.
-        unsafe { &*self.ring }
-    }
-
-    #[inline]
-    fn hdr_mut(&mut self) -> &mut netmap_ring {
-        // SAFETY: as above; &mut self makes this the only view through this handle.
-        unsafe { &mut *self.ring }
-    }
-
+    /// Slots in the ring.
     #[inline]
     pub fn num_slots(&self) -> u32 {
-        self.hdr().num_slots
+        self.shm.num_slots()
     }
+    /// First slot the application owns.
     #[inline]
     pub fn head(&self) -> u32 {
-        self.hdr().head
+        self.shm.head()
     }
+    /// Wake-up point (netmap's `cur`): poll() reports the ring ready when `cur != tail`.
     #[inline]
     pub fn cur(&self) -> u32 {
-        self.hdr().cur
+        self.shm.cur()
     }
+    /// First slot the kernel side owns.
     #[inline]
     pub fn tail(&self) -> u32 {
-        self.hdr().tail
+        self.shm.tail()
     }
     /// Ring index among its direction's rings.
     #[inline]
     pub fn ringid(&self) -> u16 {
-        self.hdr().ringid
+        self.shm.ringid()
     }
     /// Buffer stride (`nr_buf_size`).
     #[inline]
     pub fn buf_size(&self) -> u32 {
-        self.hdr().nr_buf_size
+        self.region.layout.buf_size
     }
     /// Longest frame one buffer carries.
     #[inline]
@@ -72,162 +143,410 @@ impl<'a> Ring<'a> {
     /// Time of the last RX sync.
     #[inline]
     pub fn timestamp(&self) -> libc::timeval {
-        self.hdr().ts
+        self.shm.ts()
     }
 
-    /// Sets `head` (values outside the ring are the app's to make: the next sync reports them).
+    /// Slots the application owns: `tail - head` (netmap's `nm_ring_space`).
     #[inline]
-    pub fn set_head(&mut self, v: u32) {
-        self.hdr_mut().head = v;
-    }
-    #[inline]
-    pub fn set_cur(&mut self, v: u32) {
-        self.hdr_mut().cur = v;
+    pub fn available(&self) -> u32 {
+        let n = self.num_slots();
+        let (h, t) = (self.head(), self.tail());
+        if h >= n || t >= n {
+            return 0;
+        }
+        nm_ring_dist(n, h, t)
     }
 
-    /// The slot after `i`.
+    /// The slot after `i` (netmap's `nm_ring_next`).
     #[inline]
     pub fn next(&self, i: u32) -> u32 {
-        if i + 1 == self.num_slots() {
-            0
-        } else {
-            i + 1
-        }
+        nm_ring_next(self.num_slots(), i)
     }
 
-    /// Slots the app owns: `tail - head` (netmap's `nm_ring_space`).
+    /// A copy of slot `i` (index, length, flags), whoever owns it.
+    ///
+    /// # Panics
+    /// If `i` is not below [`Ring::num_slots`].
     #[inline]
-    pub fn space(&self) -> u32 {
-        let (h, t, n) = (self.head(), self.tail(), self.num_slots());
-        if t >= h {
-            t - h
-        } else {
-            t + n - h
-        }
+    pub fn slot(&self, i: u32) -> netmap_slot {
+        self.shm.slot(i)
     }
 
-    /// `head == tail` (netmap's `nm_ring_empty`).
+    /// Sets `head` (values outside the ring are the application's to make: the next sync
+    /// re-initialises the ring, as netmap does).
     #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.head() == self.tail()
+    pub fn set_head(&mut self, v: u32) {
+        self.shm.set_head(v);
     }
 
-    /// TX: transmissions not yet completed (netmap's `nm_tx_pending`).
+    /// Sets `cur`.
     #[inline]
-    pub fn tx_pending(&self) -> bool {
-        self.next(self.tail()) != self.head()
+    pub fn set_cur(&mut self, v: u32) {
+        self.shm.set_cur(v);
     }
 
-    /// Moves `head` and `cur` forward by `n` slots.
+    /// Moves `head` and `cur` forward by `n` slots, at most to `tail`.
     #[inline]
     pub fn advance(&mut self, n: u32) {
-        let (h, ns) = (self.head(), self.num_slots());
-        let v = ((h as u64 + n as u64) % ns as u64) as u32;
-        self.set_head(v);
-        self.set_cur(v);
+        let k = n.min(self.available());
+        let v = ((self.head() as u64 + k as u64) % self.num_slots() as u64) as u32;
+        self.shm.set_head_cur(v);
     }
 
-    /// Hands every slot up to `tail` back (RX: all packets consumed).
+    /// Is slot `i` one the application owns now (kernel-side bounds, not `head`)?
     #[inline]
-    pub fn release_all(&mut self) {
-        let t = self.tail();
-        self.set_head(t);
-        self.set_cur(t);
+    fn owns(&self, i: u32) -> bool {
+        let (hwcur, hwtail) = self.held.owned();
+        let n = self.num_slots();
+        i < n && nm_ring_dist(n, hwcur, i) < nm_ring_dist(n, hwcur, hwtail)
     }
 
+    /// The buffer of an owned slot, if the ownership table agrees it is the application's.
     #[inline]
-    fn slot_ptr(&self, i: u32) -> *mut netmap_slot {
-        assert!(i < self.num_slots(), "slot {i} out of range");
-        // SAFETY: i < num_slots; slots follow the header.
-        unsafe { crate::abi::slot_ptr(self.ring, i) }
-    }
-
-    #[inline]
-    pub fn slot(&self, i: u32) -> &netmap_slot {
-        // SAFETY: slot_ptr checks the index.
-        unsafe { &*self.slot_ptr(i) }
-    }
-
-    #[inline]
-    pub fn slot_mut(&mut self, i: u32) -> &mut netmap_slot {
-        // SAFETY: slot_ptr checks the index; &mut self gives exclusivity through this handle.
-        unsafe { &mut *self.slot_ptr(i) }
-    }
-
-    #[inline]
-    pub fn set_len(&mut self, i: u32, len: u16) {
-        self.slot_mut(i).len = len;
-    }
-
-    #[inline]
-    fn buf_ptr(&self, i: u32) -> Option<*mut u8> {
-        let idx = self.slot(i).buf_idx;
-        (idx < self.region.layout.buf_num).then(|| self.region.buf(idx))
-    }
-
-    /// The packet in slot `i`: `len` bytes of its buffer (empty if the slot is broken).
-    #[inline]
-    pub fn packet(&self, i: u32) -> &[u8] {
-        let len = (self.slot(i).len as usize).min(self.region.layout.buf_size as usize);
-        match self.buf_ptr(i) {
-            // SAFETY: the buffer lies in the region (idx < buf_num) and len <= stride.
-            Some(p) => unsafe { std::slice::from_raw_parts(p, len) },
-            None => &[],
+    fn owned_buf(&self, i: u32) -> Option<u32> {
+        if !self.owns(i) {
+            return None;
         }
+        let idx = self.shm.buf_idx(i);
+        (self.region.owner(idx) == Some(Owner::App)).then_some(idx)
     }
 
-    /// Slot `i`'s whole buffer, to write a frame into (up to [`Ring::max_frame`] bytes).
+    /// The `len` bytes of slot `i`'s buffer; None unless the application owns the slot and
+    /// its buffer, and `len` fits a buffer.
     #[inline]
-    pub fn buf_mut(&mut self, i: u32) -> &mut [u8] {
-        let cap = self.max_frame();
-        match self.buf_ptr(i) {
-            // SAFETY: as for packet(); &mut self gives exclusivity through this handle.
-            Some(p) => unsafe { std::slice::from_raw_parts_mut(p, cap) },
-            None => &mut [],
+    pub fn packet(&self, i: u32) -> Option<&[u8]> {
+        let idx = self.owned_buf(i)?;
+        // SAFETY: the application owns slot i and its buffer; the view holds the ring (no other
+        // port can sync it) and `&self` keeps `&mut self` methods (swaps, batches) away.
+        unsafe { self.region.bytes(idx, self.shm.len(i) as usize) }
+    }
+
+    /// Slot `i`'s whole buffer ([`Ring::max_frame`] bytes), to write into; None unless the
+    /// application owns the slot and its buffer.
+    #[inline]
+    pub fn buf_mut(&mut self, i: u32) -> Option<&mut [u8]> {
+        let idx = self.owned_buf(i)?;
+        // SAFETY: as for `packet`, and `&mut self` makes this the only view of the buffer
+        // (safe code cannot make two slots share a buffer).
+        unsafe { self.region.bytes_mut(idx) }
+    }
+
+    /// Sets slot `i`'s length; false unless the application owns the slot and `len` fits.
+    #[inline]
+    pub fn set_len(&mut self, i: u32, len: usize) -> bool {
+        if !self.owns(i) || len > self.max_frame() {
+            return false;
         }
+        self.shm.set_len(i, len as u16);
+        true
     }
 
-    /// Packets in `[head, tail)`, without consuming them.
+    /// Sets slot `i`'s flags (`NS_*`); false unless the application owns the slot.
     #[inline]
-    pub fn packets(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let n = self.space();
-        let mut i = self.head();
-        (0..n).map(move |_| {
-            let p = self.packet(i);
-            i = self.next(i);
-            p
+    pub fn set_flags(&mut self, i: u32, flags: u16) -> bool {
+        if !self.owns(i) {
+            return false;
+        }
+        self.shm.set_flags(i, flags);
+        true
+    }
+
+    /// Writes slot `i` whole, whatever it holds.
+    ///
+    /// # Safety
+    /// A buffer index written here must be a buffer the application owns and that no other
+    /// slot of any ring refers to, or slot `i` must not be read through [`Ring::packet`],
+    /// [`Ring::buf_mut`] or a batch before the next sync (safe views would otherwise alias).
+    /// Values nmxdp does not own are refused by the sync and counted, as netmap does.
+    pub unsafe fn set_slot(&mut self, i: u32, slot: netmap_slot) {
+        self.shm.set_slot(i, slot);
+    }
+
+    /// The raw ring object in the region (what C's `NETMAP_TXRING()` returns).
+    ///
+    /// # Safety
+    /// Writes through the pointer are subject to [`Ring::set_slot`]'s contract; the pointer
+    /// must not be used after the view is dropped except under the same rules.
+    pub unsafe fn as_raw(&self) -> *mut crate::abi::netmap_ring {
+        self.shm.as_ptr()
+    }
+}
+
+/// A received packet: a slot in `[head, tail)` and its bytes, valid until the next sync.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'r> {
+    /// Slot index.
+    pub slot: u32,
+    /// Slot flags (`NS_*`).
+    pub flags: u16,
+    data: &'r [u8],
+}
+
+impl<'r> Packet<'r> {
+    /// The frame's bytes.
+    #[inline]
+    pub fn data(&self) -> &'r [u8] {
+        self.data
+    }
+}
+
+impl std::ops::Deref for Packet<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+/// Received packets from `head`; what was yielded is released (`head = cur` past it) when the
+/// iterator is dropped, and the kernel gets the slots back at the next sync.
+pub struct RxBatch<'r, 'p> {
+    ring: &'r mut RxRing<'p>,
+    next: u32,
+    left: u32,
+}
+
+impl<'r> Iterator for RxBatch<'r, '_> {
+    type Item = Packet<'r>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Packet<'r>> {
+        if self.left == 0 {
+            return None;
+        }
+        let i = self.next;
+        self.left -= 1;
+        self.next = nm_ring_next(self.ring.num_slots(), i);
+        let flags = self.ring.shm.flags(i);
+        let region: &'r Region = self.ring.region;
+        // A slot whose buffer is broken yields an empty packet (never someone else's bytes).
+        let data = match self.ring.owned_buf(i) {
+            // SAFETY: the application owns slot i and its buffer, and the batch borrows the
+            // view mutably for 'r: nothing can sync or swap the slot while the slice lives.
+            Some(idx) => unsafe { region.bytes(idx, self.ring.shm.len(i) as usize) },
+            None => None,
+        };
+        Some(Packet {
+            slot: i,
+            flags,
+            data: data.unwrap_or(&[]),
         })
     }
 
-    /// Copies `frame` into the slot at `head` and advances; false when the ring is full.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl Drop for RxBatch<'_, '_> {
+    fn drop(&mut self) {
+        self.ring.shm.set_head_cur(self.next);
+    }
+}
+
+impl<'p> RxRing<'p> {
+    /// Nothing to read (`head == tail`).
     #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.available() == 0
+    }
+
+    /// The packets in `[head, tail)`, released when the returned iterator is dropped (only
+    /// those it yielded).
+    pub fn packets(&mut self) -> RxBatch<'_, 'p> {
+        let left = self.available();
+        let next = if left == 0 {
+            self.head().min(self.tail())
+        } else {
+            self.head()
+        };
+        RxBatch {
+            next: if next < self.num_slots() {
+                next
+            } else {
+                self.tail()
+            },
+            left,
+            ring: self,
+        }
+    }
+
+    /// Hands every packet up to `tail` back (all consumed).
+    #[inline]
+    pub fn release_all(&mut self) {
+        let t = self.tail();
+        self.shm.set_head_cur(t);
+    }
+
+    /// Zero-copy forwarding: swaps the buffers of up to `max` packets at this ring's `head`
+    /// into the free slots at `tx`'s `head`, and advances both. Returns how many moved.
+    pub fn forward_to(&mut self, tx: &mut TxRing<'_>, max: u32) -> u32 {
+        let k = max.min(self.available()).min(tx.available());
+        let (mut ri, mut ti) = (self.head(), tx.head());
+        let mut done = 0;
+        while done < k {
+            if swap_buffers(self, ri, tx, ti).is_err() {
+                break;
+            }
+            ri = self.next(ri);
+            ti = tx.next(ti);
+            done += 1;
+        }
+        self.shm.set_head_cur(ri);
+        tx.shm.set_head_cur(ti);
+        done
+    }
+}
+
+/// Free TX slots from `head`: fill them with [`TxBatch::push`] or [`TxBatch::slot`]; `head`
+/// (and `cur`) advance past the filled ones when the batch is dropped, and the next sync sends
+/// them.
+pub struct TxBatch<'r, 'p> {
+    ring: &'r mut TxRing<'p>,
+    next: u32,
+    left: u32,
+}
+
+/// One free TX slot of a batch: write a frame into its buffer, then [`TxSlot::send`] it.
+pub struct TxSlot<'b, 'r, 'p> {
+    batch: &'b mut TxBatch<'r, 'p>,
+}
+
+impl TxSlot<'_, '_, '_> {
+    /// Slot index.
+    pub fn index(&self) -> u32 {
+        self.batch.next
+    }
+
+    /// The slot's whole buffer; empty if the slot's buffer is broken (then sending it sends
+    /// nothing and the sync counts it as a bad slot).
+    pub fn buf_mut(&mut self) -> &mut [u8] {
+        let i = self.batch.next;
+        self.batch.ring.buf_mut(i).unwrap_or(&mut [])
+    }
+
+    /// Queues the first `len` bytes of the buffer (at most [`Ring::max_frame`]).
+    pub fn send(self, len: usize) {
+        let b = self.batch;
+        let i = b.next;
+        let len = len.min(b.ring.max_frame());
+        b.ring.shm.set_len(i, len as u16);
+        b.next = nm_ring_next(b.ring.num_slots(), i);
+        b.left -= 1;
+    }
+}
+
+impl<'r, 'p> TxBatch<'r, 'p> {
+    /// Free slots left in the batch.
+    pub fn remaining(&self) -> u32 {
+        self.left
+    }
+
+    /// The next free slot; None when the ring is full.
+    pub fn slot(&mut self) -> Option<TxSlot<'_, 'r, 'p>> {
+        (self.left > 0).then_some(TxSlot { batch: self })
+    }
+
+    /// Copies `frame` into the next free slot and queues it; false when the ring is full or the
+    /// frame is longer than a buffer.
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        let i = self.head();
-        if i >= self.num_slots() || self.space() == 0 || frame.len() > self.max_frame() {
+        if frame.len() > self.ring.max_frame() {
             return false;
         }
-        let buf = self.buf_mut(i);
+        let Some(mut s) = self.slot() else {
+            return false;
+        };
+        let buf = s.buf_mut();
         if buf.len() < frame.len() {
-            return false; // the slot's buf_idx is broken
+            return false;
         }
         buf[..frame.len()].copy_from_slice(frame);
-        self.set_len(i, frame.len() as u16);
-        self.advance(1);
+        s.send(frame.len());
         true
     }
 }
 
-/// Swaps the buffers of two slots (zero-copy forwarding) and marks both `NS_BUF_CHANGED`.
-pub fn swap_buffers(a: &mut Ring<'_>, ai: u32, b: &mut Ring<'_>, bi: u32) {
-    let sa = a.slot_mut(ai);
-    let (ia, la) = (sa.buf_idx, sa.len);
-    let sb = b.slot_mut(bi);
-    let (ib, lb) = (sb.buf_idx, sb.len);
-    sb.buf_idx = ia;
-    sb.len = la;
-    sb.flags |= NS_BUF_CHANGED;
-    let sa = a.slot_mut(ai);
-    sa.buf_idx = ib;
-    sa.len = lb;
-    sa.flags |= NS_BUF_CHANGED;
+impl Drop for TxBatch<'_, '_> {
+    fn drop(&mut self) {
+        self.ring.shm.set_head_cur(self.next);
+    }
+}
+
+impl<'p> TxRing<'p> {
+    /// No free slot (`head == tail`).
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.available() == 0
+    }
+
+    /// Transmissions not yet completed (netmap's `nm_tx_pending`).
+    #[inline]
+    pub fn tx_pending(&self) -> bool {
+        nm_tx_pending(self.num_slots(), self.head(), self.tail())
+    }
+
+    /// The free slots from `head`, queued when the returned batch is dropped.
+    pub fn batch(&mut self) -> TxBatch<'_, 'p> {
+        let left = self.available();
+        TxBatch {
+            next: if left == 0 {
+                self.head().min(self.num_slots() - 1)
+            } else {
+                self.head()
+            },
+            left,
+            ring: self,
+        }
+    }
+
+    /// Copies `frame` into the slot at `head` and advances; false when the ring is full or the
+    /// frame does not fit a buffer.
+    pub fn push(&mut self, frame: &[u8]) -> bool {
+        self.batch().push(frame)
+    }
+}
+
+/// Swaps the buffers (and lengths) of slot `ai` of `a` and slot `bi` of `b`, marking both
+/// `NS_BUF_CHANGED`: netmap's zero-copy forwarding. Both slots must be the application's
+/// (in `[head, tail)`), with buffers the application owns.
+pub fn swap_buffers<A: Direction, B: Direction>(
+    a: &mut Ring<'_, A>,
+    ai: u32,
+    b: &mut Ring<'_, B>,
+    bi: u32,
+) -> std::result::Result<(), SwapError> {
+    if !std::ptr::eq(a.region, b.region) {
+        return Err(SwapError::OtherRegion);
+    }
+    for (r, i) in [(a.in_head_tail(ai), ai), (b.in_head_tail(bi), bi)] {
+        if !r {
+            return Err(SwapError::NotOwned(i));
+        }
+    }
+    let ia = a.owned_buf(ai).ok_or(SwapError::BadBuffer(ai))?;
+    let ib = b.owned_buf(bi).ok_or(SwapError::BadBuffer(bi))?;
+    let (la, lb) = (a.shm.len(ai), b.shm.len(bi));
+    a.shm.set_buf_idx(ai, ib);
+    a.shm.set_len(ai, lb);
+    a.shm.set_flags(ai, a.shm.flags(ai) | NS_BUF_CHANGED);
+    b.shm.set_buf_idx(bi, ia);
+    b.shm.set_len(bi, la);
+    b.shm.set_flags(bi, b.shm.flags(bi) | NS_BUF_CHANGED);
+    Ok(())
+}
+
+impl<D: Direction> Ring<'_, D> {
+    /// Is `i` in `[head, tail)` (and owned by the application on the kernel side too)?
+    fn in_head_tail(&self, i: u32) -> bool {
+        let n = self.num_slots();
+        let (h, t) = (self.head(), self.tail());
+        h < n && i < n && nm_ring_dist(n, h, i) < nm_ring_dist(n, h, t) && self.owns(i)
+    }
+}
+
+/// The error a ring view gives when this thread already holds the ring through another port.
+pub(crate) fn busy(dir: &str, i: u32) -> Error {
+    Error::new(
+        libc::EBUSY,
+        format!("{dir} ring {i} is already held by a view of another port in this thread: drop that view first"),
+    )
 }

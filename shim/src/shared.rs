@@ -49,6 +49,9 @@ fn flock(f: &File, op: i32) -> bool {
 /// Held while joining or leaving an interface; released on drop.
 pub struct IfaceMutex(#[allow(dead_code)] File, PathBuf);
 
+/// Takes the interface's exclusive lock file `/run/nmxdp/<key>.lock`, waiting for it if another
+/// process holds it. If the file was removed by a last user while we waited, the lock is retaken
+/// on the new file. Fails when `/run/nmxdp` cannot be created (needs root) or `flock` fails.
 pub fn lock_iface(key: &str) -> Result<IfaceMutex> {
     let path = run_dir()?.join(format!("{key}.lock"));
     loop {
@@ -84,6 +87,8 @@ pub struct Users {
 }
 
 impl Users {
+    /// Registers this process as a user of the interface: a shared lock on
+    /// `/run/nmxdp/<key>.users`, held until [`Users::leave`] or until the process dies.
     pub fn join(key: &str) -> Result<Users> {
         let path = run_dir()?.join(format!("{key}.users"));
         let file = open_lockfile(&path)?;
@@ -155,10 +160,16 @@ impl QueueHold {
 /// A live queue holder as `nmxdp status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
+    /// `<netns inode>-<ifindex>` of the interface, from the holder file's name.
     pub key: String,
+    /// NIC queue number (netmap ring number) held.
     pub queue: u32,
+    /// Process id of the holder.
     pub pid: u32,
+    /// The holder's AF_XDP socket fd, a number in the holder's fd table; -1 while the queue is
+    /// still being set up and has no socket yet.
     pub sock_fd: i32,
+    /// Interface name, as the holder opened it.
     pub ifname: String,
 }
 

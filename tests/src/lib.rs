@@ -201,7 +201,7 @@ impl Netns {
     }
 }
 
-use nmxdp::{Port, POLLIN, POLLOUT};
+use nmxdp::{Events, Port};
 use std::time::{Duration, Instant};
 
 /// Sends `frames` on TX ring `ring`, waiting for room with poll(POLLOUT), then drains.
@@ -220,9 +220,9 @@ pub fn send_all(port: &mut Port, ring: u32, frames: &[Vec<u8>]) {
             }
         }
         let ev = port
-            .poll(POLLOUT, Some(Duration::from_millis(500)))
+            .poll(Events::OUT, Some(Duration::from_millis(500)))
             .expect("poll");
-        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while sending");
+        assert!(!ev.contains(Events::ERR), "POLLERR while sending");
         assert!(
             Instant::now() < deadline,
             "sending {} frames timed out at {next}",
@@ -253,17 +253,15 @@ pub fn drain(port: &mut Port, ring: u32) {
 pub fn recv_upto(port: &mut Port, count: usize, idle: Duration) -> Vec<(u32, Vec<u8>)> {
     let mut got = Vec::with_capacity(count);
     while got.len() < count {
-        let ev = port.poll(POLLIN, Some(idle)).expect("poll");
-        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while receiving");
-        if ev & POLLIN == 0 {
+        let ev = port.poll(Events::IN, Some(idle)).expect("poll");
+        assert!(!ev.contains(Events::ERR), "POLLERR while receiving");
+        if !ev.contains(Events::IN) {
             break;
         }
         for r in port.rx_rings() {
-            let mut rx = port.rx_ring(r);
-            for p in rx.packets() {
+            for p in port.rx_ring(r).packets() {
                 got.push((r, p.to_vec()));
             }
-            rx.release_all();
         }
     }
     got
@@ -309,17 +307,15 @@ pub fn recv_counting(
 ) -> Vec<(u32, Vec<u8>)> {
     let mut got = Vec::with_capacity(count);
     while got.len() < count {
-        let ev = port.poll(POLLIN, Some(idle)).expect("poll");
-        assert_eq!(ev & nmxdp::POLLERR, 0, "POLLERR while receiving");
-        if ev & POLLIN == 0 {
+        let ev = port.poll(Events::IN, Some(idle)).expect("poll");
+        assert!(!ev.contains(Events::ERR), "POLLERR while receiving");
+        if !ev.contains(Events::IN) {
             break;
         }
         for r in port.rx_rings() {
-            let mut rx = port.rx_ring(r);
-            for p in rx.packets() {
+            for p in port.rx_ring(r).packets() {
                 got.push((r, p.to_vec()));
             }
-            rx.release_all();
         }
         received.store(got.len(), Ordering::Release);
     }

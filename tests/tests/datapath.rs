@@ -81,6 +81,11 @@ fn two_queues_all_nic_and_one_nic() {
             let mut port = Port::open("netmap:vb").expect("open vb");
             assert_eq!(port.rx_rings(), 0..2);
             assert_eq!(port.tx_rings(), 0..2);
+            // One socket per queue, however many directions bind it (each counted once by
+            // stats and polled once by the C poll emulation).
+            let fds = port.socket_fds();
+            assert_eq!(fds.len(), 2, "socket fds {fds:?}");
+            assert_ne!(fds[0], fds[1]);
             ready_tx.send(()).unwrap();
             recv_upto(&mut port, 2 * per_ring as usize, Duration::from_secs(3))
         });

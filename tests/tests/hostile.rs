@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use nmxdp::{Port, POLLIN, POLLOUT};
+use nmxdp::{Events, Port};
 use nmxdp_tests::{frame, VethPair};
 
 /// xorshift64*: deterministic, so a failing seed can be replayed.
@@ -22,15 +22,20 @@ impl Rng {
     }
 }
 
-fn scribble(rng: &mut Rng, ring: &mut nmxdp::Ring<'_>, buf_num: u32, foreign: &[u32]) {
+fn scribble<D: nmxdp::Direction>(
+    rng: &mut Rng,
+    ring: &mut nmxdp::Ring<'_, D>,
+    buf_num: u32,
+    foreign: &[u32],
+) -> bool {
     let n = ring.num_slots();
+    let i = rng.below(n as u64) as u32;
+    let mut s = ring.slot(i);
     match rng.below(8) {
         0 => ring.set_head(rng.below(n as u64 * 2) as u32),
         1 => ring.set_cur(rng.below(n as u64 * 2) as u32),
         2 => ring.advance(rng.below(n as u64 + 3) as u32),
         3 | 4 => {
-            let i = rng.below(n as u64) as u32;
-            let s = ring.slot_mut(i);
             s.buf_idx = match rng.below(5) {
                 0 => rng.below(2) as u32,
                 1 => buf_num + rng.below(100) as u32,
@@ -38,22 +43,30 @@ fn scribble(rng: &mut Rng, ring: &mut nmxdp::Ring<'_>, buf_num: u32, foreign: &[
                 3 => foreign[rng.below(foreign.len() as u64) as usize],
                 _ => rng.below(buf_num as u64) as u32,
             };
+            // SAFETY: hostile on purpose; the slot goes to a sync before any safe view reads
+            // it, and nmxdp must refuse what it does not own.
+            unsafe { ring.set_slot(i, s) };
         }
         5 => {
-            let i = rng.below(n as u64) as u32;
-            ring.slot_mut(i).len = rng.below(4000) as u16;
+            s.len = rng.below(4000) as u16;
+            // SAFETY: as above.
+            unsafe { ring.set_slot(i, s) };
         }
         6 => {
-            let i = rng.below(n as u64) as u32;
-            ring.slot_mut(i).flags = rng.next() as u16;
+            s.flags = rng.next() as u16;
+            // SAFETY: as above.
+            unsafe { ring.set_slot(i, s) };
         }
-        _ => {
-            // A well-behaved burst, so traffic keeps flowing through the chaos.
-            for k in 0..rng.below(64) {
-                if !ring.push(&frame(k, 60)) {
-                    break;
-                }
-            }
+        _ => return true,
+    }
+    false
+}
+
+/// A well-behaved burst, so traffic keeps flowing through the chaos.
+fn burst(rng: &mut Rng, ring: &mut nmxdp::TxRing<'_>) {
+    for k in 0..rng.below(64) {
+        if !ring.push(&frame(k, 60)) {
+            break;
         }
     }
 }
@@ -81,13 +94,16 @@ fn hostile_rings_never_crash_never_send_foreign_buffers_never_lose_buffers() {
             for _ in 0..steps {
                 {
                     let mut r = port.rx_ring(0);
-                    scribble(&mut rng, &mut r, buf_num, &foreign);
+                    if scribble(&mut rng, &mut r, buf_num, &foreign) {
+                        let k = rng.below(8) as u32;
+                        r.advance(k);
+                    }
                 }
-                let ev = port.poll(POLLIN, Some(Duration::from_millis(1))).unwrap();
-                if ev & POLLIN != 0 {
-                    let mut r = port.rx_ring(0);
-                    got += r.packets().count();
-                    r.release_all();
+                let ev = port
+                    .poll(Events::IN, Some(Duration::from_millis(1)))
+                    .unwrap();
+                if ev.contains(Events::IN) {
+                    got += port.rx_ring(0).packets().count();
                 }
             }
             (got, port.stats())
@@ -102,9 +118,11 @@ fn hostile_rings_never_crash_never_send_foreign_buffers_never_lose_buffers() {
             {
                 let mut t = port.tx_ring(0);
                 let h = t.head();
-                let sl = t.slot_mut(h);
+                let mut sl = t.slot(h);
                 sl.buf_idx = foreign[3];
                 sl.len = 60;
+                // SAFETY: hostile on purpose: the next sync must refuse the kernel's buffer.
+                unsafe { t.set_slot(h, sl) };
                 t.advance(1);
             }
             port.sync_tx().unwrap();
@@ -117,9 +135,13 @@ fn hostile_rings_never_crash_never_send_foreign_buffers_never_lose_buffers() {
             for _ in 0..steps {
                 {
                     let mut t = port.tx_ring(0);
-                    scribble(&mut rng, &mut t, buf_num, &foreign);
+                    if scribble(&mut rng, &mut t, buf_num, &foreign) {
+                        burst(&mut rng, &mut t);
+                    }
                 }
-                let _ = port.poll(POLLOUT, Some(Duration::from_millis(1))).unwrap();
+                let _ = port
+                    .poll(Events::OUT, Some(Duration::from_millis(1)))
+                    .unwrap();
             }
             port.stats()
         });

@@ -4,7 +4,7 @@
 //! Nothing here allocates or makes a system call: the caller syncs the rings (poll/sync_tx).
 
 use nmxdp::abi::NS_MOREFRAG;
-use nmxdp::{swap_buffers, Port, Ring};
+use nmxdp::{swap_buffers, Port, RxRing, TxRing};
 
 /// How packets are moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +28,14 @@ pub struct DirStats {
     pub bad_lens: u64,
 }
 
-/// Slots a port has received and not yet released: the sum of `space()` over its RX rings.
+/// Slots a port has received and not yet released, over all its RX rings.
 pub fn rx_queued(port: &mut Port) -> u32 {
-    port.rx_rings().map(|r| port.rx_ring(r).space()).sum()
+    port.rx_rings().map(|r| port.rx_ring(r).available()).sum()
 }
 
-/// Free TX slots of a port: the sum of `space()` over its TX rings.
+/// Free TX slots of a port, over all its TX rings.
 pub fn tx_room(port: &mut Port) -> u32 {
-    port.tx_rings().map(|r| port.tx_ring(r).space()).sum()
+    port.tx_rings().map(|r| port.tx_ring(r).available()).sum()
 }
 
 /// Are transmissions still pending completion on any TX ring of `port`?
@@ -65,7 +65,7 @@ impl Mover {
                 continue;
             }
             let mut tx = dst.tx_ring(di);
-            if tx.is_empty() {
+            if tx.is_full() {
                 di += 1;
                 continue;
             }
@@ -79,61 +79,60 @@ impl Mover {
     /// Moves up to `limit` slots from `rx` (at head) to `tx` (at head) and advances both rings
     /// past what was used.
     ///
-    /// A slot with an invalid buffer index is counted and skipped (an RX slot is consumed
-    /// without sending; a TX slot is consumed with length 0, which nmxdp drops) instead of
-    /// upstream's warning and two-second sleep. A length above [`Ring::max_frame`] is zeroed.
+    /// A slot whose buffer is not the application's is counted and skipped (an RX slot is
+    /// consumed without sending; a TX slot is consumed with length 0, which nmxdp drops)
+    /// instead of upstream's warning and two-second sleep. A length above
+    /// [`nmxdp::Ring::max_frame`] is zeroed.
     pub fn move_ring(
         &self,
-        rx: &mut Ring<'_>,
-        tx: &mut Ring<'_>,
+        rx: &mut RxRing<'_>,
+        tx: &mut TxRing<'_>,
         limit: u32,
         st: &mut DirStats,
     ) -> Moved {
         let max_frame = rx.max_frame().min(tx.max_frame());
-        let (mut rx_left, mut tx_left) = (rx.space(), tx.space());
+        let (mut rx_left, mut tx_left) = (rx.available(), tx.available());
         let (mut j, mut k) = (rx.head(), tx.head());
         let (mut rx_used, mut tx_used) = (0u32, 0u32);
         let mut m = Moved::default();
         while m.steps < limit && rx_left > 0 && tx_left > 0 {
             m.steps += 1;
-            let (rbuf, rlen, rflags) = {
-                let s = rx.slot(j);
-                (s.buf_idx, s.len, s.flags)
-            };
-            if !self.valid(rbuf) {
+            let rs = rx.slot(j);
+            if rs.len as usize > max_frame {
+                st.bad_lens += 1;
+                rx.set_len(j, 0);
+            }
+            if rx.packet(j).is_none() {
                 st.bad_bufs += 1;
                 j = rx.next(j);
                 rx_left -= 1;
                 rx_used += 1;
                 continue;
             }
-            if !self.valid(tx.slot(k).buf_idx) {
+            if tx.buf_mut(k).is_none() {
                 st.bad_bufs += 1;
-                let ts = tx.slot_mut(k);
-                ts.len = 0;
-                ts.flags &= !NS_MOREFRAG;
+                tx.set_len(k, 0);
+                tx.set_flags(k, tx.slot(k).flags & !NS_MOREFRAG);
                 k = tx.next(k);
                 tx_left -= 1;
                 tx_used += 1;
                 continue;
             }
-            let mut len = rlen;
-            if len as usize > max_frame {
-                st.bad_lens += 1;
-                len = 0;
-                rx.set_len(j, 0);
-            }
             if self.zerocopy {
                 // Lengths travel with the buffers; both slots get NS_BUF_CHANGED.
-                swap_buffers(rx, j, tx, k);
-            } else {
-                let n = len as usize;
-                tx.buf_mut(k)[..n].copy_from_slice(&rx.packet(j)[..n]);
-                tx.set_len(k, len);
+                if swap_buffers(rx, j, tx, k).is_err() {
+                    st.bad_bufs += 1;
+                }
+            } else if let (Some(src), Some(dst)) = (rx.packet(j), tx.buf_mut(k)) {
+                let n = src.len();
+                dst[..n].copy_from_slice(src);
+                tx.set_len(k, n);
                 st.copied_bytes += n as u64;
             }
-            let ts = tx.slot_mut(k);
-            ts.flags = (ts.flags & !NS_MOREFRAG) | (rflags & NS_MOREFRAG);
+            tx.set_flags(
+                k,
+                (tx.slot(k).flags & !NS_MOREFRAG) | (rs.flags & NS_MOREFRAG),
+            );
             st.packets += 1;
             m.forwarded += 1;
             j = rx.next(j);
@@ -146,11 +145,6 @@ impl Mover {
         rx.advance(rx_used);
         tx.advance(tx_used);
         m
-    }
-
-    #[inline]
-    fn valid(&self, buf_idx: u32) -> bool {
-        buf_idx >= 2 && buf_idx < self.buf_num
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use nmxdp::{Port, POLLERR, POLLIN, POLLOUT};
+use nmxdp::{Events, Port};
 
 use crate::forward::{rx_queued, tx_pending, tx_room, DirStats, Mover};
 
@@ -211,11 +211,11 @@ impl Bridge {
                 return Ok(());
             }
             let (na, nb) = (rx_queued(&mut self.a), rx_queued(&mut self.b));
-            let ev_a = POLLIN | if nb > 0 { POLLOUT } else { 0 };
-            let ev_b = POLLIN | if na > 0 { POLLOUT } else { 0 };
+            let out = |n: u32| if n > 0 { Events::OUT } else { Events::empty() };
+            let (ev_a, ev_b) = (Events::IN | out(nb), Events::IN | out(na));
             let ra = self.a.poll(ev_a, Some(Duration::ZERO)).context("poll A")?;
             let rb = self.b.poll(ev_b, Some(Duration::ZERO)).context("poll B")?;
-            if (ra | rb) & POLLERR != 0 {
+            if (ra | rb).contains(Events::ERR) {
                 self.stats.poll_errors += 1;
             }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use nmxdp::abi::NS_MOREFRAG;
-use nmxdp::{Port, POLLERR, POLLIN};
+use nmxdp::{Events, Port};
 
 use crate::frame::Verifier;
 use crate::report::{Counters, Diag, DoneGuard};
@@ -63,19 +63,20 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
         if finished() {
             return Ok(Diag::of(&port));
         }
-        let rev = port.poll(POLLIN, Some(POLL_TIMEOUT))?;
-        if rev & POLLERR != 0 {
+        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
+        if rev.contains(Events::ERR) {
             bail!(
                 "thread {}: poll reported POLLERR on the RX rings",
                 job.index
             );
         }
-        if rev != 0 {
+        if !rev.is_empty() {
             break;
         }
         eprintln!(
-            "pkt-gen: thread {}: waiting for initial packets, poll returns {rev}",
-            job.index
+            "pkt-gen: thread {}: waiting for initial packets, poll returns {}",
+            job.index,
+            rev.bits()
         );
     }
 
@@ -84,14 +85,14 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
     ctrs.set_tic(Instant::now());
     let mut end = None;
     'outer: while !finished() {
-        let rev = port.poll(POLLIN, Some(POLL_TIMEOUT))?;
-        if rev & POLLERR != 0 {
+        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
+        if rev.contains(Events::ERR) {
             bail!(
                 "thread {}: poll reported POLLERR on the RX rings",
                 job.index
             );
         }
-        if rev == 0 {
+        if rev.is_empty() {
             if job.exit_on_idle {
                 // The last second was silence: do not count it.
                 end = Instant::now().checked_sub(POLL_TIMEOUT);
@@ -104,7 +105,7 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
             let mut ring = port.rx_ring(r);
             let n = ring.num_slots();
             free_space += ((ring.head() + n - ring.tail()) % n) as u64;
-            let avail = ring.space().min(job.burst);
+            let avail = ring.available().min(job.burst);
             if avail == 0 {
                 continue;
             }
@@ -117,7 +118,7 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
                     pkts += 1;
                 }
                 if let Some(v) = verifier.as_mut() {
-                    let _ = v.check(ring.packet(i));
+                    let _ = v.check(ring.packet(i).unwrap_or(&[]));
                 }
                 i = ring.next(i);
             }

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use nmxdp::abi::{NS_BUF_CHANGED, NS_REPORT};
-use nmxdp::{Port, POLLERR, POLLOUT};
+use nmxdp::abi::NS_REPORT;
+use nmxdp::{Events, Port};
 
 use crate::frame::{seq, write_seq};
 use crate::report::{Counters, Diag, DoneGuard};
@@ -80,12 +80,7 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         bail!("frame length {len} exceeds the {max} bytes a netmap buffer carries");
     }
     // Every buffer gets the full frame once; afterwards only its sequence number changes.
-    for r in rings.clone() {
-        let mut ring = port.tx_ring(r);
-        for i in 0..ring.num_slots() {
-            ring.slot_mut(i).flags |= NS_BUF_CHANGED;
-        }
-    }
+    let mut written = vec![false; nmxdp::region_layout()?.buf_num as usize];
 
     let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
     let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
@@ -106,14 +101,14 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
                 }
             }
         }
-        let rev = port.poll(POLLOUT, timeout)?;
-        if rev & POLLERR != 0 {
+        let rev = port.poll(Events::OUT, timeout)?;
+        if rev.contains(Events::ERR) {
             bail!(
                 "thread {}: poll reported POLLERR on the TX rings",
                 job.index
             );
         }
-        if rev == 0 {
+        if rev.is_empty() {
             eprintln!(
                 "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
                 job.index
@@ -129,10 +124,10 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
                 limit = limit.min(job.quota - sent);
             }
             let mut ring = port.tx_ring(r);
-            if ring.is_empty() {
+            if ring.is_full() {
                 continue;
             }
-            let m = fill(&mut ring, &job, sent, limit as u32) as u64;
+            let m = fill(&mut ring, &job, &mut written, sent, limit as u32) as u64;
             sent += m;
             if m > 0 {
                 events += 1;
@@ -156,27 +151,34 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
 }
 
 /// Fills up to `limit` free slots of `ring` with frames numbered from `first`; returns how many.
+/// `written` marks the buffers that already hold the full frame.
 #[inline]
-fn fill(ring: &mut nmxdp::Ring<'_>, job: &TxJob, first: u64, limit: u32) -> u32 {
+fn fill(
+    ring: &mut nmxdp::TxRing<'_>,
+    job: &TxJob,
+    written: &mut [bool],
+    first: u64,
+    limit: u32,
+) -> u32 {
     let len = job.frame.len();
-    let n = ring.space().min(limit);
+    let n = ring.available().min(limit);
     let mut i = ring.head();
     for k in 0..n {
-        let changed = ring.slot(i).flags & NS_BUF_CHANGED != 0;
+        let idx = ring.slot(i).buf_idx as usize;
         // A slot without a valid buffer (never expected) goes out empty.
-        let ok = match ring.buf_mut(i).get_mut(..len) {
+        let ok = match ring.buf_mut(i).and_then(|b| b.get_mut(..len)) {
             Some(buf) => {
-                if changed {
+                if !written[idx] {
                     buf.copy_from_slice(&job.frame);
+                    written[idx] = true;
                 }
                 write_seq(buf, seq(job.index, first + k as u64));
                 true
             }
             None => false,
         };
-        let s = ring.slot_mut(i);
-        s.len = if ok { len as u16 } else { 0 };
-        s.flags = if k + 1 == n { NS_REPORT } else { 0 };
+        ring.set_len(i, if ok { len } else { 0 });
+        ring.set_flags(i, if k + 1 == n { NS_REPORT } else { 0 });
         i = ring.next(i);
     }
     ring.advance(n);

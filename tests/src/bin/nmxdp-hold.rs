@@ -34,12 +34,12 @@ fn main() {
     let mut received = 0u64;
     while !done.load(Ordering::Relaxed) {
         let ev = port
-            .poll(nmxdp::POLLIN, Some(Duration::from_millis(50)))
-            .unwrap_or(0);
-        if ev & nmxdp::POLLIN != 0 {
+            .poll(nmxdp::Events::IN, Some(Duration::from_millis(50)))
+            .unwrap_or(nmxdp::Events::empty());
+        if ev.contains(nmxdp::Events::IN) {
             for r in port.rx_rings() {
                 let mut ring = port.rx_ring(r);
-                received += ring.space() as u64;
+                received += ring.available() as u64;
                 ring.release_all();
             }
         }

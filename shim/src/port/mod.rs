@@ -1,7 +1,8 @@
-//! A netmap port: what one `/dev/netmap` file descriptor registers (netmap-abi.md 5.3, 6, 7).
+//! A netmap port: what one `/dev/netmap` file descriptor registers (docs/netmap-compat.md,
+//! "Ports and names", "Register modes and flags").
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::abi::{
     netmap_if, NR_MONITOR_RX, NR_MONITOR_TX, NR_NO_TX_POLL, NR_REG_ALL_NIC, NR_REG_NIC_SW,
@@ -14,39 +15,27 @@ use crate::ifinfo::{if_info, IfInfo};
 use crate::name::{parse_port, PortSpec};
 use crate::queue::{PortStats, QueueCtx, QueueKey, SyncStatus};
 use crate::region::{Region, GLOBAL_MEM_ID};
-use crate::ring::Ring;
+use crate::ring::{busy, Held, Ring, RxRing, TxRing};
 
-/// Naps after a receive before poll() sleeps on the sockets again.
-const RX_NAPS: u8 = 4;
-
-/// Events for [`Port::poll`], with poll(2)'s meaning.
-pub const POLLIN: i16 = libc::POLLIN;
-pub const POLLOUT: i16 = libc::POLLOUT;
-pub const POLLERR: i16 = libc::POLLERR;
+mod builder;
+pub mod poll;
+pub use builder::{PortBuilder, RegFlags, RegMode};
+pub use poll::{Events, WaitPlan};
 
 /// An open netmap port over AF_XDP.
 ///
 /// ```no_run
-/// use nmxdp::Port;
+/// use nmxdp::{Events, Port};
 /// # fn main() -> nmxdp::Result<()> {
 /// let mut port = Port::open("netmap:veth0")?;
 /// // Send one frame on the first TX ring.
-/// let frame = [0xffu8; 60];
-/// let mut tx = port.tx_ring(0);
-/// if tx.space() > 0 {
-///     let i = tx.head();
-///     tx.buf_mut(i)[..frame.len()].copy_from_slice(&frame);
-///     tx.set_len(i, frame.len() as u16);
-///     tx.advance(1);
-/// }
+/// port.tx_ring(0).push(&[0xffu8; 60]);
 /// port.sync_tx()?;
 /// // Receive whatever arrives within a second.
-/// port.poll(nmxdp::POLLIN, Some(std::time::Duration::from_secs(1)))?;
-/// let mut rx = port.rx_ring(0);
-/// for pkt in rx.packets() {
-///     println!("{} bytes", pkt.len());
+/// port.poll(Events::IN, Some(std::time::Duration::from_secs(1)))?;
+/// for pkt in port.rx_ring(0).packets() {
+///     println!("{} bytes in slot {}", pkt.len(), pkt.slot);
 /// }
-/// rx.release_all();
 /// # Ok(()) }
 /// ```
 pub struct Port {
@@ -75,15 +64,27 @@ pub struct Port {
 /// What a port registered, as `nmreq_register` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Registration {
+    /// Region offset of the port's `netmap_if`; 0 from [`port_info`], which registers nothing.
     pub nr_offset: u64,
+    /// Size of the region in bytes, what `mmap` of the fd must cover; below 4 GiB.
     pub nr_memsize: u64,
+    /// Slots per TX ring. A queue already open in the process keeps the size its first opener
+    /// chose, which may differ from the one asked for.
     pub nr_tx_slots: u32,
+    /// Slots per RX ring (same rule as `nr_tx_slots`).
     pub nr_rx_slots: u32,
+    /// TX queues of the interface, whichever of them the port bound.
     pub nr_tx_rings: u16,
+    /// RX queues of the interface, whichever of them the port bound.
     pub nr_rx_rings: u16,
+    /// Always 1, as netmap reports for NIC ports, although host rings cannot be bound.
     pub nr_host_tx_rings: u16,
+    /// Always 1 (see `nr_host_tx_rings`).
     pub nr_host_rx_rings: u16,
+    /// Memory allocator id: always 1, the one region of the process.
     pub nr_mem_id: u16,
+    /// Extra buffers granted, chained from `ni_bufs_head`: as many as were free, up to the
+    /// number asked; 0 from [`port_info`].
     pub nr_extra_bufs: u32,
 }
 
@@ -97,8 +98,10 @@ impl Port {
     /// Opens a parsed port, asking for `extra_bufs` extra buffers (netmap's `nr_extra_bufs`).
     pub fn open_spec(spec: PortSpec, extra_bufs: u32) -> Result<Port> {
         check_supported(&spec)?;
-        check_privileges()?;
+        // A name that cannot work is reported before missing privileges, as netmap reports
+        // ENXIO to anyone allowed to open /dev/netmap.
         let info = if_info(&spec.name)?;
+        check_privileges()?;
         check_mode(&spec)?;
         let mut eng = engine()?;
         let cfg = eng.cfg.clone();
@@ -225,29 +228,33 @@ impl Port {
         Ok(port)
     }
 
-    /// Fills this port's `netmap_if`: unbound rings have offset 0 (netmap-abi.md pitfall 1).
+    /// Fills this port's `netmap_if`: unbound rings have offset 0 (docs/netmap-compat.md,
+    /// "Register modes and flags").
     fn write_nifp(&mut self) {
         let nifp = self.nifp();
-        let name = self.info.name.as_bytes();
-        // SAFETY: the netmap_if object is ours (allocated for this port, zeroed, if_size bytes,
-        // enough for ntx + nrx + 2 ring offsets since if_size bounds the queue count).
+        let rx_base = (self.ntx + 1) as usize;
+        let mut ofs = vec![0isize; rx_base + self.nrx as usize + 1];
+        for c in &self.tx {
+            ofs[c.key.queue as usize] = (c.tx_ring_off - self.nifp_off) as isize;
+        }
+        for c in &self.rx {
+            ofs[rx_base + c.key.queue as usize] = (c.rx_ring_off - self.nifp_off) as isize;
+        }
+        let mut hdr = netmap_if {
+            ni_tx_rings: self.ntx,
+            ni_rx_rings: self.nrx,
+            ni_host_tx_rings: 1,
+            ni_host_rx_rings: 1,
+            ..Default::default()
+        };
+        hdr.set_name(&self.info.name);
+        // SAFETY: the netmap_if object is this port's (allocated for it, zeroed), and
+        // `nifp_at` checked that it has room for these ring offsets.
         unsafe {
-            let n = &mut *nifp;
-            let len = name.len().min(15);
-            for (d, s) in n.ni_name.iter_mut().zip(&name[..len]) {
-                *d = *s as _;
-            }
-            n.ni_tx_rings = self.ntx;
-            n.ni_rx_rings = self.nrx;
-            n.ni_host_tx_rings = 1;
-            n.ni_host_rx_rings = 1;
-            let ofs = crate::abi::ring_ofs_ptr(nifp);
-            for c in &self.tx {
-                *ofs.add(c.key.queue as usize) = (c.tx_ring_off - self.nifp_off) as isize;
-            }
-            let rx_base = (self.ntx + 1) as usize;
-            for c in &self.rx {
-                *ofs.add(rx_base + c.key.queue as usize) = (c.rx_ring_off - self.nifp_off) as isize;
+            nifp.write_volatile(hdr);
+            let base = crate::abi::ring_ofs_ptr(nifp);
+            for (k, v) in ofs.into_iter().enumerate() {
+                base.add(k).write_volatile(v);
             }
         }
     }
@@ -257,31 +264,32 @@ impl Port {
         let bufs = self.region.alloc_bufs_upto(n as usize);
         let mut head = 0u32;
         for &b in &bufs {
-            // SAFETY: b < buf_num; the buffer is ours now.
-            unsafe { self.region.buf(b).cast::<u32>().write_unaligned(head) };
+            self.region.set_buf_word(b, head);
             head = b;
         }
-        // SAFETY: our netmap_if.
-        unsafe { (*self.nifp()).ni_bufs_head = head };
+        // SAFETY: our netmap_if; a volatile write of one field.
+        unsafe { std::ptr::addr_of_mut!((*self.nifp()).ni_bufs_head).write_volatile(head) };
         bufs.len() as u32
     }
 
     /// Frees the chain `ni_bufs_head` points to now (the app may have rearranged it).
     fn free_extra_bufs(&mut self) {
-        // SAFETY: our netmap_if.
-        let mut b = unsafe { (*self.nifp()).ni_bufs_head };
+        // SAFETY: our netmap_if; a volatile read of one field.
+        let mut b = unsafe { std::ptr::addr_of!((*self.nifp()).ni_bufs_head).read_volatile() };
         let mut chain = Vec::new();
         let limit = self.region.layout.buf_num;
         while b >= 2 && b < limit && chain.len() < limit as usize {
             chain.push(b);
-            // SAFETY: b < buf_num.
-            b = unsafe { self.region.buf(b).cast::<u32>().read_unaligned() };
+            b = self.region.buf_word(b).unwrap_or(0);
         }
         self.region.free_bufs(chain);
     }
 
     fn nifp(&self) -> *mut netmap_if {
-        self.region.at(self.nifp_off).cast()
+        let ring_ofs = (self.ntx + self.nrx + 2) as usize;
+        self.region
+            .nifp_at(self.nifp_off, ring_ofs)
+            .expect("the region sizes netmap_if objects for every queue of an interface")
     }
 
     /// The parsed name this port was opened with.
@@ -330,191 +338,134 @@ impl Port {
         self.first_tx..self.first_tx + self.tx.len() as u32
     }
 
+    /// Netmap indices of the bound RX rings (first..=last); empty when none.
     pub fn rx_rings(&self) -> std::ops::Range<u32> {
         self.first_rx..self.first_rx + self.rx.len() as u32
     }
 
-    /// TX ring `i` (a netmap ring index in [`Port::tx_rings`]).
+    /// A view of TX ring `i` (a netmap ring index in [`Port::tx_rings`]).
     ///
     /// # Panics
-    /// If ring `i` is not bound to this port.
-    pub fn tx_ring(&mut self, i: u32) -> Ring<'_> {
-        let c = self.tx_ctx(i);
-        Ring::new(self.region.at(c.tx_ring_off).cast(), self.region)
+    /// If ring `i` is not bound to this port, or this thread holds it through another port
+    /// (see [`Port::try_tx_ring`]).
+    pub fn tx_ring(&mut self, i: u32) -> TxRing<'_> {
+        self.try_tx_ring(i).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// RX ring `i` (a netmap ring index in [`Port::rx_rings`]).
+    /// A view of RX ring `i` (a netmap ring index in [`Port::rx_rings`]).
     ///
     /// # Panics
-    /// If ring `i` is not bound to this port.
-    pub fn rx_ring(&mut self, i: u32) -> Ring<'_> {
-        let c = self.rx_ctx(i);
-        Ring::new(self.region.at(c.rx_ring_off).cast(), self.region)
+    /// As [`Port::tx_ring`].
+    pub fn rx_ring(&mut self, i: u32) -> RxRing<'_> {
+        self.try_rx_ring(i).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A view of TX ring `i`: EINVAL if it is not bound to this port, EBUSY if this thread
+    /// already holds it through a view of another port.
+    pub fn try_tx_ring(&mut self, i: u32) -> Result<TxRing<'_>> {
+        let c = self.tx_ctx(i)?;
+        tx_view(c, self.region).ok_or_else(|| busy("TX", i))
+    }
+
+    /// A view of RX ring `i` (errors as [`Port::try_tx_ring`]).
+    pub fn try_rx_ring(&mut self, i: u32) -> Result<RxRing<'_>> {
+        let c = self.rx_ctx(i)?;
+        rx_view(c, self.region).ok_or_else(|| busy("RX", i))
     }
 
     /// TX ring `t` and RX ring `r` at once, e.g. to swap buffers between them.
-    pub fn tx_rx_rings(&mut self, t: u32, r: u32) -> (Ring<'_>, Ring<'_>) {
-        let tc = self.tx_ctx(t).tx_ring_off;
-        let rc = self.rx_ctx(r).rx_ring_off;
+    ///
+    /// # Panics
+    /// As [`Port::tx_ring`].
+    pub fn tx_rx_rings(&mut self, t: u32, r: u32) -> (TxRing<'_>, RxRing<'_>) {
+        let region = self.region;
+        let tc = self.tx_ctx(t).unwrap_or_else(|e| panic!("{e}"));
+        let rc = self.rx_ctx(r).unwrap_or_else(|e| panic!("{e}"));
+        let tx = tx_view(tc, region).unwrap_or_else(|| panic!("{}", busy("TX", t)));
+        let rx = rx_view(rc, region).unwrap_or_else(|| panic!("{}", busy("RX", r)));
+        (tx, rx)
+    }
+
+    /// Views of every bound ring at once: the TX rings, then the RX rings, in ring order.
+    ///
+    /// # Panics
+    /// As [`Port::tx_ring`], when a view is taken.
+    pub fn rings_mut(
+        &mut self,
+    ) -> (
+        impl Iterator<Item = TxRing<'_>>,
+        impl Iterator<Item = RxRing<'_>>,
+    ) {
+        let region = self.region;
+        let (ft, fr) = (self.first_tx, self.first_rx);
         (
-            Ring::new(self.region.at(tc).cast(), self.region),
-            Ring::new(self.region.at(rc).cast(), self.region),
+            self.tx.iter().enumerate().map(move |(k, c)| {
+                tx_view(c, region).unwrap_or_else(|| panic!("{}", busy("TX", ft + k as u32)))
+            }),
+            self.rx.iter().enumerate().map(move |(k, c)| {
+                rx_view(c, region).unwrap_or_else(|| panic!("{}", busy("RX", fr + k as u32)))
+            }),
         )
     }
 
-    fn tx_ctx(&self, i: u32) -> &Arc<QueueCtx> {
+    fn tx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
         i.checked_sub(self.first_tx)
             .and_then(|k| self.tx.get(k as usize))
-            .unwrap_or_else(|| {
-                panic!(
-                    "TX ring {i} is not bound to this port (bound: {:?})",
-                    self.tx_rings()
-                )
-            })
+            .ok_or_else(|| not_bound("TX", i, self.tx_rings()))
     }
 
-    fn rx_ctx(&self, i: u32) -> &Arc<QueueCtx> {
+    fn rx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
         i.checked_sub(self.first_rx)
             .and_then(|k| self.rx.get(k as usize))
-            .unwrap_or_else(|| {
-                panic!(
-                    "RX ring {i} is not bound to this port (bound: {:?})",
-                    self.rx_rings()
-                )
-            })
+            .ok_or_else(|| not_bound("RX", i, self.rx_rings()))
     }
 
     /// NIOCTXSYNC: transmit `[hwcur, head)` of every bound TX ring and reclaim completed slots.
-    /// Like netmap, a ring with bad head/cur is re-initialised and the call still succeeds.
+    /// Like netmap, a ring with bad head/cur is re-initialised and the call still succeeds;
+    /// a device that went away or down is an error (EIO).
     pub fn sync_tx(&mut self) -> Result<()> {
+        let mut down = false;
         for c in &self.tx {
-            c.txsync();
+            down |= c.txsync() == SyncStatus::DeviceError;
         }
-        Ok(())
+        self.device_result(down)
     }
 
     /// NIOCRXSYNC: return released slots to the kernel and pick up received packets.
     pub fn sync_rx(&mut self) -> Result<()> {
+        let mut down = false;
         for c in &self.rx {
-            c.rxsync();
+            down |= c.rxsync() == SyncStatus::DeviceError;
         }
-        Ok(())
+        self.device_result(down)
     }
 
-    /// netmap's poll(): flush TX (unless `NR_NO_TX_POLL` and no `POLLOUT`), sync RX if `POLLIN`
-    /// is asked, and report `POLLOUT`/`POLLIN` where `cur != tail`, `POLLERR` on a broken ring.
-    /// Sleeps on the AF_XDP sockets until something is ready or `timeout` (None = forever) passes.
-    pub fn poll(&mut self, events: i16, timeout: Option<Duration>) -> Result<i16> {
-        // The clock is read only when the call has to wait.
-        let mut deadline: Option<Instant> = None;
-        let want_tx = events & POLLOUT != 0;
-        let want_rx = events & POLLIN != 0;
-        loop {
-            let mut revents = 0i16;
-            if want_tx || !self.no_tx_poll {
-                for c in &self.tx {
-                    let (status, ready) = c.tx_poll_step(!want_tx);
-                    if status.is_some_and(|s| s != SyncStatus::Ok) {
-                        revents |= POLLERR;
-                    }
-                    if want_tx && ready {
-                        revents |= POLLOUT;
-                    }
-                }
-            }
-            if want_rx {
-                for c in &self.rx {
-                    let (status, ready) = c.rx_poll_step();
-                    if status != SyncStatus::Ok {
-                        revents |= POLLERR;
-                    }
-                    if ready {
-                        revents |= POLLIN;
-                    }
-                }
-            }
-            if self.tx.is_empty() && self.rx.is_empty() {
-                revents |= POLLERR;
-            }
-            if revents & POLLIN != 0 && !self.rx_nap.is_zero() {
-                self.rx_naps_left = RX_NAPS;
-            }
-            if revents != 0 || timeout == Some(Duration::ZERO) {
-                return Ok(revents);
-            }
-            let left = match timeout {
-                None => None,
-                Some(t) => {
-                    let now = Instant::now();
-                    let d = *deadline.get_or_insert(now + t);
-                    if now >= d {
-                        return Ok(revents);
-                    }
-                    Some(d - now)
-                }
-            };
-            self.wait(want_tx, want_rx, left);
+    fn device_result(&self, down: bool) -> Result<()> {
+        if !down {
+            return Ok(());
         }
-    }
-
-    /// Sleeps on the sockets: RX readability, or TX progress when TX room is wanted.
-    /// Right after packets arrived, RX waits are short naps instead (interrupt mitigation):
-    /// the next burst is likely microseconds away, and a sleeper on the socket costs the
-    /// sending CPU a wakeup per burst.
-    fn wait(&mut self, want_tx: bool, want_rx: bool, left: Option<Duration>) {
-        if want_rx && !want_tx && self.rx_naps_left > 0 {
-            self.rx_naps_left -= 1;
-            let nap = left.map_or(self.rx_nap, |l| l.min(self.rx_nap));
-            std::thread::sleep(nap);
-            return;
-        }
-        let tx_pending = want_tx && self.tx.iter().any(|c| c.tx_inflight());
-        // AF_XDP reports POLLOUT whenever its TX ring is half empty, which says nothing about
-        // completions; waiting for TX room is therefore a short sleep and a resync.
-        let mut ms: i32 = match left {
-            None => -1,
-            Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
-        };
-        if want_tx {
-            ms = if ms < 0 { 1 } else { ms.min(1) };
-            if tx_pending {
-                for c in &self.tx {
-                    c.kick();
-                }
-            }
-        }
-        if ms == 0 {
-            ms = 1;
-        }
-        let n = if want_rx { self.rx_pollfds.len() } else { 0 };
-        for p in &mut self.rx_pollfds {
-            p.revents = 0;
-        }
-        // SAFETY: rx_pollfds holds n valid pollfd entries (n = 0 is a plain sleep).
-        unsafe { libc::poll(self.rx_pollfds.as_mut_ptr(), n as libc::nfds_t, ms) };
-    }
-
-    /// For callers that sleep themselves (the C poll emulation): right after packets arrived,
-    /// how long to nap instead of sleeping on the sockets (see `NMXDP_RX_NAP_US`).
-    pub fn take_rx_nap(&mut self) -> Option<Duration> {
-        if self.rx_naps_left == 0 || self.rx_nap.is_zero() {
-            return None;
-        }
-        self.rx_naps_left -= 1;
-        Some(self.rx_nap)
+        // netmap answers EIO for a sync on a stopped ring (docs/netmap-compat.md, "Errors").
+        Err(Error::new(
+            libc::EIO,
+            format!(
+                "{}: the interface went away or down while syncing: bring it up (ip link set dev {} up) and reopen the port",
+                self.info.name, self.info.name
+            ),
+        ))
     }
 
     /// Counters summed over this port's queues.
     pub fn stats(&self) -> PortStats {
         let mut s = PortStats::default();
-        let mut seen: Vec<QueueKey> = Vec::new();
-        for c in self.tx.iter().chain(self.rx.iter()) {
-            if !seen.contains(&c.key) {
-                seen.push(c.key);
-                s.add(&c.counters);
-            }
+        for c in self.queues() {
+            s.add(&c.counters);
         }
         s
+    }
+
+    /// Each queue of the port once (a queue bound in both directions appears in both lists).
+    fn queues(&self) -> Vec<&Arc<QueueCtx>> {
+        unique_by_key(self.tx.iter().chain(self.rx.iter()), |c| c.key)
     }
 
     /// Kernel counters (XDP_STATISTICS) summed over this port's sockets: RX drops for lack of
@@ -534,17 +485,41 @@ impl Port {
         sum
     }
 
-    /// AF_XDP socket fds, for callers that build their own event loops.
+    /// AF_XDP socket fds (one per queue), for callers that build their own event loops.
     pub fn socket_fds(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self
-            .tx
-            .iter()
-            .chain(self.rx.iter())
-            .map(|c| c.fd())
-            .collect();
-        v.dedup();
-        v
+        self.queues().into_iter().map(|c| c.fd()).collect()
     }
+}
+
+/// The items of `items` whose key was not seen before, in order.
+fn unique_by_key<T, K: PartialEq>(items: impl Iterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for it in items {
+        let k = key(&it);
+        if !out.iter().any(|o| key(o) == k) {
+            out.push(it);
+        }
+    }
+    out
+}
+
+fn tx_view<'a>(c: &'a QueueCtx, region: &'a Region) -> Option<TxRing<'a>> {
+    let g = c.tx.lock_view()?;
+    let shm = g.ring;
+    Some(Ring::new(shm, region, Held::Tx(g)))
+}
+
+fn rx_view<'a>(c: &'a QueueCtx, region: &'a Region) -> Option<RxRing<'a>> {
+    let g = c.rx.lock_view()?;
+    let shm = g.ring;
+    Some(Ring::new(shm, region, Held::Rx(g)))
+}
+
+fn not_bound(dir: &str, i: u32, bound: std::ops::Range<u32>) -> Error {
+    Error::new(
+        libc::EINVAL,
+        format!("{dir} ring {i} is not bound to this port (bound: {bound:?}): pick a ring in that range or open the port with it"),
+    )
 }
 
 impl Drop for Port {
@@ -709,5 +684,17 @@ fn check_mode(spec: &PortSpec) -> Result<()> {
             libc::EINVAL,
             format!("{}: invalid register mode {m}", spec.name),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_by_key;
+
+    #[test]
+    fn a_queue_in_both_directions_counts_once() {
+        // TX queues 0 and 1, then RX queues 0 and 1: each socket once, in order.
+        let fds = [10, 11, 10, 11];
+        assert_eq!(unique_by_key(fds.iter(), |f| **f), vec![&10, &11]);
     }
 }
