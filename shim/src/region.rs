@@ -480,7 +480,7 @@ impl Region {
 
     /// The `netmap_if` at region offset `off`, with room for `ring_ofs` entries of ring
     /// offsets; None unless it lies wholly in the interface pool.
-    pub(crate) fn nifp_at(&self, off: u64, ring_ofs: usize) -> Option<*mut crate::abi::netmap_if> {
+    pub(crate) fn nifp_at(&self, off: u64, ring_ofs: usize) -> Option<crate::shm::SharedIf> {
         let bytes = std::mem::size_of::<crate::abi::netmap_if>() + ring_ofs * 8;
         if !off.is_multiple_of(self.layout.if_size as u64) || bytes > self.layout.if_size as usize {
             return None;
@@ -488,8 +488,9 @@ impl Region {
         if off + self.layout.if_size as u64 > self.layout.if_pool_size {
             return None;
         }
-        // SAFETY: inside the interface pool of this mapping (checked above).
-        Some(unsafe { self.base.add(off as usize).cast() })
+        // SAFETY: inside the interface pool of this mapping (checked above), which outlives
+        // every handle (the engine's region is 'static).
+        Some(unsafe { crate::shm::SharedIf::new(self.base.add(off as usize).cast(), ring_ofs) })
     }
 }
 

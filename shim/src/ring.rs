@@ -72,7 +72,11 @@ impl Held<'_> {
 pub struct Ring<'p, D: Direction> {
     shm: SharedRing,
     region: &'p Region,
-    held: Held<'p>,
+    /// `hwcur` and the count of slots from it the application owns: fixed while the view
+    /// holds the ring, since only a sync moves them.
+    hwcur: u32,
+    owned: u32,
+    _held: Held<'p>,
     _dir: PhantomData<D>,
 }
 
@@ -97,10 +101,13 @@ pub enum SwapError {
 
 impl<'p, D: Direction> Ring<'p, D> {
     pub(crate) fn new(shm: SharedRing, region: &'p Region, held: Held<'p>) -> Self {
+        let (hwcur, hwtail) = held.owned();
         Ring {
             shm,
             region,
-            held,
+            hwcur,
+            owned: nm_ring_dist(shm.num_slots(), hwcur, hwtail),
+            _held: held,
             _dir: PhantomData,
         }
     }
@@ -196,9 +203,8 @@ impl<'p, D: Direction> Ring<'p, D> {
     /// Is slot `i` one the application owns now (kernel-side bounds, not `head`)?
     #[inline]
     fn owns(&self, i: u32) -> bool {
-        let (hwcur, hwtail) = self.held.owned();
         let n = self.num_slots();
-        i < n && nm_ring_dist(n, hwcur, i) < nm_ring_dist(n, hwcur, hwtail)
+        i < n && nm_ring_dist(n, self.hwcur, i) < self.owned
     }
 
     /// The buffer of an owned slot, if the ownership table agrees it is the application's.

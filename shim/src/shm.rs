@@ -170,6 +170,63 @@ impl SharedRing {
     }
 }
 
+/// A `netmap_if` in the region, with the number of ring offsets it has room for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedIf {
+    ptr: NonNull<crate::abi::netmap_if>,
+    ring_ofs: usize,
+}
+
+// SAFETY: as for SharedRing: an address plus a count, used only for volatile accesses.
+unsafe impl Send for SharedIf {}
+// SAFETY: as above.
+unsafe impl Sync for SharedIf {}
+
+impl SharedIf {
+    /// A handle on the `netmap_if` at `ptr`, followed by room for `ring_ofs` ring offsets.
+    ///
+    /// # Safety
+    /// `ptr` must point to such an object, in memory that stays mapped and writable for as long
+    /// as this handle or any copy of it is used.
+    pub unsafe fn new(ptr: *mut crate::abi::netmap_if, ring_ofs: usize) -> SharedIf {
+        SharedIf {
+            ptr: NonNull::new(ptr).expect("netmap_if address is not null"),
+            ring_ofs,
+        }
+    }
+
+    /// Address of the object (what `NETMAP_IF()` returns).
+    pub fn as_ptr(self) -> *mut crate::abi::netmap_if {
+        self.ptr.as_ptr()
+    }
+
+    /// Writes the header and the ring offsets (`ofs.len()` must fit the object).
+    pub fn write(self, hdr: crate::abi::netmap_if, ofs: &[isize]) {
+        assert!(ofs.len() <= self.ring_ofs, "more ring offsets than the object holds");
+        // SAFETY: a live object with room for `ring_ofs` offsets (contract of `new`); volatile
+        // writes because the application maps this memory.
+        unsafe {
+            self.ptr.as_ptr().write_volatile(hdr);
+            let base = crate::abi::ring_ofs_ptr(self.ptr.as_ptr());
+            for (k, v) in ofs.iter().enumerate() {
+                base.add(k).write_volatile(*v);
+            }
+        }
+    }
+
+    /// Reads `ni_bufs_head` (the application may relink its extra buffers at any time).
+    pub fn bufs_head(self) -> u32 {
+        // SAFETY: a live object (contract of `new`); one-field volatile read.
+        unsafe { addr_of!((*self.ptr.as_ptr()).ni_bufs_head).read_volatile() }
+    }
+
+    /// Writes `ni_bufs_head`.
+    pub fn set_bufs_head(self, v: u32) {
+        // SAFETY: as for bufs_head.
+        unsafe { addr_of_mut!((*self.ptr.as_ptr()).ni_bufs_head).write_volatile(v) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,15 +248,7 @@ impl Port {
             ..Default::default()
         };
         hdr.set_name(&self.info.name);
-        // SAFETY: the netmap_if object is this port's (allocated for it, zeroed), and
-        // `nifp_at` checked that it has room for these ring offsets.
-        unsafe {
-            nifp.write_volatile(hdr);
-            let base = crate::abi::ring_ofs_ptr(nifp);
-            for (k, v) in ofs.into_iter().enumerate() {
-                base.add(k).write_volatile(v);
-            }
-        }
+        nifp.write(hdr, &ofs);
     }
 
     /// Links up to `n` extra buffers from `ni_bufs_head` through their first 4 bytes.
@@ -267,15 +259,13 @@ impl Port {
             self.region.set_buf_word(b, head);
             head = b;
         }
-        // SAFETY: our netmap_if; a volatile write of one field.
-        unsafe { std::ptr::addr_of_mut!((*self.nifp()).ni_bufs_head).write_volatile(head) };
+        self.nifp().set_bufs_head(head);
         bufs.len() as u32
     }
 
     /// Frees the chain `ni_bufs_head` points to now (the app may have rearranged it).
     fn free_extra_bufs(&mut self) {
-        // SAFETY: our netmap_if; a volatile read of one field.
-        let mut b = unsafe { std::ptr::addr_of!((*self.nifp()).ni_bufs_head).read_volatile() };
+        let mut b = self.nifp().bufs_head();
         let mut chain = Vec::new();
         let limit = self.region.layout.buf_num;
         while b >= 2 && b < limit && chain.len() < limit as usize {
@@ -285,7 +275,7 @@ impl Port {
         self.region.free_bufs(chain);
     }
 
-    fn nifp(&self) -> *mut netmap_if {
+    fn nifp(&self) -> crate::shm::SharedIf {
         let ring_ofs = (self.ntx + self.nrx + 2) as usize;
         self.region
             .nifp_at(self.nifp_off, ring_ofs)
@@ -330,7 +320,7 @@ impl Port {
 
     /// Address of this port's `netmap_if`.
     pub fn netmap_if(&self) -> *mut netmap_if {
-        self.nifp()
+        self.nifp().as_ptr()
     }
 
     /// Netmap indices of the bound TX rings (first..=last); empty when none.

@@ -154,11 +154,11 @@ impl RxState {
                 c.copied_bytes.fetch_add(d.len as u64, Relaxed);
             }
             self.region.transfer(idx, Owner::KernelRx, Owner::App);
-            let old = self.ring.buf_idx(tail);
-            self.ring
-                .set_flags(tail, if old != idx { NS_BUF_CHANGED } else { 0 });
-            self.ring.set_buf_idx(tail, idx);
-            self.ring.set_len(tail, d.len as u16);
+            let mut s = self.ring.slot(tail);
+            s.flags = if s.buf_idx != idx { NS_BUF_CHANGED } else { 0 };
+            s.buf_idx = idx;
+            s.len = d.len as u16;
+            self.ring.set_slot(tail, s);
             bytes += d.len as u64;
             tail = nm_ring_next(n, tail);
         }
