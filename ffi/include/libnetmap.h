@@ -2,8 +2,8 @@
 /*
  * libnetmap.h -- the libnetmap API (nmport_*, nmreq_*, nmctx_*), API 14.
  *
- * Written for nmxdp from the documented ABI (shared/docs/netmap-abi.md,
- * sections 8.1 and 9.1-9.2); it contains no upstream netmap code.  The
+ * Written for nmxdp from the documented netmap ABI (see docs/netmap-compat.md);
+ * it contains no upstream netmap code.  The
  * functions are implemented by nmxdp's libnetmap.so.
  *
  * Typical use:

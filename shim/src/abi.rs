@@ -1,4 +1,5 @@
-//! netmap's user-visible ABI (x86_64 Linux, API 14), written from the project's netmap-abi.md facts.
+//! netmap's user-visible ABI (x86_64 Linux, API 14), written from the documented ABI
+//! (docs/netmap-compat.md).
 //!
 //! Unmodified netmap binaries read and write these structures directly in shared memory and pass
 //! them to ioctl(), so every size, alignment and offset is checked at compile time below.
@@ -1069,7 +1070,7 @@ pub struct nm_csb_ktoa {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Compile-time layout checks (every row of netmap-abi.md §2, §4 and §5)
+// Compile-time layout checks (every size and offset of upstream's x86_64 ABI)
 // ------------------------------------------------------------------------------------------------
 
 /// Size of the field selected by `_f`, usable in const context.

@@ -85,8 +85,8 @@ pub use engine::Modes;
 pub use error::{Error, Result};
 pub use port::poll as port_poll;
 pub use port::{
-    pool_audit, port_info, region_base, region_layout, Events, Port, PortBuilder, RegFlags,
-    RegMode, Registration, WaitPlan,
+    check_registration, pool_audit, port_info, region_base, region_layout, Events, Port,
+    PortBuilder, RegFlags, RegMode, Registration, WaitPlan,
 };
 pub use queue::PortStats;
 pub use ring::{

@@ -202,7 +202,10 @@ impl SharedIf {
 
     /// Writes the header and the ring offsets (`ofs.len()` must fit the object).
     pub fn write(self, hdr: crate::abi::netmap_if, ofs: &[isize]) {
-        assert!(ofs.len() <= self.ring_ofs, "more ring offsets than the object holds");
+        assert!(
+            ofs.len() <= self.ring_ofs,
+            "more ring offsets than the object holds"
+        );
         // SAFETY: a live object with room for `ring_ofs` offsets (contract of `new`); volatile
         // writes because the application maps this memory.
         unsafe {

@@ -2,7 +2,7 @@
 //!
 //! One socket per (netns, ifindex, queue); all sockets of a process share one UMEM (the region's
 //! buffer pool). Ring indices follow the kernel's protocol: a producer publishes with a
-//! store-release of `producer`, a consumer reads it with a load-acquire (afxdp-facts.md 1.3).
+//! store-release of `producer`, a consumer reads it with a load-acquire (docs/architecture.md, "Queues and sockets").
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::sys::*;
 
 /// A shared mapping of one kernel ring, unmapped on drop (the mapping holds a socket reference,
-/// so it must go before the socket can be released; afxdp-facts.md 1.9).
+/// so it must go before the socket can be released; docs/architecture.md, "Queues and sockets").
 struct RingMap {
     ptr: *mut u8,
     len: usize,
@@ -558,7 +558,8 @@ pub fn statistics(fd: RawFd) -> Result<xdp_statistics> {
 }
 
 /// A released socket on the same queue is torn down by a kernel workqueue, so bind can see EBUSY
-/// for some tens of milliseconds after a close (afxdp-facts.md 1.9): retry for a bounded time.
+/// for some tens of milliseconds after a close (docs/architecture.md, "Queues and sockets"):
+/// retry for a bounded time.
 fn bind_with_retry(s: RawFd, addr: &sockaddr_xdp, ifindex: u32, queue: u32) -> Result<()> {
     const RETRIES: u32 = 100;
     for attempt in 0..=RETRIES {

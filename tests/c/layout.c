@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Layout test of nmxdp's netmap headers: every size, alignment, offset and
- * constant given by shared/docs/netmap-abi.md (sections 1, 2, 4, 5, 9.2 and
- * 9.3) is a _Static_assert, so a wrong header fails to compile.  main() then
+ * constant netmap applications depend on (upstream's x86_64 values) is a
+ * _Static_assert, so a wrong header fails to compile.  main() then
  * runs a few checks of the ring/region macros on a fake region.
  *
  *   gcc -O2 -Wall -Wextra -Werror -std=c11 -pedantic -I ffi/include \

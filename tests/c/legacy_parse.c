@@ -3,7 +3,8 @@
  * Test of the legacy inline library of nmxdp's <net/netmap_user.h>
  * (NETMAP_WITH_LIBS) that needs no kernel and no /dev/netmap:
  *
- *  - nm_parse() on every row and error case of netmap-abi.md section 8.2,
+ *  - nm_parse() on every row and error case of the legacy name grammar
+ *    (docs/netmap-compat.md, "Ports and names"),
  *    plus edge cases;
  *  - nm_open() on names that are not netmap names (NULL, errno 0) and on
  *    malformed ones (NULL, EINVAL);

@@ -2,8 +2,8 @@
 /*
  * net/netmap.h -- netmap user-space ABI, API 14.
  *
- * Written for nmxdp from the documented ABI (shared/docs/netmap-abi.md,
- * sections 1, 2, 4 and 5); it contains no upstream netmap code.  Sizes and
+ * Written for nmxdp from the documented netmap ABI (see docs/netmap-compat.md);
+ * it contains no upstream netmap code.  Sizes and
  * offsets match upstream's headers on x86_64 Linux (checked by
  * tests/c/layout.c).
  *

@@ -3,8 +3,8 @@
  * net/netmap_legacy.h -- the legacy netmap control interface (struct nmreq,
  * NIOCGINFO, NIOCREGIF), API 14.
  *
- * Written for nmxdp from the documented ABI (shared/docs/netmap-abi.md,
- * section 4); it contains no upstream netmap code.  Included by
+ * Written for nmxdp from the documented netmap ABI (see docs/netmap-compat.md);
+ * it contains no upstream netmap code.  Included by
  * <net/netmap.h>; including it alone pulls <net/netmap.h> in first.
  */
 #ifndef _NET_NETMAP_LEGACY_H_

@@ -2,8 +2,8 @@
 /*
  * net/netmap_user.h -- user-space helpers for netmap, API 14.
  *
- * Written for nmxdp from the documented ABI (shared/docs/netmap-abi.md,
- * sections 3, 8.2 and 9.3); it contains no upstream netmap code.
+ * Written for nmxdp from the documented netmap ABI (see docs/netmap-compat.md);
+ * it contains no upstream netmap code.
  *
  * Macros to reach the interface descriptor, the rings and the buffers of a
  * mapped region, ring index helpers, a packet copy routine and debug

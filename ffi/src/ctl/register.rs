@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use libc::{EBUSY, EINVAL};
-use nmxdp::abi::{nmreq_register, NR_REG_ALL_NIC, NR_REG_ONE_NIC};
+use libc::EBUSY;
+use nmxdp::abi::{nmreq_register, NR_REG_ALL_NIC};
 use nmxdp::name::{PortSpec, RingConf};
 use nmxdp::{Port, Registration};
 
@@ -65,17 +65,7 @@ pub(super) fn dry_run(spec: &PortSpec) -> Res {
         return Err(EBUSY.into());
     }
     fdtable::mark_engine_used();
-    let info = nmxdp::port_info(spec)?;
-    let rings = info.nr_tx_rings.max(info.nr_rx_rings);
-    if spec.mode == NR_REG_ONE_NIC && spec.ringid >= rings {
-        return Err(Fail::new(
-            EINVAL,
-            format!(
-                "{}: ring {} does not exist, the interface has {rings} queue(s)",
-                spec.name, spec.ringid
-            ),
-        ));
-    }
+    nmxdp::check_registration(spec)?;
     Ok(())
 }
 

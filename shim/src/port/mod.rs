@@ -106,43 +106,10 @@ impl Port {
         let mut eng = engine()?;
         let cfg = eng.cfg.clone();
         let region = eng.region;
-        let max_frame = region.layout.max_frame();
-        if info.mtu + 14 > max_frame {
-            return Err(Error::new(
-                libc::EINVAL,
-                format!(
-                    "{}: MTU {} needs frames of {} bytes but one netmap buffer carries {max_frame}: lower the MTU (ip link set dev {} mtu {}) or set NMXDP_BUF_SIZE=4096",
-                    spec.name,
-                    info.mtu,
-                    info.mtu + 14,
-                    spec.name,
-                    max_frame - 14
-                ),
-            ));
-        }
+        check_mtu(&spec, &info, &region.layout)?;
         let nq = info.rx_queues.max(info.tx_queues);
         let (ntx, nrx) = (info.tx_queues, info.rx_queues);
-        let (mut txq, mut rxq): (Vec<u32>, Vec<u32>) = match spec.mode {
-            NR_REG_ALL_NIC => ((0..ntx).collect(), (0..nrx).collect()),
-            NR_REG_ONE_NIC => {
-                let q = spec.ringid as u32;
-                if q >= nq {
-                    return Err(Error::new(
-                        libc::EINVAL,
-                        format!(
-                            "{}: ring {q} does not exist, the interface has {nq} queue(s): use -0 .. -{}",
-                            spec.name,
-                            nq - 1
-                        ),
-                    ));
-                }
-                (
-                    if q < ntx { vec![q] } else { vec![] },
-                    if q < nrx { vec![q] } else { vec![] },
-                )
-            }
-            _ => unreachable!("checked by check_supported"),
-        };
+        let (mut txq, mut rxq) = bound_queues(&spec, &info)?;
         if spec.flags & NR_TX_RINGS_ONLY != 0 {
             rxq.clear();
         }
@@ -547,13 +514,34 @@ pub fn port_info(spec: &PortSpec) -> Result<Registration> {
     let info = if_info(&spec.name)?;
     check_mode(spec)?;
     let eng = engine()?;
+    Ok(registration_for(spec, &info, &eng.cfg, &eng.region.layout))
+}
+
+/// The checks of the request itself that registering `spec` makes (name, mode, ring; the
+/// same functions [`Port::open_spec`] calls), and what it would report: the C library's dry run
+/// of a request that fails later for another reason gives the errno a registration would.
+pub fn check_registration(spec: &PortSpec) -> Result<Registration> {
+    check_supported(spec)?;
+    let info = if_info(&spec.name)?;
+    check_mode(spec)?;
+    let eng = engine()?;
+    bound_queues(spec, &info)?;
+    Ok(registration_for(spec, &info, &eng.cfg, &eng.region.layout))
+}
+
+fn registration_for(
+    spec: &PortSpec,
+    info: &IfInfo,
+    cfg: &crate::config::Config,
+    layout: &crate::region::Layout,
+) -> Registration {
     let slots = |v: Option<u32>| {
-        v.unwrap_or(eng.cfg.slots)
+        v.unwrap_or(cfg.slots)
             .clamp(crate::config::MIN_SLOTS, crate::config::MAX_SLOTS)
     };
-    Ok(Registration {
+    Registration {
         nr_offset: 0,
-        nr_memsize: eng.region.layout.memsize,
+        nr_memsize: layout.memsize,
         nr_tx_slots: slots(spec.conf.tx_slots),
         nr_rx_slots: slots(spec.conf.rx_slots),
         nr_tx_rings: info.tx_queues as u16,
@@ -562,7 +550,57 @@ pub fn port_info(spec: &PortSpec) -> Result<Registration> {
         nr_host_rx_rings: 1,
         nr_mem_id: GLOBAL_MEM_ID,
         nr_extra_bufs: 0,
-    })
+    }
+}
+
+/// A frame of the interface's MTU must fit one buffer (no multi-buffer yet).
+fn check_mtu(spec: &PortSpec, info: &IfInfo, layout: &crate::region::Layout) -> Result<()> {
+    let max_frame = layout.max_frame();
+    if info.mtu + 14 <= max_frame {
+        return Ok(());
+    }
+    Err(Error::new(
+        libc::EINVAL,
+        format!(
+            "{}: MTU {} needs frames of {} bytes but one netmap buffer carries {max_frame}: lower the MTU (ip link set dev {} mtu {}) or set NMXDP_BUF_SIZE=4096",
+            spec.name,
+            info.mtu,
+            info.mtu + 14,
+            spec.name,
+            max_frame - 14
+        ),
+    ))
+}
+
+/// The TX and RX queues `spec` binds (before `/T` and `/R`); EINVAL for a ring that does not
+/// exist.
+fn bound_queues(spec: &PortSpec, info: &IfInfo) -> Result<(Vec<u32>, Vec<u32>)> {
+    let nq = info.rx_queues.max(info.tx_queues);
+    let (ntx, nrx) = (info.tx_queues, info.rx_queues);
+    match spec.mode {
+        NR_REG_ALL_NIC => Ok(((0..ntx).collect(), (0..nrx).collect())),
+        NR_REG_ONE_NIC => {
+            let q = spec.ringid as u32;
+            if q >= nq {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!(
+                        "{}: ring {q} does not exist, the interface has {nq} queue(s): use -0 .. -{}",
+                        spec.name,
+                        nq - 1
+                    ),
+                ));
+            }
+            Ok((
+                if q < ntx { vec![q] } else { vec![] },
+                if q < nrx { vec![q] } else { vec![] },
+            ))
+        }
+        m => Err(Error::new(
+            libc::EINVAL,
+            format!("{}: invalid register mode {m}", spec.name),
+        )),
+    }
 }
 
 /// The pool audit: buffers per owner (free, app, kernel RX, kernel TX), which always add up to
