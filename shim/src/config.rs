@@ -142,3 +142,99 @@ impl Config {
         })
     }
 }
+
+/// Setters for building a configuration in code (`Config::from_env()?.buf_num(65536)`), and
+/// the checks the `NMXDP_*` variables get; pass the result to [`crate::configure`].
+impl Config {
+    /// Buffer stride and UMEM chunk size: 2048 or 4096.
+    pub fn buf_size(mut self, v: u32) -> Self {
+        self.buf_size = v;
+        self
+    }
+
+    /// Buffers in the pool (1024 to 2^20).
+    pub fn buf_num(mut self, v: u32) -> Self {
+        self.buf_num = v;
+        self
+    }
+
+    /// Default slots per ring ([`MIN_SLOTS`] to [`MAX_SLOTS`]).
+    pub fn slots(mut self, v: u32) -> Self {
+        self.slots = v;
+        self
+    }
+
+    /// `netmap_if` objects, one per open port (4 to 4096).
+    pub fn if_num(mut self, v: u32) -> Self {
+        self.if_num = v;
+        self
+    }
+
+    /// Ring objects the ring pool holds (4 to 4096).
+    pub fn ring_num(mut self, v: u32) -> Self {
+        self.ring_num = v;
+        self
+    }
+
+    /// XDP attach mode.
+    pub fn xdp_mode(mut self, v: XdpModeChoice) -> Self {
+        self.xdp_mode = v;
+        self
+    }
+
+    /// AF_XDP bind mode.
+    pub fn bind(mut self, v: BindChoice) -> Self {
+        self.bind = v;
+        self
+    }
+
+    /// RX wake-up mitigation nap in microseconds (0 = off).
+    pub fn rx_nap_us(mut self, v: u32) -> Self {
+        self.rx_nap_us = v;
+        self
+    }
+
+    /// The ranges the `NMXDP_*` variables are held to, for a configuration built in code.
+    pub fn validate(&self) -> Result<()> {
+        let range = |name: &str, v: u32, min: u32, max: u32| {
+            if (min..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    libc::EINVAL,
+                    format!("{name} {v}: expected a number from {min} to {max}"),
+                ))
+            }
+        };
+        if self.buf_size != 2048 && self.buf_size != 4096 {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!(
+                    "buf_size {}: AF_XDP chunks must be 2048 or 4096 bytes",
+                    self.buf_size
+                ),
+            ));
+        }
+        range("buf_num", self.buf_num, 1024, 1 << 20)?;
+        range("if_num", self.if_num, 4, 4096)?;
+        range("ring_num", self.ring_num, 4, 4096)?;
+        range("slots", self.slots, MIN_SLOTS, MAX_SLOTS)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn setters_and_ranges() {
+        let c = Config::default().buf_num(4096).slots(256).rx_nap_us(0);
+        assert_eq!((c.buf_num, c.slots, c.rx_nap_us), (4096, 256, 0));
+        assert!(c.validate().is_ok());
+        let e = Config::default().buf_size(3000).validate().unwrap_err();
+        assert_eq!(e.errno(), libc::EINVAL);
+        assert!(Config::default().slots(MAX_SLOTS + 1).validate().is_err());
+        assert!(Config::default().buf_num(10).validate().is_err());
+    }
+}

@@ -45,6 +45,31 @@ static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 /// Serialises the engine's creation: two threads racing the first open must not both map a
 /// region (the loser's would leak, and apps could see two bases).
 static CREATING: Mutex<()> = Mutex::new(());
+/// A configuration given in code before the engine exists ([`configure`]); None: the
+/// `NMXDP_*` variables.
+static CONFIGURED: Mutex<Option<Config>> = Mutex::new(None);
+
+/// Sets the configuration the process's region and rings are created with, instead of the
+/// `NMXDP_*` variables. It must come before the first port opens: once the region exists, a
+/// different configuration is `EBUSY` (the region cannot be resized under mapped apps), the same
+/// one is accepted.
+pub fn configure(cfg: Config) -> Result<()> {
+    cfg.validate()?;
+    let _creating = CREATING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = ENGINE.get() {
+        let current = m.lock().unwrap_or_else(|p| p.into_inner()).cfg.clone();
+        if current != cfg {
+            return Err(Error::new(
+                libc::EBUSY,
+                format!("the netmap region already exists with {current:?}: call nmxdp::configure before the first port opens"),
+            ));
+        }
+        return Ok(());
+    }
+    *CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg);
+    Ok(())
+}
+
 /// Regions the engine created (one per process, ever).
 static REGIONS_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -58,7 +83,11 @@ pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
             match ENGINE.get() {
                 Some(m) => m,
                 None => {
-                    let cfg = Config::from_env()?;
+                    let given = CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let cfg = match given {
+                        Some(c) => c,
+                        None => Config::from_env()?,
+                    };
                     let region: &'static Region = Box::leak(Box::new(Region::new(&cfg)?));
                     REGIONS_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let _ = ENGINE.set(Mutex::new(Engine {
@@ -406,5 +435,10 @@ mod tests {
             REGIONS_CREATED.load(std::sync::atomic::Ordering::Relaxed),
             1
         );
+        // The region exists now: its own configuration is accepted, another one is EBUSY.
+        let cfg = engine().unwrap().cfg.clone();
+        assert!(configure(cfg.clone()).is_ok());
+        let other = cfg.clone().buf_num(cfg.buf_num + 1024);
+        assert_eq!(configure(other).unwrap_err().errno(), libc::EBUSY);
     }
 }

@@ -81,7 +81,8 @@ pub mod sys;
 pub mod xdp;
 pub mod xsk;
 
-pub use engine::Modes;
+pub use config::Config;
+pub use engine::{configure, Modes};
 pub use error::{Error, Result};
 pub use port::poll as port_poll;
 pub use port::{
