@@ -579,6 +579,8 @@ pub unsafe extern "C" fn pselect(
         if nfds > 0 && unsafe { pollemu::sets_have_netmap(nfds, r, w, e) } {
             // SAFETY: the caller's timeout, sets and mask.
             return match unsafe { deadline_of_timespec(ts) } {
+                // SAFETY: the caller's fd sets (nfds bits each, or NULL) and signal mask (NULL
+                // or valid), as pselect requires of them.
                 Ok(d) => unsafe { pollemu::select(nfds, r, w, e, d, sigmask) },
                 Err(err) => real::fail(err),
             };
@@ -676,6 +678,8 @@ pub unsafe extern "C" fn epoll_pwait2(
         if let Some(set) = netmap_epoll(epfd) {
             // SAFETY: the caller's timeout and event array.
             return match unsafe { deadline_of_timespec(tmo) } {
+                // SAFETY: the caller's array of `max` events and signal mask (NULL or valid), as
+                // epoll_pwait2 requires of them.
                 Ok(d) => unsafe { pollemu::epoll_wait(epfd, &set, ev, max, d, sigmask) },
                 Err(e) => real::fail(e),
             };
@@ -831,6 +835,7 @@ mod tests {
         // SAFETY: constant path.
         let fd = unsafe { open(c"/dev/netmapx".as_ptr(), libc::O_RDONLY, 0) };
         assert_eq!(fd, -1);
+        // SAFETY: constant path.
         let fd = unsafe { __open_2(c"/dev/netmap".as_ptr(), libc::O_RDWR) };
         assert!(fdtable::is_netmap(fd));
         // SAFETY: our fd.

@@ -12,9 +12,6 @@
 // NIOCCTRL / legacy request handling, and poll/select/epoll emulation.
 mod ctl;
 mod fdtable;
-// Not yet converted to one unsafe block per operation with its SAFETY note (the rest of the
-// crate is): allowed here until that lands.
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 mod interpose;
 mod pollemu;
 mod real;

@@ -1,4 +1,5 @@
-//! poll(), select() and epoll on netmap fds, with netmap's semantics (netmap-abi.md §7.4).
+//! poll(), select() and epoll on netmap fds, with netmap's semantics (docs/netmap-compat.md,
+//! "Poll").
 //!
 //! A netmap fd is an eventfd standing in for the device; its readiness is computed by a
 //! non-blocking netmap poll step ([`Port::poll`](nmxdp::Port::poll) with a zero timeout: txsync
