@@ -86,7 +86,7 @@ pub use engine::{configure, Modes};
 pub use error::{Error, Result};
 pub use port::poll as port_poll;
 pub use port::{
-    check_registration, pool_audit, port_info, region_base, region_layout, Events, Port,
+    check_registration, pool_audit, port_info, region_base, region_layout, Events, ExtraBuf, Port,
     PortBuilder, RegFlags, RegMode, Registration, WaitPlan,
 };
 pub use queue::PortStats;

@@ -541,6 +541,20 @@ pub fn swap_buffers<A: Direction, B: Direction>(
 }
 
 impl<D: Direction> Ring<'_, D> {
+    /// The region the ring's buffers live in.
+    pub(crate) fn region(&self) -> &Region {
+        self.region
+    }
+
+    /// The buffer of slot `i`, if the slot is in `[head, tail)` and holds a buffer of the
+    /// application (the checks of a swap).
+    pub(crate) fn take_owned_buf(&self, i: u32) -> Result<u32, SwapError> {
+        if !self.in_head_tail(i) {
+            return Err(SwapError::NotOwned(i));
+        }
+        self.owned_buf(i).ok_or(SwapError::BadBuffer(i))
+    }
+
     /// Is `i` in `[head, tail)` (and owned by the application on the kernel side too)?
     fn in_head_tail(&self, i: u32) -> bool {
         let n = self.num_slots();

@@ -90,6 +90,41 @@ fn extra_buffers_and_pool_limits() {
             recovered, 7,
             "the 7 unlinked buffers are taken back once no port is open"
         );
+        // Extra buffers as Rust values: taken off the list, given back, swapped into a slot;
+        // every one comes back to the pool.
+        {
+            let mut port = Port::builder("va-0")
+                .slots(512)
+                .extra_bufs(3)
+                .open()
+                .unwrap();
+            let mut bufs: Vec<nmxdp::ExtraBuf> =
+                std::iter::from_fn(|| port.take_extra_buf()).collect();
+            assert_eq!(bufs.len(), 3);
+            assert!(port.take_extra_buf().is_none(), "the list is empty");
+            let ids: HashSet<u32> = bufs.iter().map(|b| b.index()).collect();
+            assert_eq!(ids.len(), 3, "distinct buffers");
+            port.give_extra_buf(bufs.pop().unwrap());
+            assert_eq!(chain(&port).len(), 1);
+            let mut b = bufs.pop().unwrap();
+            b.bytes_mut()[..4].copy_from_slice(b"nmxd");
+            let given = b.index();
+            let mut tx = port.tx_ring(0);
+            let h = tx.head();
+            let old = tx.slot(h).buf_idx;
+            tx.swap_extra(h, &mut b).unwrap();
+            assert_eq!((tx.slot(h).buf_idx, b.index()), (given, old));
+            assert_eq!(&tx.buf_mut(h).unwrap()[..4], b"nmxd");
+            let t = tx.tail();
+            assert_eq!(
+                tx.swap_extra(t, &mut b),
+                Err(nmxdp::SwapError::NotOwned(t)),
+                "the slot at tail is not the application's"
+            );
+        }
+        let (after, recovered) = nmxdp::pool_audit().unwrap();
+        assert_eq!(after[0], BUF_NUM as usize - 2, "{after:?}");
+        assert_eq!(recovered, 7, "nothing lost by the extra-buffer values");
         // A ring that does not fit the pool is ENOMEM at open.
         let e = Port::open("netmap:va-0@conf:slots=4096")
             .err()

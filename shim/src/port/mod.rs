@@ -18,8 +18,10 @@ use crate::region::{Region, GLOBAL_MEM_ID};
 use crate::ring::{busy, Held, Ring, RxRing, TxRing};
 
 mod builder;
+mod extra;
 pub mod poll;
 pub use builder::{PortBuilder, RegFlags, RegMode};
+pub use extra::ExtraBuf;
 pub use poll::{Events, WaitPlan};
 
 /// An open netmap port over AF_XDP.
