@@ -8,7 +8,7 @@
 //! No Rust panic ever crosses the C boundary: every exported function catches it and reports
 //! an errno instead.
 
-// Interposer (owned by the interposer work): real libc entry points, the netmap fd table,
+// The interposer: real libc entry points, the netmap fd table,
 // NIOCCTRL / legacy request handling, and poll/select/epoll emulation.
 mod ctl;
 mod fdtable;
@@ -16,18 +16,9 @@ mod interpose;
 mod pollemu;
 mod real;
 
-// libnetmap (owned by the libnetmap work).
-// Not yet converted to one unsafe block per operation with its SAFETY note (the rest of the
-// crate is): allowed here until that lands.
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+// libnetmap's C functions (`nmport_*`, `nmctx_*`, `nmreq_*`).
 mod libnetmap;
-// Not yet converted to one unsafe block per operation with its SAFETY note (the rest of the
-// crate is): allowed here until that lands.
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 mod nmctx;
-// Not yet converted to one unsafe block per operation with its SAFETY note (the rest of the
-// crate is): allowed here until that lands.
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 mod nmreq;
 
 #[cfg(test)]

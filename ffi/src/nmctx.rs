@@ -27,6 +27,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
+use nmxdp::Error;
+
 use crate::libnetmap::nmem_d;
 
 /// `error(ctx, msg)`: reports one message (no trailing newline).
@@ -101,22 +103,146 @@ fn builtin_default() -> *mut nmctx {
     DEFAULT_CTX.0.get()
 }
 
-/// The current default context (`nmctx_get`).
-pub(crate) fn current() -> *mut nmctx {
-    let c = CURRENT.load(Ordering::Acquire);
-    if c.is_null() {
-        builtin_default()
-    } else {
-        c
+/// A context the library may use: one a C caller passed, or the current default.
+///
+/// A handle is only made from a pointer the C API promises is a live context (`from_raw`), or
+/// from the current default, which `nmctx_set_default`'s caller promised keeps living. Every
+/// access to the C struct behind it is in this impl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ctx(ptr::NonNull<nmctx>);
+
+impl Ctx {
+    /// `ctx`, or the current default when NULL.
+    ///
+    /// # Safety
+    /// `ctx` is NULL or a live context that stays valid while the handle is used (libnetmap's
+    /// contract for every context given to it, and for the one kept in a port descriptor).
+    pub(crate) unsafe fn from_raw(ctx: *mut nmctx) -> Ctx {
+        match ptr::NonNull::new(ctx) {
+            Some(c) => Ctx(c),
+            None => Ctx::current(),
+        }
+    }
+
+    /// The current default context (`nmctx_get`).
+    pub(crate) fn current() -> Ctx {
+        let c = CURRENT.load(Ordering::Acquire);
+        let c = if c.is_null() { builtin_default() } else { c };
+        // SAFETY: never NULL: the application's non-NULL default or the static one.
+        Ctx(unsafe { ptr::NonNull::new_unchecked(c) })
+    }
+
+    pub(crate) fn as_ptr(self) -> *mut nmctx {
+        self.0.as_ptr()
+    }
+
+    /// Reads the context struct.
+    fn get(
+        self,
+    ) -> (
+        bool,
+        Option<nmctx_error_cb>,
+        Option<nmctx_malloc_cb>,
+        Option<nmctx_free_cb>,
+    ) {
+        // SAFETY: a live context (type invariant); the application may change its fields
+        // between calls, not during one, so a copy of the fields is what upstream would use.
+        let c = unsafe { &*self.0.as_ptr() };
+        (c.verbose != 0, c.error, c.malloc, c.free)
+    }
+
+    fn lock_cb(self) -> Option<nmctx_lock_cb> {
+        // SAFETY: a live context (type invariant).
+        unsafe { (*self.0.as_ptr()).lock }
+    }
+
+    fn verbose(self) -> bool {
+        self.get().0
+    }
+
+    /// Hands `msg` to the context's error callback (the default one when none is set).
+    fn deliver(self, msg: &CStr) {
+        match self.get().1 {
+            // SAFETY: the application installed the callback for this context: it takes the
+            // context and a NUL-terminated message valid during the call.
+            Some(cb) => unsafe { cb(self.as_ptr(), msg.as_ptr()) },
+            None => write_line(msg),
+        }
+    }
+
+    /// `size` bytes from the context's allocator; NULL on failure.
+    pub(crate) fn malloc(self, size: usize) -> *mut c_void {
+        match self.get().2 {
+            // SAFETY: the application's allocator for this context, called as libnetmap does.
+            Some(cb) => unsafe { cb(self.as_ptr(), size) },
+            // SAFETY: plain malloc.
+            None => unsafe { libc::malloc(size) },
+        }
+    }
+
+    /// Gives `p` back to the context's allocator (NULL: nothing).
+    ///
+    /// # Safety
+    /// `p` is NULL or came from [`Ctx::malloc`] of this context and is not used afterwards.
+    pub(crate) unsafe fn free(self, p: *mut c_void) {
+        if p.is_null() {
+            return;
+        }
+        match self.get().3 {
+            // SAFETY: the allocator's own block (the caller's contract), freed once.
+            Some(cb) => unsafe { cb(self.as_ptr(), p) },
+            // SAFETY: as above, with libc's allocator.
+            None => unsafe { libc::free(p) },
+        }
+    }
+
+    /// Calls the context's lock callback (`on`: lock, else unlock); no callback, no locking.
+    pub(crate) fn set_locked(self, on: bool) {
+        if let Some(cb) = self.lock_cb() {
+            // SAFETY: the application's (or the default) lock callback for this context.
+            unsafe { cb(self.as_ptr(), c_int::from(on)) }
+        }
+    }
+
+    /// Locks the context until the returned guard is dropped.
+    pub(crate) fn lock(self) -> Locked {
+        self.set_locked(true);
+        Locked(self)
+    }
+
+    /// Installs the pthread-mutex lock callback if the context has none.
+    fn make_threadsafe(self) {
+        if self.lock_cb().is_none() {
+            // SAFETY: a live context (type invariant); upstream writes the field the same way.
+            unsafe { (*self.0.as_ptr()).lock = Some(default_lock) };
+        }
     }
 }
 
-/// `ctx`, or the current default when NULL.
-pub(crate) fn or_default(ctx: *mut nmctx) -> *mut nmctx {
-    if ctx.is_null() {
-        current()
-    } else {
-        ctx
+/// A locked context: the only way to reach its list of mapped regions.
+#[derive(Debug)]
+pub(crate) struct Locked(Ctx);
+
+impl Locked {
+    pub(crate) fn ctx(&self) -> Ctx {
+        self.0
+    }
+
+    /// Head of the context's region list.
+    pub(crate) fn mem_descs(&self) -> *mut nmem_d {
+        // SAFETY: a live context (Ctx invariant); the list is ours while the lock is held.
+        unsafe { (*self.0.as_ptr()).mem_descs }
+    }
+
+    pub(crate) fn set_mem_descs(&mut self, m: *mut nmem_d) {
+        // SAFETY: as in mem_descs.
+        unsafe { (*self.0.as_ptr()).mem_descs = m }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        self.0.set_locked(false);
     }
 }
 
@@ -124,25 +250,36 @@ unsafe extern "C" fn default_error(_ctx: *mut nmctx, msg: *const c_char) {
     if msg.is_null() {
         return;
     }
-    let mut line = CStr::from_ptr(msg).to_bytes().to_vec();
-    line.push(b'\n');
-    write_stderr(&line);
+    // SAFETY: the message is NUL-terminated (the callback's contract).
+    write_line(unsafe { CStr::from_ptr(msg) });
 }
 
 unsafe extern "C" fn default_malloc(_ctx: *mut nmctx, size: usize) -> *mut c_void {
-    libc::malloc(size)
+    // SAFETY: plain malloc.
+    unsafe { libc::malloc(size) }
 }
 
 unsafe extern "C" fn default_free(_ctx: *mut nmctx, p: *mut c_void) {
-    libc::free(p)
+    // SAFETY: p came from default_malloc (the callback's contract).
+    unsafe { libc::free(p) }
 }
 
 unsafe extern "C" fn default_lock(_ctx: *mut nmctx, lock: c_int) {
-    if lock != 0 {
-        libc::pthread_mutex_lock(LOCK.0.get());
-    } else {
-        libc::pthread_mutex_unlock(LOCK.0.get());
+    // SAFETY: LOCK is a statically initialised mutex that lives forever.
+    unsafe {
+        if lock != 0 {
+            libc::pthread_mutex_lock(LOCK.0.get());
+        } else {
+            libc::pthread_mutex_unlock(LOCK.0.get());
+        }
     }
+}
+
+/// `msg` and a newline to stderr, as the default error callback prints.
+fn write_line(msg: &CStr) {
+    let mut line = msg.to_bytes().to_vec();
+    line.push(b'\n');
+    write_stderr(&line);
 }
 
 /// Writes all of `bytes` to fd 2, ignoring errors (there is nowhere else to report them).
@@ -229,7 +366,7 @@ pub(crate) fn report_device(msg: Option<&str>) {
     if inside_libnetmap() {
         set_pending(msg.map(str::to_string));
     } else if let Some(msg) = msg {
-        report(ptr::null_mut(), &format!("nmxdp: {msg}"));
+        report(Ctx::current(), &format!("nmxdp: {msg}"));
     }
 }
 
@@ -247,70 +384,74 @@ pub(crate) fn strerror(e: c_int) -> String {
         .into_owned()
 }
 
-/// Reports `msg` through `ctx` (or the default) if the context is verbose, followed by the
-/// device's explanation of the failure that led here, if one is waiting ([`report_device`]).
-/// errno is preserved.
-pub(crate) fn report(ctx: *mut nmctx, msg: &str) {
+/// Reports `msg` through `ctx` if the context is verbose, followed by the device's explanation
+/// of the failure that led here, if one is waiting ([`report_device`]). errno is preserved.
+pub(crate) fn report(ctx: Ctx, msg: &str) {
     let saved = errno();
-    let ctx = or_default(ctx);
     let msg = match take_pending() {
         Some(detail) => format!("{msg} (nmxdp: {detail})"),
         None => msg.to_string(),
     };
-    // SAFETY: ctx points to a live context (callers pass the descriptor's or the default one).
-    unsafe {
-        if (*ctx).verbose != 0 {
-            let c = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
-            deliver(ctx, c.as_ptr());
-        }
+    if ctx.verbose() {
+        let c = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+        ctx.deliver(&c);
     }
     set_errno(saved);
 }
 
 /// Reports `msg` with errno `e` set afterwards.
-pub(crate) fn fail(ctx: *mut nmctx, e: c_int, msg: &str) {
+pub(crate) fn fail(ctx: Ctx, e: c_int, msg: &str) {
     report(ctx, msg);
     set_errno(e);
 }
 
-unsafe fn deliver(ctx: *mut nmctx, msg: *const c_char) {
-    match (*ctx).error {
-        Some(cb) => cb(ctx, msg),
-        None => default_error(ctx, msg),
+/// Why a libnetmap function failed: the errno its C caller sees and the messages to report, one
+/// per call of the context's error callback (none when a callback of the application already
+/// reported it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    errno: c_int,
+    messages: Vec<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(errno: c_int, message: impl Into<String>) -> Failure {
+        Failure {
+            errno,
+            messages: vec![message.into()],
+        }
+    }
+
+    /// Several messages for one failure (e.g. one per refused option).
+    pub(crate) fn with_messages(errno: c_int, messages: Vec<String>) -> Failure {
+        Failure { errno, messages }
+    }
+
+    pub(crate) fn errno(&self) -> c_int {
+        self.errno
+    }
+
+    /// Reports the failure through `ctx` and sets errno: done once, by the C entry point.
+    pub(crate) fn report(&self, ctx: Ctx) {
+        for m in &self.messages {
+            report(ctx, m);
+        }
+        set_errno(self.errno);
     }
 }
 
-/// `nmctx_malloc` without the guard; NULL on failure.
-pub(crate) unsafe fn ctx_malloc(ctx: *mut nmctx, size: usize) -> *mut c_void {
-    let ctx = or_default(ctx);
-    match (*ctx).malloc {
-        Some(cb) => cb(ctx, size),
-        None => libc::malloc(size),
-    }
-}
-
-pub(crate) unsafe fn ctx_free(ctx: *mut nmctx, p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    let ctx = or_default(ctx);
-    match (*ctx).free {
-        Some(cb) => cb(ctx, p),
-        None => libc::free(p),
-    }
-}
-
-pub(crate) unsafe fn ctx_lock(ctx: *mut nmctx) {
-    let ctx = or_default(ctx);
-    if let Some(cb) = (*ctx).lock {
-        cb(ctx, 1);
-    }
-}
-
-pub(crate) unsafe fn ctx_unlock(ctx: *mut nmctx) {
-    let ctx = or_default(ctx);
-    if let Some(cb) = (*ctx).lock {
-        cb(ctx, 0);
+impl From<Error> for Failure {
+    /// An empty message means the error was already reported (by an application callback).
+    fn from(e: Error) -> Failure {
+        let messages = if e.message().is_empty() {
+            Vec::new()
+        } else {
+            vec![e.message().to_string()]
+        };
+        Failure {
+            errno: e.errno(),
+            messages,
+        }
     }
 }
 
@@ -320,11 +461,14 @@ pub(crate) unsafe fn ctx_unlock(ctx: *mut nmctx) {
 
 /// The current default context.
 #[no_mangle]
-pub unsafe extern "C" fn nmctx_get() -> *mut nmctx {
-    guard(ptr::null_mut(), current)
+pub extern "C" fn nmctx_get() -> *mut nmctx {
+    guard(ptr::null_mut(), || Ctx::current().as_ptr())
 }
 
 /// Makes `ctx` the default context (NULL = the built-in one) and returns the previous default.
+///
+/// # Safety
+/// `ctx` is NULL or a context that stays valid as long as it is the default.
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_set_default(ctx: *mut nmctx) -> *mut nmctx {
     guard(ptr::null_mut(), || {
@@ -339,34 +483,48 @@ pub unsafe extern "C" fn nmctx_set_default(ctx: *mut nmctx) -> *mut nmctx {
 
 /// Installs the pthread-mutex locking callback in the current default context (if it has none).
 #[no_mangle]
-pub unsafe extern "C" fn nmctx_set_threadsafe() {
+pub extern "C" fn nmctx_set_threadsafe() {
     guard((), || {
-        let ctx = current();
-        if (*ctx).lock.is_none() {
-            (*ctx).lock = Some(default_lock);
-        }
+        Ctx::current().make_threadsafe();
         nmctx_threadsafe.store(1, Ordering::Relaxed);
     })
 }
 
+/// # Safety
+/// `ctx` is NULL (the default) or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_malloc(ctx: *mut nmctx, size: usize) -> *mut c_void {
-    guard(ptr::null_mut(), || ctx_malloc(ctx, size))
+    // SAFETY: the C caller passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    guard(ptr::null_mut(), || ctx.malloc(size))
 }
 
+/// # Safety
+/// `ctx` is NULL (the default) or a live context; `p` NULL or from `nmctx_malloc(ctx)`.
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_free(ctx: *mut nmctx, p: *mut c_void) {
-    guard((), || ctx_free(ctx, p))
+    // SAFETY: the C caller passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    // SAFETY: p is NULL or the context's block, freed once (the C caller's contract).
+    guard((), || unsafe { ctx.free(p) })
 }
 
+/// # Safety
+/// `ctx` is NULL (the default) or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_lock(ctx: *mut nmctx) {
-    guard((), || ctx_lock(ctx))
+    // SAFETY: the C caller passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    guard((), || ctx.set_locked(true))
 }
 
+/// # Safety
+/// `ctx` is NULL (the default) or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_unlock(ctx: *mut nmctx) {
-    guard((), || ctx_unlock(ctx))
+    // SAFETY: the C caller passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
+    guard((), || ctx.set_locked(false))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -385,26 +543,36 @@ const MSG_BUF: usize = 1024;
 ///
 /// Called only by the [`nmctx_ferror`] trampoline.
 unsafe extern "C" fn vferror(ctx: *mut nmctx, fmt: *const c_char, ap: *mut c_void) {
+    // SAFETY: the C caller of nmctx_ferror passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
     guard((), || {
-        let ctx = or_default(ctx);
-        if (*ctx).verbose == 0 || fmt.is_null() {
+        if !ctx.verbose() || fmt.is_null() {
             return;
         }
         // va_copy of the x86_64 va_list: the 24-byte tag is copied; the register save area it
         // points to stays valid until the trampoline returns.
         let mut copy = [0u64; 3];
-        ptr::copy_nonoverlapping(ap.cast::<u64>(), copy.as_mut_ptr(), 3);
+        // SAFETY: ap is the trampoline's 24-byte va_list tag.
+        unsafe { ptr::copy_nonoverlapping(ap.cast::<u64>(), copy.as_mut_ptr(), 3) };
         let mut buf = [0 as c_char; MSG_BUF];
-        let n = vsnprintf(buf.as_mut_ptr(), buf.len(), fmt, ap);
+        // SAFETY: a buffer of its length; fmt is a NUL-terminated format whose arguments the C
+        // caller passed after it (printf's contract), read through ap.
+        let n = unsafe { vsnprintf(buf.as_mut_ptr(), buf.len(), fmt, ap) };
         if n < 0 {
-            let raw = CStr::from_ptr(fmt).to_string_lossy().into_owned();
+            // SAFETY: fmt is NUL-terminated (as above).
+            let raw = unsafe { CStr::from_ptr(fmt) }
+                .to_string_lossy()
+                .into_owned();
             report(ctx, &format!("{raw} (the message could not be formatted)"));
         } else if (n as usize) < MSG_BUF {
-            deliver(ctx, buf.as_ptr());
+            // SAFETY: vsnprintf NUL-terminated the n < MSG_BUF bytes it wrote.
+            ctx.deliver(unsafe { CStr::from_ptr(buf.as_ptr()) });
         } else {
             let mut big = vec![0 as c_char; n as usize + 1];
-            vsnprintf(big.as_mut_ptr(), big.len(), fmt, copy.as_mut_ptr().cast());
-            deliver(ctx, big.as_ptr());
+            // SAFETY: a buffer of its length and the untouched copy of the va_list.
+            unsafe { vsnprintf(big.as_mut_ptr(), big.len(), fmt, copy.as_mut_ptr().cast()) };
+            // SAFETY: NUL-terminated by vsnprintf (the buffer has room for all n bytes).
+            ctx.deliver(unsafe { CStr::from_ptr(big.as_ptr()) });
         }
     })
 }
@@ -458,15 +626,18 @@ pub unsafe extern "C" fn nmctx_ferror(_ctx: *mut nmctx, _fmt: *const c_char) {
 }
 
 /// Fallback for other architectures: the format string is reported verbatim (arguments unused).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `fmt` NULL or NUL-terminated.
 #[cfg(not(target_arch = "x86_64"))]
 #[no_mangle]
 pub unsafe extern "C" fn nmctx_ferror(ctx: *mut nmctx, fmt: *const c_char) {
+    // SAFETY: the C caller passes NULL or a live context.
+    let ctx = unsafe { Ctx::from_raw(ctx) };
     guard((), || {
-        if !fmt.is_null() {
-            let ctx = or_default(ctx);
-            if (*ctx).verbose != 0 {
-                deliver(ctx, fmt);
-            }
+        if !fmt.is_null() && ctx.verbose() {
+            // SAFETY: NUL-terminated (the C caller's contract).
+            ctx.deliver(unsafe { CStr::from_ptr(fmt) });
         }
     })
 }
@@ -600,30 +771,32 @@ pub(crate) mod tests {
     fn device_explanations_are_reported_once() {
         let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
         let ctx: *mut nmctx = capturing_ctx();
+        // SAFETY: a leaked context, live for the whole process.
+        let cx = unsafe { Ctx::from_raw(ctx) };
         // Inside an entry point: carried by the entry point's next report.
         guard((), || {
             report_device(Some("ring 5 does not exist"));
-            report(ctx, "eth0: Invalid argument");
-            report(ctx, "second");
+            report(cx, "eth0: Invalid argument");
+            report(cx, "second");
         });
         // Not used by the entry point (it handled the failure): dropped when it returns.
         guard((), || report_device(Some("handled")));
-        guard((), || report(ctx, "later"));
+        guard((), || report(cx, "later"));
         // A later call with nothing to say forgets an older explanation.
         guard((), || {
             report_device(Some("old"));
             report_device(None);
-            report(ctx, "plain");
+            report(cx, "plain");
         });
         // A silenced context takes the explanation along.
         guard((), || {
             report_device(Some("quiet"));
             // SAFETY: the leaked context is ours.
             unsafe { (*ctx).verbose = 0 };
-            report(ctx, "unseen");
+            report(cx, "unseen");
             // SAFETY: as above.
             unsafe { (*ctx).verbose = 1 };
-            report(ctx, "after");
+            report(cx, "after");
         });
         assert_eq!(
             captured(ctx),

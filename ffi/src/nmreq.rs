@@ -15,20 +15,19 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::marker::PhantomData;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Mutex;
 
 use nmxdp::abi::{
-    nmreq_header, nmreq_option, nmreq_port_info_get, nmreq_register, NETMAP_API,
-    NETMAP_REQ_OPT_CSB, NETMAP_REQ_OPT_EXTMEM, NETMAP_REQ_OPT_OFFSETS,
-    NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS, NETMAP_REQ_OPT_SYNC_KLOOP_MODE, NETMAP_REQ_PORT_INFO_GET,
-    NIOCCTRL,
+    nmreq_header, nmreq_option, nmreq_port_info_get, nmreq_register, NETMAP_REQ_OPT_CSB,
+    NETMAP_REQ_OPT_EXTMEM, NETMAP_REQ_OPT_OFFSETS, NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS,
+    NETMAP_REQ_OPT_SYNC_KLOOP_MODE, NETMAP_REQ_PORT_INFO_GET, NIOCCTRL,
 };
 use nmxdp::name::options::{parse_options, Dialect, KeySpec, OptionSpec, OptionTable};
 use nmxdp::name::{parse_header, parse_mem_id, parse_register, ParseError, Register};
 use nmxdp::Error;
 
-use crate::nmctx::{ctx_free, ctx_malloc, errno, fail, guard, nmctx, set_errno, strerror};
+use crate::nmctx::{errno, fail, guard, nmctx, set_errno, strerror, Ctx, Failure};
 
 /// Path libnetmap opens (hard-coded upstream too).
 pub(crate) const NETMAP_DEVICE: &CStr = c"/dev/netmap";
@@ -113,64 +112,119 @@ fn lib_options() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
     LIB_OPTIONS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Allocates a zeroed option of `size` bytes with `ctx`'s allocator and sets its type.
-pub(crate) unsafe fn alloc_option(ctx: *mut nmctx, size: usize, reqtype: u32) -> *mut nmreq_option {
-    let p = ctx_malloc(ctx, size).cast::<u8>();
-    if p.is_null() {
-        return ptr::null_mut();
+/// Allocates a zeroed option of `size` bytes with `ctx`'s allocator and sets its type; None
+/// when out of memory.
+pub(crate) fn alloc_option(ctx: Ctx, size: usize, reqtype: u32) -> Option<NonNull<nmreq_option>> {
+    assert!(size >= size_of::<nmreq_option>());
+    let o = NonNull::new(ctx.malloc(size).cast::<nmreq_option>())?;
+    // SAFETY: a fresh block of `size` bytes, at least an nmreq_option, malloc-aligned.
+    unsafe {
+        ptr::write_bytes(o.as_ptr().cast::<u8>(), 0, size);
+        (*o.as_ptr()).nro_reqtype = reqtype;
     }
-    ptr::write_bytes(p, 0, size);
-    let o = p.cast::<nmreq_option>();
-    (*o).nro_reqtype = reqtype;
-    lib_options().push((o as usize, ctx as usize));
-    o
+    lib_options().push((o.as_ptr() as usize, ctx.as_ptr() as usize));
+    Some(o)
 }
 
 /// Frees `o` if this library allocated it; returns whether it did.
-unsafe fn release_option(o: *mut nmreq_option) -> bool {
+fn release_option(o: NonNull<nmreq_option>) -> bool {
     let owner = {
         let mut list = lib_options();
         list.iter()
-            .position(|&(a, _)| a == o as usize)
+            .position(|&(a, _)| a == o.as_ptr() as usize)
             .map(|i| list.swap_remove(i).1)
     };
     match owner {
         Some(ctx) => {
-            ctx_free(ctx as *mut nmctx, o.cast());
+            // SAFETY: the context that allocated the option: the application keeps it alive
+            // while objects it allocated exist; the option came from its malloc and has just
+            // left the list of library options, so it is freed once.
+            unsafe { Ctx::from_raw(ctx as *mut nmctx).free(o.as_ptr().cast()) };
             true
         }
         None => false,
     }
 }
 
-/// Empties `h`'s option list, freeing the options this library allocated.
-pub(crate) unsafe fn free_options(h: *mut nmreq_header) {
-    let mut o = (*h).nr_options as *mut nmreq_option;
-    (*h).nr_options = 0;
-    let mut n = 0;
-    while !o.is_null() && n < MAX_OPTIONS {
-        let next = (*o).nro_next as *mut nmreq_option;
-        (*o).nro_next = 0;
-        release_option(o);
-        o = next;
-        n += 1;
-    }
+/// A request header with its option list (`nr_options`, linked by `nro_next`).
+pub(crate) struct OptionList<'h> {
+    hdr: &'h mut nmreq_header,
 }
 
-/// Iterates over `h`'s option list (bounded, so that a looping list cannot hang).
-pub(crate) unsafe fn options(h: *const nmreq_header) -> impl Iterator<Item = *mut nmreq_option> {
-    let mut o = (*h).nr_options as *mut nmreq_option;
-    let mut n = 0;
-    std::iter::from_fn(move || {
-        if o.is_null() || n >= MAX_OPTIONS {
-            return None;
+impl<'h> OptionList<'h> {
+    /// # Safety
+    /// Every option linked from `hdr` is a valid `nmreq_option` that nothing else accesses while
+    /// the list is used (libnetmap's contract for the headers given to its option functions).
+    pub(crate) unsafe fn new(hdr: &'h mut nmreq_header) -> Self {
+        OptionList { hdr }
+    }
+
+    /// The options in list order (bounded, so that a looping list cannot hang).
+    fn iter(&self) -> impl Iterator<Item = NonNull<nmreq_option>> + '_ {
+        let mut o = NonNull::new(self.hdr.nr_options as *mut nmreq_option);
+        let mut n = 0;
+        std::iter::from_fn(move || {
+            let cur = o.filter(|_| n < MAX_OPTIONS)?;
+            // SAFETY: an option of the list (`new`'s contract).
+            o = NonNull::new(unsafe { (*cur.as_ptr()).nro_next } as *mut nmreq_option);
+            n += 1;
+            Some(cur)
+        })
+    }
+
+    /// Type and status of each option, in list order.
+    pub(crate) fn statuses(&self) -> Vec<(u32, u32)> {
+        self.iter()
+            // SAFETY: an option of the list (`new`'s contract).
+            .map(|o| unsafe { ((*o.as_ptr()).nro_reqtype, (*o.as_ptr()).nro_status) })
+            .collect()
+    }
+
+    /// First option of type `reqtype`.
+    pub(crate) fn find(&self, reqtype: u32) -> Option<NonNull<nmreq_option>> {
+        // SAFETY: an option of the list (`new`'s contract).
+        self.iter()
+            .find(|o| unsafe { (*o.as_ptr()).nro_reqtype } == reqtype)
+    }
+
+    /// Puts `o` at the front.
+    ///
+    /// # Safety
+    /// `o` is a valid option, not on the list, that stays valid while it is linked.
+    pub(crate) unsafe fn push(&mut self, o: NonNull<nmreq_option>) {
+        // SAFETY: the caller's contract.
+        unsafe { (*o.as_ptr()).nro_next = self.hdr.nr_options };
+        self.hdr.nr_options = o.as_ptr() as u64;
+    }
+
+    /// Unlinks `o` if it is on the list (nothing happens otherwise, and `o` is not touched).
+    pub(crate) fn remove(&mut self, o: NonNull<nmreq_option>) {
+        let all: Vec<NonNull<nmreq_option>> = self.iter().collect();
+        let Some(i) = all.iter().position(|&cur| cur == o) else {
+            return;
+        };
+        // SAFETY: `o` and the one before it are options of the list (`new`'s contract).
+        unsafe {
+            let next = (*o.as_ptr()).nro_next;
+            match i.checked_sub(1) {
+                None => self.hdr.nr_options = next,
+                Some(p) => (*all[p].as_ptr()).nro_next = next,
+            }
+            (*o.as_ptr()).nro_next = 0;
         }
-        let cur = o;
-        // SAFETY: the list consists of valid options (caller's contract).
-        o = unsafe { (*cur).nro_next } as *mut nmreq_option;
-        n += 1;
-        Some(cur)
-    })
+    }
+
+    /// Empties the list, freeing the options this library allocated.
+    pub(crate) fn free_all(&mut self) {
+        let all: Vec<NonNull<nmreq_option>> = self.iter().collect();
+        self.hdr.nr_options = 0;
+        for o in all {
+            // SAFETY: an option that was on the list (`new`'s contract), unlinked before a
+            // possible free.
+            unsafe { (*o.as_ptr()).nro_next = 0 };
+            release_option(o);
+        }
+    }
 }
 
 /// Option name for messages.
@@ -189,20 +243,27 @@ pub(crate) fn option_name(reqtype: u32) -> &'static CStr {
 // Decoding the port spec
 // ------------------------------------------------------------------------------------------------
 
-/// Reads a C string as UTF-8, or an `EINVAL` error naming what it is.
-pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
-    if p.is_null() {
-        return Err(Error::new(libc::EINVAL, format!("{what} is NULL")));
-    }
-    CStr::from_ptr(p).to_str().map_err(|_| {
+/// A C string as UTF-8 (None: NULL), or an `EINVAL` error naming what it is.
+pub(crate) fn utf8<'a>(s: Option<&'a CStr>, what: &str) -> Result<&'a str, Error> {
+    let s = s.ok_or_else(|| Error::new(libc::EINVAL, format!("{what} is NULL")))?;
+    s.to_str().map_err(|_| {
         Error::new(
             libc::EINVAL,
             format!(
                 "{}: {what} is not valid UTF-8 (netmap port names are ASCII)",
-                CStr::from_ptr(p).to_string_lossy()
+                s.to_string_lossy()
             ),
         )
     })
+}
+
+/// The C string at `p`, None when NULL.
+///
+/// # Safety
+/// `p` is NULL or NUL-terminated, unchanged while the result is used.
+pub(crate) unsafe fn opt_cstr<'a>(p: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
 }
 
 /// Decodes `prefix:name` at the start of `spec`: returns the name for `nr_name` and the number of
@@ -277,27 +338,13 @@ pub(crate) fn mem_id_of(spec: &str) -> Result<(u16, usize), Error> {
     Ok((info.nr_mem_id, used))
 }
 
-/// Reports `e` through `ctx` (unless its message is empty: already reported) and sets errno.
-pub(crate) fn report_error(ctx: *mut nmctx, e: &Error) {
-    if e.message().is_empty() {
-        set_errno(e.errno());
-    } else {
-        fail(ctx, e.errno(), e.message());
-    }
-}
-
 // ------------------------------------------------------------------------------------------------
 // nmreq_options_decode
 // ------------------------------------------------------------------------------------------------
 
 /// Key slot used for each entry of a parser's `keys[]`: the entries' `id`s when they form a valid
 /// assignment (distinct, in range), else the array index.
-///
-/// # Safety
-/// `p` points to a valid parser.
-unsafe fn key_slots(p: *const nmreq_opt_parser) -> [usize; NMREQ_OPT_MAXKEYS] {
-    // SAFETY: the caller's contract.
-    let keys = unsafe { &(*p).keys };
+fn key_slots(keys: &[nmreq_opt_key; NMREQ_OPT_MAXKEYS]) -> [usize; NMREQ_OPT_MAXKEYS] {
     let mut by_index = [0usize; NMREQ_OPT_MAXKEYS];
     let mut used = [false; NMREQ_OPT_MAXKEYS];
     let mut ids_ok = true;
@@ -333,7 +380,8 @@ struct ParserList<'t> {
 impl<'t> ParserList<'t> {
     /// # Safety
     /// `first` is NULL or the head of a list of valid parsers linked by `next` (prefixes and key
-    /// names NULL or NUL-terminated), unchanged for `'t`.
+    /// names NULL or NUL-terminated), unchanged for `'t`, whose `parse` callbacks may be called
+    /// with a `nmreq_parse_ctx` (libnetmap's contract for `nmreq_options_decode`).
     unsafe fn new(first: *mut nmreq_opt_parser) -> Self {
         ParserList {
             first,
@@ -366,11 +414,24 @@ impl<'t> ParserList<'t> {
         }
     }
 
+    /// Calls the `parse` callback of the parser whose address is `id` (an [`OptionSpec`] id of
+    /// this list) with `pctx`; None if it has none (or `id` is not one of the list's parsers).
+    fn call(&self, id: usize, pctx: &mut nmreq_parse_ctx) -> Option<c_int> {
+        let p = self.iter().find(|&p| p as usize == id)?;
+        // SAFETY: a parser of the list (`new`'s contract).
+        let cb = unsafe { (*p).parse }?;
+        // A callback that fails without setting errno gets EINVAL.
+        set_errno(0);
+        // SAFETY: the table's callback, called as libnetmap calls it (`new`'s contract); the
+        // key values in pctx are NUL-terminated and live during the call.
+        Some(unsafe { cb(pctx) })
+    }
+
     /// Parser `p`, one of [`Self::iter`]'s, as the grammar's option.
     fn spec(&self, p: *mut nmreq_opt_parser, name: &'t [u8]) -> OptionSpec<'t> {
         // SAFETY: a parser of the list (`new`'s contract).
-        let (raw_keys, default_id, flags, slots) =
-            unsafe { (&(*p).keys, (*p).default_key, (*p).flags, key_slots(p)) };
+        let (raw_keys, default_id, flags) = unsafe { (&(*p).keys, (*p).default_key, (*p).flags) };
+        let slots = key_slots(raw_keys);
         let mut keys: Vec<KeySpec<'t>> = Vec::new();
         // Index in `keys` of each entry of `raw_keys`.
         let mut index = [None; NMREQ_OPT_MAXKEYS];
@@ -451,23 +512,18 @@ impl<'t> OptionTable<'t> for ParserList<'t> {
     }
 }
 
-/// Decodes the options in `opt` with the parser list `parsers`, calling each option's `parse`
-/// callback with `token` and the values of its keys.
-///
-/// # Safety
-/// `parsers` as for [`ParserList::new`]; `ctx` NULL or a valid context.
-unsafe fn options_decode(
+/// Decodes the options in `opt` with the parser list `table`, calling each option's `parse`
+/// callback with `token` and `ctx` (handed over as given) and the values of its keys.
+fn options_decode(
     opt: &[u8],
-    parsers: *mut nmreq_opt_parser,
+    table: &ParserList<'_>,
     token: *mut c_void,
     ctx: *mut nmctx,
 ) -> Result<(), Error> {
-    // SAFETY: the caller's contract.
-    let table = unsafe { ParserList::new(parsers) };
     // Values are handed to the callbacks as NUL-terminated strings cut out of this copy.
     let mut buf = opt.to_vec();
     buf.push(0);
-    parse_options(opt, 0, &table, |o, found| {
+    parse_options(opt, 0, table, |o, found| {
         let mut pctx = nmreq_parse_ctx {
             ctx,
             token,
@@ -475,23 +531,17 @@ unsafe fn options_decode(
         };
         for v in &found.values {
             buf[v.end] = 0;
-            // SAFETY: v.at <= v.end < buf.len().
-            pctx.keys[o.keys[v.key].slot] = unsafe { buf.as_ptr().add(v.at) }.cast();
         }
-        let p = o.id as *mut nmreq_opt_parser;
-        // SAFETY: `id` is the address of a parser of the list (`ParserList::spec`).
-        if let Some(cb) = unsafe { (*p).parse } {
-            set_errno(0);
-            // SAFETY: the caller's callback, called as libnetmap calls it; the values point
-            // into `buf`, alive until the callback returns.
-            if unsafe { cb(&mut pctx) } < 0 {
-                let e = match errno() {
-                    0 => libc::EINVAL,
-                    e => e,
-                };
-                // The callback reports its own errors.
-                return Err(Error::new(e, ""));
-            }
+        for v in &found.values {
+            pctx.keys[o.keys[v.key].slot] = buf[v.at..].as_ptr().cast();
+        }
+        if table.call(o.id, &mut pctx).is_some_and(|r| r < 0) {
+            let e = match errno() {
+                0 => libc::EINVAL,
+                e => e,
+            };
+            // The callback reports its own errors.
+            return Err(Error::new(e, ""));
         }
         Ok(())
     })
@@ -502,78 +552,104 @@ unsafe fn options_decode(
 // ------------------------------------------------------------------------------------------------
 
 /// Zeroes `h` and sets the API version, the request type and the body pointer.
+///
+/// # Safety
+/// `h` is NULL or a writable header.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_header_init(h: *mut nmreq_header, reqtype: u16, body: *mut c_void) {
+    // SAFETY: NULL or a writable header (the C caller's contract).
+    let h = unsafe { h.as_mut() };
     guard((), || {
-        if h.is_null() {
-            return;
+        if let Some(h) = h {
+            *h = nmreq_header::init(reqtype, body as u64);
         }
-        ptr::write(h, nmreq_header::default());
-        (*h).nr_version = NETMAP_API as u16;
-        (*h).nr_reqtype = reqtype;
-        (*h).nr_body = body as u64;
     })
+}
+
+/// Decodes `prefix:name` at the start of `spec` into `h.nr_name`; returns the bytes used.
+fn header_decode(spec: Option<&CStr>, h: &mut nmreq_header) -> Result<usize, Error> {
+    let (name, used) = decode_header(utf8(spec, "port name")?)?;
+    h.set_name(&name)?;
+    Ok(used)
 }
 
 /// Decodes `prefix:name` from `*pspec` into `h->nr_name` and advances `*pspec` past it.
 /// 0, or -1 with errno (EINVAL) and a message through `ctx`.
+///
+/// # Safety
+/// `pspec` NULL or pointing to NULL or a NUL-terminated string; `h` NULL or a writable header;
+/// `ctx` NULL or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_header_decode(
     pspec: *mut *const c_char,
     h: *mut nmreq_header,
     ctx: *mut nmctx,
 ) -> c_int {
+    // SAFETY: the C caller's contract above; the references live for this call only.
+    let (ctx, pspec, h) = unsafe { (Ctx::from_raw(ctx), pspec.as_mut(), h.as_mut()) };
     guard(-1, || {
-        if pspec.is_null() || h.is_null() {
+        let (Some(pspec), Some(h)) = (pspec, h) else {
             fail(ctx, libc::EINVAL, "nmreq_header_decode: NULL argument");
             return -1;
-        }
-        let r = c_str(*pspec, "port name").and_then(|spec| {
-            let (name, used) = decode_header(spec)?;
-            (*h).set_name(&name)?;
-            Ok(used)
-        });
-        match r {
+        };
+        // SAFETY: NULL or NUL-terminated (the C caller's contract).
+        let spec = unsafe { opt_cstr(*pspec) };
+        match header_decode(spec, h) {
             Ok(used) => {
-                *pspec = (*pspec).add(used);
+                // `used` bytes of the string were parsed, so this stays inside it.
+                *pspec = pspec.wrapping_add(used);
                 0
             }
             Err(e) => {
-                report_error(ctx, &e);
+                Failure::from(e).report(ctx);
                 -1
             }
         }
     })
 }
 
+/// Decodes the mode part at the start of `mode` into `reg`; returns the bytes used.
+fn register_decode(mode: Option<&CStr>, reg: &mut nmreq_register) -> Result<usize, Error> {
+    let (p, used) = decode_register(utf8(mode, "port mode")?)?;
+    reg.nr_mode = p.mode;
+    reg.nr_ringid = p.ringid;
+    reg.nr_flags = p.flags;
+    if p.mem_id != 0 {
+        reg.nr_mem_id = p.mem_id;
+    }
+    Ok(used)
+}
+
 /// Decodes the ring suffix, `/flags` and `@N` at `*pmode` into `reg` (`nr_mode`, `nr_ringid`,
 /// `nr_flags`, and `nr_mem_id` when `@N` is given) and advances `*pmode` to the first `@option`
 /// (or the end). 0, or -1 with errno and a message.
+///
+/// # Safety
+/// `pmode` NULL or pointing to NULL or a NUL-terminated string; `reg` NULL or a writable
+/// register body; `ctx` NULL or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_register_decode(
     pmode: *mut *const c_char,
     reg: *mut nmreq_register,
     ctx: *mut nmctx,
 ) -> c_int {
+    // SAFETY: the C caller's contract above; the references live for this call only.
+    let (ctx, pmode, reg) = unsafe { (Ctx::from_raw(ctx), pmode.as_mut(), reg.as_mut()) };
     guard(-1, || {
-        if pmode.is_null() || reg.is_null() {
+        let (Some(pmode), Some(reg)) = (pmode, reg) else {
             fail(ctx, libc::EINVAL, "nmreq_register_decode: NULL argument");
             return -1;
-        }
-        let r = c_str(*pmode, "port mode").and_then(decode_register);
-        match r {
-            Ok((p, used)) => {
-                (*reg).nr_mode = p.mode;
-                (*reg).nr_ringid = p.ringid;
-                (*reg).nr_flags = p.flags;
-                if p.mem_id != 0 {
-                    (*reg).nr_mem_id = p.mem_id;
-                }
-                *pmode = (*pmode).add(used);
+        };
+        // SAFETY: NULL or NUL-terminated (the C caller's contract).
+        let mode = unsafe { opt_cstr(*pmode) };
+        match register_decode(mode, reg) {
+            Ok(used) => {
+                // `used` bytes of the string were parsed, so this stays inside it.
+                *pmode = pmode.wrapping_add(used);
                 0
             }
             Err(e) => {
-                report_error(ctx, &e);
+                Failure::from(e).report(ctx);
                 -1
             }
         }
@@ -582,6 +658,10 @@ pub unsafe extern "C" fn nmreq_register_decode(
 
 /// Decodes the `@option...` list `opt` with the parser table `parsers` (a list linked by
 /// `next`), calling each option's `parse` callback with `token`. 0, or -1 with errno.
+///
+/// # Safety
+/// `opt` NULL or NUL-terminated; `parsers` as for [`ParserList::new`]; `ctx` NULL or a live
+/// context.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_options_decode(
     opt: *const c_char,
@@ -589,14 +669,17 @@ pub unsafe extern "C" fn nmreq_options_decode(
     token: *mut c_void,
     ctx: *mut nmctx,
 ) -> c_int {
+    // SAFETY: the C caller's contract above, for the duration of this call.
+    let (report_to, opt, table) =
+        unsafe { (Ctx::from_raw(ctx), opt_cstr(opt), ParserList::new(parsers)) };
     guard(-1, || {
-        if opt.is_null() {
+        let Some(opt) = opt else {
             return 0;
-        }
-        match options_decode(CStr::from_ptr(opt).to_bytes(), parsers, token, ctx) {
+        };
+        match options_decode(opt.to_bytes(), &table, token, ctx) {
             Ok(()) => 0,
             Err(e) => {
-                report_error(ctx, &e);
+                Failure::from(e).report(report_to);
                 -1
             }
         }
@@ -641,20 +724,28 @@ pub(crate) fn get_mem_id(spec: &str) -> Result<(u16, usize), Error> {
 /// Returns the mem id named at `*pspec` (see [`get_mem_id`]: a port name, `@N` or
 /// `@share=PORT`) and advances `*pspec` past what it used; 0 if `*pspec` selects none; -1 with
 /// errno on error.
+///
+/// # Safety
+/// `pspec` NULL or pointing to NULL or a NUL-terminated string; `ctx` NULL or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_get_mem_id(pspec: *mut *const c_char, ctx: *mut nmctx) -> c_int {
+    // SAFETY: the C caller's contract above; the reference lives for this call only.
+    let (ctx, pspec) = unsafe { (Ctx::from_raw(ctx), pspec.as_mut()) };
     guard(-1, || {
-        if pspec.is_null() {
+        let Some(pspec) = pspec else {
             fail(ctx, libc::EINVAL, "nmreq_get_mem_id: NULL argument");
             return -1;
-        }
-        match c_str(*pspec, "port name").and_then(get_mem_id) {
+        };
+        // SAFETY: NULL or NUL-terminated (the C caller's contract).
+        let spec = unsafe { opt_cstr(*pspec) };
+        match utf8(spec, "port name").and_then(get_mem_id) {
             Ok((id, used)) => {
-                *pspec = (*pspec).add(used);
+                // `used` bytes of the string were parsed, so this stays inside it.
+                *pspec = pspec.wrapping_add(used);
                 c_int::from(id)
             }
             Err(e) => {
-                report_error(ctx, &e);
+                Failure::from(e).report(ctx);
                 -1
             }
         }
@@ -663,68 +754,81 @@ pub unsafe extern "C" fn nmreq_get_mem_id(pspec: *mut *const c_char, ctx: *mut n
 
 /// Name of option type `reqtype` ("unknown" if not a known type).
 #[no_mangle]
-pub unsafe extern "C" fn nmreq_option_name(reqtype: u32) -> *const c_char {
+pub extern "C" fn nmreq_option_name(reqtype: u32) -> *const c_char {
     guard(ptr::null(), || option_name(reqtype).as_ptr())
 }
 
+/// `h`'s option list, or None if `h` is NULL.
+///
+/// # Safety
+/// `h` NULL or a header whose linked options are valid and ours during the call (libnetmap's
+/// contract for its option functions).
+unsafe fn option_list<'h>(h: *mut nmreq_header) -> Option<OptionList<'h>> {
+    // SAFETY: the caller's contract.
+    unsafe { h.as_mut().map(|h| OptionList::new(h)) }
+}
+
 /// Puts `o` at the front of `h`'s option list.
+///
+/// # Safety
+/// `h` as for [`option_list`]; `o` NULL or a valid option that stays valid while linked.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_push_option(h: *mut nmreq_header, o: *mut nmreq_option) {
+    // SAFETY: the C caller's contract above.
+    let list = unsafe { option_list(h) };
     guard((), || {
-        if h.is_null() || o.is_null() {
-            return;
+        if let (Some(mut list), Some(o)) = (list, NonNull::new(o)) {
+            // SAFETY: o is valid and stays so while linked (the C caller's contract).
+            unsafe { list.push(o) }
         }
-        (*o).nro_next = (*h).nr_options;
-        (*h).nr_options = o as u64;
     })
 }
 
 /// Unlinks `o` from `h`'s option list (nothing happens if it is not on it).
+///
+/// # Safety
+/// `h` as for [`option_list`]; `o` is only compared with the list's options.
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_remove_option(h: *mut nmreq_header, o: *mut nmreq_option) {
+    // SAFETY: the C caller's contract above.
+    let list = unsafe { option_list(h) };
     guard((), || {
-        if h.is_null() || o.is_null() {
-            return;
-        }
-        let mut link: *mut u64 = ptr::addr_of_mut!((*h).nr_options);
-        let mut n = 0;
-        while *link != 0 && n < MAX_OPTIONS {
-            let cur = *link as *mut nmreq_option;
-            if cur == o {
-                *link = (*o).nro_next;
-                (*o).nro_next = 0;
-                return;
-            }
-            link = ptr::addr_of_mut!((*cur).nro_next);
-            n += 1;
+        if let (Some(mut list), Some(o)) = (list, NonNull::new(o)) {
+            list.remove(o)
         }
     })
 }
 
 /// First option of type `reqtype` on `h`'s list, or NULL.
+///
+/// # Safety
+/// `h` as for [`option_list`].
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_find_option(
     h: *mut nmreq_header,
     reqtype: u32,
 ) -> *mut nmreq_option {
+    // SAFETY: the C caller's contract above.
+    let list = unsafe { option_list(h) };
     guard(ptr::null_mut(), || {
-        if h.is_null() {
-            return ptr::null_mut();
-        }
-        options(h)
-            .find(|&o| (*o).nro_reqtype == reqtype)
-            .unwrap_or(ptr::null_mut())
+        list.and_then(|l| l.find(reqtype))
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
     })
 }
 
 /// Empties `h`'s option list. Options allocated by this library (`nmport_offset`, `@offset`) are
 /// freed with the allocator of the context that allocated them; options the application linked
 /// itself are only unlinked (they may live on its stack).
+///
+/// # Safety
+/// `h` as for [`option_list`].
 #[no_mangle]
 pub unsafe extern "C" fn nmreq_free_options(h: *mut nmreq_header) {
+    // SAFETY: the C caller's contract above.
+    let list = unsafe { option_list(h) };
     guard((), || {
-        if !h.is_null() {
-            free_options(h)
+        if let Some(mut list) = list {
+            list.free_all()
         }
     })
 }
@@ -804,8 +908,9 @@ mod tests {
             assert_eq!(h.nr_options, &mut b as *mut _ as u64);
 
             // A library-allocated option is freed, the stack one only unlinked.
-            let lib = alloc_option(ptr::null_mut(), size_of::<nmreq_opt_offsets>(), 5);
-            assert!(!lib.is_null());
+            let lib = alloc_option(Ctx::current(), size_of::<nmreq_opt_offsets>(), 5)
+                .unwrap()
+                .as_ptr();
             nmreq_push_option(&mut h, lib);
             nmreq_free_options(&mut h);
             assert_eq!(h.nr_options, 0);
@@ -1010,13 +1115,18 @@ mod tests {
     }
 
     unsafe extern "C" fn record(p: *mut nmreq_parse_ctx) -> c_int {
-        let seen = &mut *((*p).token as *mut Seen);
-        let vals = (*p)
-            .keys
-            .iter()
-            .take(3)
-            .map(|&k| (!k.is_null()).then(|| CStr::from_ptr(k).to_string_lossy().into_owned()))
-            .collect();
+        // SAFETY: called by nmreq_options_decode with a live parse context whose token is the
+        // test's `Seen` and whose key values are NULL or NUL-terminated.
+        let (seen, vals) = unsafe {
+            let seen = &mut *((*p).token as *mut Seen);
+            let vals = (*p)
+                .keys
+                .iter()
+                .take(3)
+                .map(|&k| (!k.is_null()).then(|| CStr::from_ptr(k).to_string_lossy().into_owned()))
+                .collect();
+            (seen, vals)
+        };
         seen.calls.push(("called".into(), vals));
         0
     }
@@ -1099,7 +1209,8 @@ mod tests {
         // Errors name the option, the position in the string passed, and the fix.
         let msg = |s: &str| {
             // SAFETY: the table above is alive and linked.
-            unsafe { options_decode(s.as_bytes(), list, ptr::null_mut(), ptr::null_mut()) }
+            let table = unsafe { ParserList::new(list) };
+            options_decode(s.as_bytes(), &table, ptr::null_mut(), ptr::null_mut())
                 .unwrap_err()
                 .message()
                 .to_string()

@@ -10,7 +10,7 @@ use nmxdp::abi::*;
 use super::{ioctl, legacy_spec};
 use crate::fdtable::NmFile;
 use crate::nmctx::tests::{captured, capturing_ctx, CTX_TEST};
-use crate::nmctx::{guard, nmctx, nmctx_set_default, report};
+use crate::nmctx::{guard, nmctx, nmctx_set_default, report, Ctx};
 use crate::real;
 
 /// An interface name that does not exist, so REGISTER fails with ENXIO after the header
@@ -381,6 +381,8 @@ fn legacy_requests() {
 fn failures_are_reported_once_through_the_context() {
     let _g = CTX_TEST.lock().unwrap_or_else(|e| e.into_inner());
     let ctx: *mut nmctx = capturing_ctx();
+    // SAFETY: a leaked context, live for the whole process.
+    let cx = unsafe { Ctx::from_raw(ctx) };
     let f = NmFile::new();
     let mut reg = nmreq_register::default();
     let mut h = hdr(NETMAP_REQ_REGISTER, addr(&mut reg));
@@ -395,14 +397,14 @@ fn failures_are_reported_once_through_the_context() {
     guard((), || {
         assert_eq!(call(&f, NIOCCTRL, &mut h), EINVAL);
         assert_eq!(real::errno(), EINVAL);
-        report(ctx, "nmport_register: Invalid argument");
+        report(cx, "nmport_register: Invalid argument");
     });
     // Errors that the errno says all about are not explained.
     h.nr_version = 14;
     h.nr_reserved = 1;
     guard((), || {
         assert_eq!(call(&f, NIOCCTRL, &mut h), EINVAL);
-        report(ctx, "nmport_register: reserved");
+        report(cx, "nmport_register: reserved");
     });
     // SAFETY: as above.
     unsafe { nmctx_set_default(prev) };
