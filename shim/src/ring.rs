@@ -57,6 +57,7 @@ pub(crate) enum Held<'p> {
 
 impl Held<'_> {
     /// `[hwcur, hwtail)`: the slots the application owns, whatever `head` says.
+    #[inline]
     fn owned(&self) -> (u32, u32) {
         match self {
             Held::Tx(t) => t.app_span(),
@@ -100,6 +101,7 @@ pub enum SwapError {
 }
 
 impl<'p, D: Direction> Ring<'p, D> {
+    #[inline]
     pub(crate) fn new(shm: SharedRing, region: &'p Region, held: Held<'p>) -> Self {
         let (hwcur, hwtail) = held.owned();
         Ring {
@@ -298,6 +300,7 @@ impl<'r> Packet<'r> {
 
 impl std::ops::Deref for Packet<'_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.data
     }
@@ -338,12 +341,14 @@ impl<'r> Iterator for RxBatch<'r, '_> {
         })
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left as usize, Some(self.left as usize))
     }
 }
 
 impl Drop for RxBatch<'_, '_> {
+    #[inline]
     fn drop(&mut self) {
         self.ring.shm.set_head_cur(self.next);
     }
@@ -358,6 +363,7 @@ impl<'p> RxRing<'p> {
 
     /// The packets in `[head, tail)`, released when the returned iterator is dropped (only
     /// those it yielded).
+    #[inline]
     pub fn packets(&mut self) -> RxBatch<'_, 'p> {
         let left = self.available();
         let next = if left == 0 {
@@ -385,6 +391,7 @@ impl<'p> RxRing<'p> {
 
     /// Zero-copy forwarding: swaps the buffers of up to `max` packets at this ring's `head`
     /// into the free slots at `tx`'s `head`, and advances both. Returns how many moved.
+    #[inline]
     pub fn forward_to(&mut self, tx: &mut TxRing<'_>, max: u32) -> u32 {
         let k = max.min(self.available()).min(tx.available());
         let (mut ri, mut ti) = (self.head(), tx.head());
@@ -415,22 +422,43 @@ pub struct TxBatch<'r, 'p> {
 /// One free TX slot of a batch: write a frame into its buffer, then [`TxSlot::send`] it.
 pub struct TxSlot<'b, 'r, 'p> {
     batch: &'b mut TxBatch<'r, 'p>,
+    /// The slot's buffer, checked once when the slot is lent (None: broken).
+    buf: Option<u32>,
 }
 
 impl TxSlot<'_, '_, '_> {
     /// Slot index.
+    #[inline]
     pub fn index(&self) -> u32 {
         self.batch.next
     }
 
+    /// The slot's buffer index (netmap's `buf_idx`); None if the slot's buffer is broken.
+    #[inline]
+    pub fn buf_idx(&self) -> Option<u32> {
+        self.buf
+    }
+
     /// The slot's whole buffer; empty if the slot's buffer is broken (then sending it sends
     /// nothing and the sync counts it as a bad slot).
+    #[inline]
     pub fn buf_mut(&mut self) -> &mut [u8] {
-        let i = self.batch.next;
-        self.batch.ring.buf_mut(i).unwrap_or(&mut [])
+        match self.buf {
+            // SAFETY: the batch checked that the application owns the slot and its buffer; the
+            // batch (and so the view) is borrowed mutably for as long as the slice lives.
+            Some(idx) => unsafe { self.batch.ring.region.bytes_mut(idx) }.unwrap_or(&mut []),
+            None => &mut [],
+        }
+    }
+
+    /// Sets the slot's flags (`NS_*`), e.g. `NS_REPORT` on the last slot of a burst.
+    #[inline]
+    pub fn set_flags(&mut self, flags: u16) {
+        self.batch.ring.shm.set_flags(self.batch.next, flags);
     }
 
     /// Queues the first `len` bytes of the buffer (at most [`Ring::max_frame`]).
+    #[inline]
     pub fn send(self, len: usize) {
         let b = self.batch;
         let i = b.next;
@@ -443,17 +471,27 @@ impl TxSlot<'_, '_, '_> {
 
 impl<'r, 'p> TxBatch<'r, 'p> {
     /// Free slots left in the batch.
+    #[inline]
     pub fn remaining(&self) -> u32 {
         self.left
     }
 
     /// The next free slot; None when the ring is full.
+    #[inline]
     pub fn slot(&mut self) -> Option<TxSlot<'_, 'r, 'p>> {
-        (self.left > 0).then_some(TxSlot { batch: self })
+        if self.left == 0 {
+            return None;
+        }
+        // The batch lies within the owned span (clipped when it was made): only the buffer
+        // needs checking.
+        let idx = self.ring.shm.buf_idx(self.next);
+        let buf = (self.ring.region.owner(idx) == Some(Owner::App)).then_some(idx);
+        Some(TxSlot { batch: self, buf })
     }
 
     /// Copies `frame` into the next free slot and queues it; false when the ring is full or the
     /// frame is longer than a buffer.
+    #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
         if frame.len() > self.ring.max_frame() {
             return false;
@@ -472,6 +510,7 @@ impl<'r, 'p> TxBatch<'r, 'p> {
 }
 
 impl Drop for TxBatch<'_, '_> {
+    #[inline]
     fn drop(&mut self) {
         self.ring.shm.set_head_cur(self.next);
     }
@@ -491,8 +530,17 @@ impl<'p> TxRing<'p> {
     }
 
     /// The free slots from `head`, queued when the returned batch is dropped.
+    #[inline]
     pub fn batch(&mut self) -> TxBatch<'_, 'p> {
-        let left = self.available();
+        // Only slots the kernel side has given the application, whatever `head` says.
+        let n = self.num_slots();
+        let head = self.head();
+        let left = if self.owns(head) {
+            self.available()
+                .min(self.owned - nm_ring_dist(n, self.hwcur, head))
+        } else {
+            0
+        };
         TxBatch {
             next: if left == 0 {
                 self.head().min(self.num_slots() - 1)
@@ -506,6 +554,7 @@ impl<'p> TxRing<'p> {
 
     /// Copies `frame` into the slot at `head` and advances; false when the ring is full or the
     /// frame does not fit a buffer.
+    #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
         self.batch().push(frame)
     }
@@ -542,12 +591,14 @@ pub fn swap_buffers<A: Direction, B: Direction>(
 
 impl<D: Direction> Ring<'_, D> {
     /// The region the ring's buffers live in.
+    #[inline]
     pub(crate) fn region(&self) -> &Region {
         self.region
     }
 
     /// The buffer of slot `i`, if the slot is in `[head, tail)` and holds a buffer of the
     /// application (the checks of a swap).
+    #[inline]
     pub(crate) fn take_owned_buf(&self, i: u32) -> Result<u32, SwapError> {
         if !self.in_head_tail(i) {
             return Err(SwapError::NotOwned(i));
@@ -556,6 +607,7 @@ impl<D: Direction> Ring<'_, D> {
     }
 
     /// Is `i` in `[head, tail)` (and owned by the application on the kernel side too)?
+    #[inline]
     fn in_head_tail(&self, i: u32) -> bool {
         let n = self.num_slots();
         let (h, t) = (self.head(), self.tail());

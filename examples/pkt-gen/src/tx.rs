@@ -161,12 +161,13 @@ fn fill(
     limit: u32,
 ) -> u32 {
     let len = job.frame.len();
-    let n = ring.available().min(limit);
-    let mut i = ring.head();
+    let mut batch = ring.batch();
+    let n = batch.remaining().min(limit);
     for k in 0..n {
-        let idx = ring.slot(i).buf_idx as usize;
+        let Some(mut slot) = batch.slot() else { break };
+        let idx = slot.buf_idx().unwrap_or(0) as usize;
         // A slot without a valid buffer (never expected) goes out empty.
-        let ok = match ring.buf_mut(i).and_then(|b| b.get_mut(..len)) {
+        let ok = match slot.buf_mut().get_mut(..len) {
             Some(buf) => {
                 if !written[idx] {
                     buf.copy_from_slice(&job.frame);
@@ -177,11 +178,10 @@ fn fill(
             }
             None => false,
         };
-        ring.set_len(i, if ok { len } else { 0 });
-        ring.set_flags(i, if k + 1 == n { NS_REPORT } else { 0 });
-        i = ring.next(i);
+        slot.set_flags(if k + 1 == n { NS_REPORT } else { 0 });
+        slot.send(if ok { len } else { 0 });
     }
-    ring.advance(n);
+    drop(batch);
     if n < limit {
         // Not the whole batch: ask poll() to wake us when more room appears.
         let t = ring.tail();
