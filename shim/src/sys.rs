@@ -189,3 +189,14 @@ const _: () = {
     assert!(size_of::<xdp_desc>() == 16);
     assert!(size_of::<xdp_statistics>() == 48);
 };
+
+impl std::ops::AddAssign for xdp_statistics {
+    fn add_assign(&mut self, o: xdp_statistics) {
+        self.rx_dropped += o.rx_dropped;
+        self.rx_invalid_descs += o.rx_invalid_descs;
+        self.tx_invalid_descs += o.tx_invalid_descs;
+        self.rx_ring_full += o.rx_ring_full;
+        self.rx_fill_ring_empty_descs += o.rx_fill_ring_empty_descs;
+        self.tx_ring_empty_descs += o.tx_ring_empty_descs;
+    }
+}

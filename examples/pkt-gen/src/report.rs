@@ -108,39 +108,15 @@ pub struct Diag {
 impl Diag {
     /// Reads the port's counters and its sockets' `XDP_STATISTICS`.
     pub fn of(port: &nmxdp::Port) -> Diag {
-        let mut d = Diag {
+        Diag {
             port: port.stats(),
-            ..Default::default()
-        };
-        for fd in port.socket_fds() {
-            if let Ok(x) = nmxdp::xsk::statistics(fd) {
-                d.add_xsk(&x);
-            }
+            xsk: port.xdp_statistics(),
         }
-        d
-    }
-
-    fn add_xsk(&mut self, x: &nmxdp::sys::xdp_statistics) {
-        self.xsk.rx_dropped += x.rx_dropped;
-        self.xsk.rx_invalid_descs += x.rx_invalid_descs;
-        self.xsk.tx_invalid_descs += x.tx_invalid_descs;
-        self.xsk.rx_ring_full += x.rx_ring_full;
-        self.xsk.rx_fill_ring_empty_descs += x.rx_fill_ring_empty_descs;
-        self.xsk.tx_ring_empty_descs += x.tx_ring_empty_descs;
     }
 
     pub fn add(&mut self, o: &Diag) {
-        let (a, b) = (&mut self.port, &o.port);
-        a.tx_packets += b.tx_packets;
-        a.tx_bytes += b.tx_bytes;
-        a.tx_bad_slots += b.tx_bad_slots;
-        a.rx_packets += b.rx_packets;
-        a.rx_bytes += b.rx_bytes;
-        a.rx_bad_slots += b.rx_bad_slots;
-        a.copied_bytes += b.copied_bytes;
-        a.ring_reinits += b.ring_reinits;
-        a.tx_kicks += b.tx_kicks;
-        self.add_xsk(&o.xsk);
+        self.port += o.port;
+        self.xsk += o.xsk;
     }
 
     /// One stderr line.

@@ -433,12 +433,7 @@ impl Port {
         let mut sum = crate::sys::xdp_statistics::default();
         for fd in self.socket_fds() {
             if let Ok(s) = crate::xsk::statistics(fd) {
-                sum.rx_dropped += s.rx_dropped;
-                sum.rx_invalid_descs += s.rx_invalid_descs;
-                sum.tx_invalid_descs += s.tx_invalid_descs;
-                sum.rx_ring_full += s.rx_ring_full;
-                sum.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
-                sum.tx_ring_empty_descs += s.tx_ring_empty_descs;
+                sum += s;
             }
         }
         sum

@@ -85,6 +85,20 @@ pub struct PortStats {
     pub tx_kicks: u64,
 }
 
+impl std::ops::AddAssign for PortStats {
+    fn add_assign(&mut self, o: PortStats) {
+        self.tx_packets += o.tx_packets;
+        self.tx_bytes += o.tx_bytes;
+        self.tx_bad_slots += o.tx_bad_slots;
+        self.rx_packets += o.rx_packets;
+        self.rx_bytes += o.rx_bytes;
+        self.rx_bad_slots += o.rx_bad_slots;
+        self.copied_bytes += o.copied_bytes;
+        self.ring_reinits += o.ring_reinits;
+        self.tx_kicks += o.tx_kicks;
+    }
+}
+
 impl PortStats {
     /// Adds one queue's current counters to this sum.
     pub(crate) fn add(&mut self, c: &QueueCounters) {
