@@ -3,7 +3,10 @@
 //! - reading which interface an XDP bpf_link sits on (aya's `LinkInfo` hides the XDP ifindex),
 //! - forcefully detaching a bpf_link that another process holds (`BPF_LINK_DETACH`),
 //! - reading, and clearing, the XDP program of an interface over rtnetlink (aya's netlink
-//!   helpers are private).
+//!   helpers are private),
+//! - creating the XSK map, loading the program and pinning both, which aya only does through
+//!   `EbpfLoader`, and that parses the kernel's whole BTF on every load (tens of milliseconds
+//!   and megabytes the program, which has no CO-RE relocation, never needs).
 //!
 //! Every bpf(2) call goes through `bpf` with one `#[repr(C)]` struct per command, laid out like
 //! the command's member of the kernel's `union bpf_attr` (checked at compile time); every
@@ -22,6 +25,12 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 /// The bpf(2) commands nmxdp issues itself (values of the kernel's `enum bpf_cmd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmd {
+    /// `BPF_MAP_CREATE`: creates a map.
+    MapCreate = 0,
+    /// `BPF_PROG_LOAD`: verifies and loads a program.
+    ProgLoad = 5,
+    /// `BPF_OBJ_PIN`: pins a map or program in bpffs.
+    ObjPin = 6,
     /// `BPF_OBJ_GET_INFO_BY_FD`: what the kernel knows about an object.
     ObjGetInfoByFd = 15,
     /// `BPF_LINK_GET_FD_BY_ID`: opens a bpf_link by id.
@@ -34,6 +43,9 @@ impl Cmd {
     /// The kernel's name for the command.
     pub const fn name(self) -> &'static str {
         match self {
+            Cmd::MapCreate => "BPF_MAP_CREATE",
+            Cmd::ProgLoad => "BPF_PROG_LOAD",
+            Cmd::ObjPin => "BPF_OBJ_PIN",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
@@ -42,7 +54,7 @@ impl Cmd {
 
     /// Whether a successful call returns a new file descriptor.
     const fn returns_fd(self) -> bool {
-        matches!(self, Cmd::LinkGetFdById)
+        matches!(self, Cmd::LinkGetFdById | Cmd::MapCreate | Cmd::ProgLoad)
     }
 }
 
@@ -114,6 +126,161 @@ const _: () = {
 // SAFETY: repr(C), three u32 at the kernel's offsets (asserted above), no pointers.
 unsafe impl Attr for LinkGetFdByIdAttr {
     const CMD: Cmd = Cmd::LinkGetFdById;
+}
+
+/// `BPF_MAP_CREATE`: the map-create member, up to `map_ifindex`.
+#[repr(C)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+    map_ifindex: u32,
+}
+
+const _: () = {
+    assert!(size_of::<MapCreateAttr>() == 48);
+    assert!(offset_of!(MapCreateAttr, map_flags) == 16);
+    assert!(offset_of!(MapCreateAttr, map_name) == 28);
+    assert!(offset_of!(MapCreateAttr, map_ifindex) == 44);
+};
+
+// SAFETY: repr(C), u32 fields and a byte array at the kernel's offsets (asserted above), no
+// padding, no pointers.
+unsafe impl Attr for MapCreateAttr {
+    const CMD: Cmd = Cmd::MapCreate;
+}
+
+/// `BPF_PROG_LOAD`: the program-load member, up to `expected_attach_type`. The pointers borrow
+/// the instructions and the license for as long as the attr lives.
+#[repr(C, align(8))]
+struct ProgLoadAttr<'a> {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    _borrows: PhantomData<(&'a [u64], &'a std::ffi::CStr)>,
+}
+
+const _: () = {
+    assert!(size_of::<ProgLoadAttr<'static>>() == 72);
+    assert!(offset_of!(ProgLoadAttr<'static>, insns) == 8);
+    assert!(offset_of!(ProgLoadAttr<'static>, license) == 16);
+    assert!(offset_of!(ProgLoadAttr<'static>, log_buf) == 32);
+    assert!(offset_of!(ProgLoadAttr<'static>, kern_version) == 40);
+    assert!(offset_of!(ProgLoadAttr<'static>, prog_name) == 48);
+    assert!(offset_of!(ProgLoadAttr<'static>, expected_attach_type) == 68);
+};
+
+// SAFETY: repr(C) at the kernel's offsets (asserted above), no padding; `insns` and `license`
+// point to data the `'a` borrows keep alive (`insn_cnt` 8-byte instructions, a NUL-terminated
+// string), `log_buf` is null with `log_size` 0.
+unsafe impl Attr for ProgLoadAttr<'_> {
+    const CMD: Cmd = Cmd::ProgLoad;
+}
+
+/// `BPF_OBJ_PIN`: the pin member, up to `file_flags`. `pathname` borrows a NUL-terminated path.
+#[repr(C, align(8))]
+struct ObjPinAttr<'a> {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+    _path: PhantomData<&'a std::ffi::CStr>,
+}
+
+const _: () = {
+    assert!(size_of::<ObjPinAttr<'static>>() == 16);
+    assert!(offset_of!(ObjPinAttr<'static>, bpf_fd) == 8);
+};
+
+// SAFETY: repr(C) at the kernel's offsets (asserted above), no padding; `pathname` points to a
+// NUL-terminated string the `'a` borrow keeps alive.
+unsafe impl Attr for ObjPinAttr<'_> {
+    const CMD: Cmd = Cmd::ObjPin;
+}
+
+/// A kernel object name (`BPF_OBJ_NAME_LEN`: 15 bytes and a NUL).
+fn obj_name(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (d, s) in out.iter_mut().zip(name.bytes().take(15)) {
+        *d = s;
+    }
+    out
+}
+
+/// Creates a map; returns its fd.
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    name: &str,
+) -> Result<OwnedFd, SysError> {
+    bpf_fd(&mut MapCreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        map_flags,
+        inner_map_fd: 0,
+        numa_node: 0,
+        map_name: obj_name(name),
+        map_ifindex: 0,
+    })
+}
+
+/// Loads a program of `prog_type` from raw 8-byte instructions; returns its fd.
+pub fn prog_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[u64],
+    license: &std::ffi::CStr,
+    name: &str,
+) -> Result<OwnedFd, SysError> {
+    bpf_fd(&mut ProgLoadAttr {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: obj_name(name),
+        prog_ifindex: 0,
+        expected_attach_type,
+        _borrows: PhantomData,
+    })
+}
+
+/// Pins the map or program `fd` at `path` in bpffs.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &std::path::Path) -> Result<(), SysError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| SysError::Bpf {
+        cmd: Cmd::ObjPin,
+        source: io::Error::from_raw_os_error(libc::EINVAL),
+    })?;
+    bpf(&mut ObjPinAttr {
+        pathname: c.as_ptr() as u64,
+        bpf_fd: fd_u32(fd),
+        file_flags: 0,
+        _path: PhantomData,
+    })
+    .map(drop)
 }
 
 /// `BPF_LINK_DETACH`: the `link_detach` member.

@@ -79,6 +79,7 @@ pub mod shm;
 pub mod status;
 pub mod sys;
 pub mod xdp;
+mod xdpload;
 pub mod xsk;
 
 pub use config::Config;

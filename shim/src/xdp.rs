@@ -1,7 +1,8 @@
 //! The XDP program that steers each NIC queue into its AF_XDP socket.
 //!
 //! The object is built from `bpf/xsk_redirect.c` by clang and committed, so building nmxdp needs
-//! no clang. aya loads it, attaches it, pins it and writes its XSK map. One program and XSK map
+//! no clang. [`crate::xdpload`] loads it (without the kernel's BTF) and pins it; aya attaches it
+//! and writes its XSK map. One program and XSK map
 //! per interface, shared by every process that uses the interface (docs/architecture.md, Several
 //! processes). Each user process holds a reference to the XDP bpf_link, which is never pinned, so
 //! the program leaves the interface when the last user exits, however it exits
@@ -19,7 +20,6 @@ use aya::maps::{Map, MapData, MapError, XskMap};
 use aya::programs::links::LinkType;
 use aya::programs::xdp::XdpLink;
 use aya::programs::{loaded_links, loaded_programs, ProgramError, ProgramInfo, Xdp, XdpMode};
-use aya::Ebpf;
 
 use crate::bpfsys::{self, AttachedXdp, SysError, XdpAttachedMode};
 use crate::config::XdpModeChoice;
@@ -92,8 +92,9 @@ pub struct XdpAttachment {
     map: Map,
     link: Option<LinkHold>,
     users: Option<Users>,
-    // Dropped last: owns the program we loaded.
-    ebpf: Option<Ebpf>,
+    // Dropped last: the program we loaded (a netlink attachment refers to its fd).
+    #[allow(dead_code, reason = "held only for what dropping it does")]
+    prog: Option<Xdp>,
 }
 
 /// The errno somewhere in an aya error's chain of causes.
@@ -145,33 +146,6 @@ fn map_error(what: impl std::fmt::Display, e: &MapError) -> Error {
         e => errno_of(e).unwrap_or(libc::EINVAL),
     };
     Error::new(errno, format!("{what}: {}", describe(e)))
-}
-
-fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
-    ebpf.program_mut(PROG_NAME)
-        .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| {
-            Error::new(
-                libc::EINVAL,
-                "bpf/xsk_redirect.o has no XDP program nmxdp_redirect: rebuild it with `make bpf`",
-            )
-        })
-}
-
-fn load(ifname: &str) -> Result<Ebpf> {
-    let mut ebpf = Ebpf::load(XDP_OBJECT).map_err(|e| {
-        Error::new(
-            libc::EPERM,
-            format!("{ifname}: loading the XDP program failed ({}): needs CAP_BPF and CAP_NET_ADMIN (run as root) and a kernel with BPF and BTF", describe(&e)),
-        )
-    })?;
-    program(&mut ebpf)?.load().map_err(|e| {
-        Error::new(
-            libc::EPERM,
-            format!("{ifname}: the kernel refused the XDP program ({}): needs CAP_BPF and CAP_NET_ADMIN (run as root)", describe(&e)),
-        )
-    })?;
-    Ok(ebpf)
 }
 
 /// Program `id`, if it is still loaded.
@@ -276,7 +250,6 @@ impl XdpAttachment {
         let users = Users::join(&key)?;
         let mut a = Self::create(ifname, ifindex, choice, key, pin_dir)?;
         a.users = Some(users);
-        a.pin()?;
         Ok(a)
     }
 
@@ -314,7 +287,7 @@ impl XdpAttachment {
             map,
             link: link.map(LinkHold::Joined),
             users: Some(Users::join(key)?),
-            ebpf: None,
+            prog: None,
         }))
     }
 
@@ -325,20 +298,69 @@ impl XdpAttachment {
         key: String,
         pin_dir: PathBuf,
     ) -> Result<XdpAttachment> {
-        let mut ebpf = load(ifname)?;
-        let map = ebpf.take_map(MAP_NAME).ok_or_else(|| {
-            Error::new(
-                libc::EINVAL,
-                "bpf/xsk_redirect.o has no map xsks_map: rebuild it with `make bpf`",
+        // Loaded and pinned first: aya attaches a program it opens from its pin.
+        let loaded = crate::xdpload::load(XDP_OBJECT, PROG_NAME, MAP_NAME, ifname)?;
+        std::fs::create_dir_all(&pin_dir)
+            .map_err(|e| Error::from_io(format!("creating {}", pin_dir.display()), &e))?;
+        let pinned = (|| {
+            crate::xdpload::pin(&loaded.prog, &pin_dir.join("prog"))?;
+            crate::xdpload::pin(&loaded.map, &pin_dir.join("map"))?;
+            let prog = Xdp::from_pin(
+                pin_dir.join("prog"),
+                aya_obj::programs::XdpAttachType::Interface,
             )
-        })?;
-        if XskMap::try_from(&map).is_err() {
-            return Err(Error::new(
-                libc::EINVAL,
-                "xsks_map is not an XSK map: rebuild it with `make bpf`",
-            ));
-        }
-        let prog = program(&mut ebpf)?;
+            .map_err(|e| {
+                Error::new(
+                    program_errno(&e).unwrap_or(libc::EINVAL),
+                    format!("{ifname}: opening the pinned XDP program: {}", describe(&e)),
+                )
+            })?;
+            let map = MapData::from_fd(loaded.map).map_err(|e| map_error("the XSK map", &e))?;
+            Ok::<_, Error>((prog, Map::XskMap(map)))
+        })();
+        let (mut prog, map) = match pinned {
+            Ok(v) => v,
+            Err(e) => {
+                remove_pins(&pin_dir);
+                return Err(e);
+            }
+        };
+        drop(loaded.prog);
+        let attached = Self::attach_prog(ifname, ifindex, choice, &mut prog);
+        let (mode, link, prog_id) = match attached {
+            Ok(v) => v,
+            Err(e) => {
+                remove_pins(&pin_dir);
+                return Err(e);
+            }
+        };
+        // aya hides which of the two it made; the kernel's list of links tells.
+        let method = if xdp_link_ids(prog_id).next().is_some() {
+            AttachMethod::BpfLink
+        } else {
+            AttachMethod::Netlink
+        };
+        Ok(XdpAttachment {
+            mode,
+            method,
+            key,
+            pin_dir,
+            map,
+            link: Some(LinkHold::Created(link)),
+            users: None,
+            prog: Some(prog),
+        })
+    }
+
+    /// Attaches the loaded program to the interface: native then SKB mode (as `choice` allows),
+    /// through a bpf_link where the kernel has one. Returns the mode, the link and the
+    /// program's id.
+    fn attach_prog(
+        ifname: &str,
+        ifindex: u32,
+        choice: XdpModeChoice,
+        prog: &mut Xdp,
+    ) -> Result<(AttachMode, XdpLink, u32)> {
         let prog_id = prog
             .info()
             .map_err(|e| {
@@ -395,43 +417,7 @@ impl XdpAttachment {
                 ),
             ));
         };
-        // aya hides which of the two it made; the kernel's list of links tells.
-        let method = if xdp_link_ids(prog_id).next().is_some() {
-            AttachMethod::BpfLink
-        } else {
-            AttachMethod::Netlink
-        };
-        Ok(XdpAttachment {
-            mode,
-            method,
-            key,
-            pin_dir,
-            map,
-            link: Some(LinkHold::Created(link)),
-            users: None,
-            ebpf: Some(ebpf),
-        })
-    }
-
-    /// Pins the program and the XSK map (not the link: a pinned link would keep the program on
-    /// the interface after the last user).
-    fn pin(&mut self) -> Result<()> {
-        std::fs::create_dir_all(&self.pin_dir)
-            .map_err(|e| Error::from_io(format!("creating {}", self.pin_dir.display()), &e))?;
-        let pin_failed = |path: &Path, e: &aya::pin::PinError| {
-            Error::new(
-                errno_of(e).unwrap_or(libc::EINVAL),
-                format!("pinning {}: {}", path.display(), describe(e)),
-            )
-        };
-        let path = self.pin_dir.join("prog");
-        let ebpf = self.ebpf.as_mut().expect("only the creator pins");
-        program(ebpf)?
-            .pin(&path)
-            .map_err(|e| pin_failed(&path, &e))?;
-        let path = self.pin_dir.join("map");
-        self.map.pin(&path).map_err(|e| pin_failed(&path, &e))?;
-        Ok(())
+        Ok((mode, link, prog_id))
     }
 
     /// Steers `queue`'s packets to the socket `fd`.
@@ -464,7 +450,7 @@ impl Drop for XdpAttachment {
             return;
         };
         // Before the users check, so that the last user sees no link fd of its own left; and
-        // before `ebpf`, whose program fd a netlink attachment refers to.
+        // before `prog`, whose program fd a netlink attachment refers to.
         self.link = None;
         if let Some(users) = self.users.take() {
             if users.leave() {
