@@ -87,6 +87,27 @@ fn info(iface: &str) -> Result<()> {
         cfg.buf_size,
         cfg.buf_size - 256
     );
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    match nmxdp::region::Layout::new(&cfg) {
+        Ok(layout) => {
+            let queues = i.rx_queues.max(i.tx_queues);
+            let f = layout.footprint(queues, cfg.slots);
+            println!(
+                "footprint:      region {:.1} MiB per process (UMEM {:.1} MiB, pinned while a port is open)",
+                mib(f.region_bytes),
+                mib(f.umem_bytes)
+            );
+            println!(
+                "                a port on all {queues} queue(s) takes {} of {} buffers ({} per queue); the pools hold {} such queues (buffers), {} (rings)",
+                f.port_buffers,
+                layout.buf_num - 2,
+                f.buffers_per_queue,
+                f.queues_that_fit,
+                f.queues_in_ring_pool
+            );
+        }
+        Err(e) => println!("footprint:      {e}"),
+    }
     println!("xdp native:     {}", caps.native_xdp.describe());
     println!("xdp generic:    {}", caps.skb_xdp.describe());
     println!("af_xdp zc:      {}", caps.zero_copy.describe());

@@ -253,10 +253,10 @@ impl Engine {
             "queue {} (tx {} + rx {} slots)",
             r.key.queue, r.tx_slots, r.rx_slots
         );
-        // RX gets twice its slots: the second half waits in the fill ring, so the kernel can keep
-        // receiving into the AF_XDP RX ring while the app still holds a full netmap ring.
-        let rx_bufs_n = 2 * r.rx_slots;
-        let bufs = match region.alloc_bufs((r.tx_slots + rx_bufs_n) as usize, &what) {
+        // RX gets twice its slots (see queue_buffers): the AF_XDP RX and fill rings hold them all.
+        let bufs_n = crate::queue::queue_buffers(r.tx_slots, r.rx_slots);
+        let rx_bufs_n = bufs_n - r.tx_slots;
+        let bufs = match region.alloc_bufs(bufs_n as usize, &what) {
             Ok(b) => b,
             Err(e) => {
                 region.free_ring(tx_off, tx_bytes);

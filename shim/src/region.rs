@@ -105,6 +105,42 @@ impl Layout {
     pub fn umem_len(&self) -> u64 {
         self.buf_num as u64 * self.buf_size as u64
     }
+
+    /// What a port on `queues` queues with rings of `slots` slots costs in this region, and how
+    /// many such queues the pool holds (what `nmxdp info` prints to help size the region).
+    pub fn footprint(&self, queues: u32, slots: u32) -> Footprint {
+        let per_queue = crate::queue::queue_buffers(slots, slots);
+        let usable = self.buf_num.saturating_sub(2);
+        Footprint {
+            region_bytes: self.memsize,
+            umem_bytes: self.umem_len(),
+            buffers_per_queue: per_queue,
+            port_buffers: per_queue.saturating_mul(queues),
+            queues_that_fit: usable / per_queue.max(1),
+            queues_in_ring_pool: (self.ring_pool_size
+                / crate::queue::ring_bytes(slots).next_multiple_of(PAGE))
+                as u32
+                / 2,
+        }
+    }
+}
+
+/// What a configuration costs (see [`Layout::footprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// The whole region every process maps (the UMEM is pinned by the kernel at registration,
+    /// so this much memory is resident for as long as a port is open).
+    pub region_bytes: u64,
+    /// Of which the buffer pool (UMEM).
+    pub umem_bytes: u64,
+    /// Buffers one queue takes (TX slots plus twice the RX slots).
+    pub buffers_per_queue: u32,
+    /// Buffers a port on the given queues takes.
+    pub port_buffers: u32,
+    /// Queues of this ring size the buffer pool holds in all (every process together).
+    pub queues_that_fit: u32,
+    /// Queues of this ring size the ring pool holds (a TX and an RX ring object each).
+    pub queues_in_ring_pool: u32,
 }
 
 /// Who owns a buffer. Checked on every slot the app hands over, so a hostile or buggy app can

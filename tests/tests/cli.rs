@@ -34,6 +34,12 @@ fn info_reports_queues_and_modes() {
     );
     assert!(text.contains("queues:         2 rx, 2 tx"), "{text}");
     assert!(text.contains("driver veth"), "{text}");
+    // Default configuration: 32768 buffers of 2048 bytes, 1024-slot rings.
+    assert!(text.contains("UMEM 64.0 MiB"), "{text}");
+    assert!(
+        text.contains("a port on all 2 queue(s) takes 6144 of 32766 buffers (3072 per queue)"),
+        "{text}"
+    );
     assert!(text.contains("xdp native:     yes"), "{text}");
     assert!(text.contains("af_xdp zc:      no"), "{text}");
     assert!(

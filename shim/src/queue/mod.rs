@@ -277,6 +277,13 @@ pub(crate) fn ring_bytes(slots: u32) -> u64 {
     256 + 16 * slots as u64
 }
 
+/// Buffers one queue takes from the pool: one per TX slot, and twice the RX slots (the RX ring's
+/// slots and as many again waiting in the fill ring, so the kernel never starves while the
+/// application holds a full ring).
+pub const fn queue_buffers(tx_slots: u32, rx_slots: u32) -> u32 {
+    tx_slots + 2 * rx_slots
+}
+
 /// Initialises a ring object's header and slots, each slot with its own buffer.
 fn init_ring(
     region: &Region,
