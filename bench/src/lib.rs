@@ -3,6 +3,7 @@
 //! * `xdp-raw`: tx/rx straight on the AF_XDP rings (nmxdp's thin ring wrappers, no netmap layer),
 //!   with the same UMEM chunk size, bind mode, XDP program and batch size as nmxdp;
 //! * `af-packet`: the stock-kernel alternative, a TPACKET_V3 RX ring and a TPACKET_V2 TX ring;
+//! * `open-close`: the time to open and close a port (or a bare AF_XDP socket), cycle by cycle;
 //! * `bench-harness`: runs those, the Rust pkt-gen and the C `nm_lib` under `LD_PRELOAD` on a veth
 //!   pair between two private network namespaces and reports one table (Markdown and JSON).
 //!

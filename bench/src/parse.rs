@@ -16,6 +16,31 @@ pub fn parse_count_line(out: &str, dir: Dir) -> Option<u64> {
     })
 }
 
+/// One open/close cycle's times, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CycleMs {
+    /// Open and close together.
+    pub total: f64,
+    /// The open alone, when the program split it out.
+    pub open: Option<f64>,
+}
+
+/// The cycles the open/close programs (`open-close`, `nm_openclose`) report, in order: their
+/// `cycle <i> <total ms> [open <ms> close <ms>]` lines.
+pub fn parse_cycles(out: &str) -> Vec<CycleMs> {
+    let num = |w: Option<&str>| w?.parse::<f64>().ok().filter(|x| x.is_finite());
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "cycle").then_some(())?;
+            let _index = w.next()?.parse::<u64>().ok()?;
+            let total = num(w.next())?;
+            let open = (w.next() == Some("open")).then(|| num(w.next())).flatten();
+            Some(CycleMs { total, open })
+        })
+        .collect()
+}
+
 /// The `instructions` count from `perf stat -x, -e instructions:u` output (the first CSV field
 /// of the line naming the event). `None` for `<not supported>` / `<not counted>`.
 pub fn perf_instructions(out: &str) -> Option<u64> {
@@ -77,6 +102,26 @@ pub fn net_dev_packets(text: &str, ifname: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cycles() {
+        let out = "cycle 1 104.250 open 80.5 close 23.750\ncycle 2 3.5\ncycle x 1\n\
+                   cycle 3 nan open 1 close 1\nopen-close: 2 cycles, median 53.875 ms\n";
+        assert_eq!(
+            parse_cycles(out),
+            vec![
+                CycleMs {
+                    total: 104.25,
+                    open: Some(80.5)
+                },
+                CycleMs {
+                    total: 3.5,
+                    open: None
+                }
+            ]
+        );
+        assert!(parse_cycles("").is_empty());
+    }
 
     #[test]
     fn nm_lib_counts() {

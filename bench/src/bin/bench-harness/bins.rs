@@ -11,6 +11,12 @@ pub struct Bins {
     pub pktgen: PathBuf,
     pub xdp_raw: PathBuf,
     pub af_packet: PathBuf,
+    /// The open-latency program of the Rust API and the raw AF_XDP baseline.
+    pub open_close: PathBuf,
+    /// The legacy C open-latency program and the library it preloads, when both exist.
+    pub c_openclose: Option<(PathBuf, PathBuf)>,
+    /// Why the C open-latency program cannot run.
+    pub c_openclose_missing: Option<String>,
     /// The C app and the library it preloads, when both exist.
     pub c_app: Option<(PathBuf, PathBuf)>,
     /// Why the C row cannot run.
@@ -37,16 +43,23 @@ impl Bins {
             Ok(p)
         };
         let (c_app, c_missing) = c_programs(cli, &bin_dir);
+        let (c_openclose, c_openclose_missing) = c_openclose(cli, &bin_dir);
         let bins = Bins {
             pktgen: need("pkt-gen")?,
             xdp_raw: need("xdp-raw")?,
             af_packet: need("af-packet")?,
+            open_close: need("open-close")?,
+            c_openclose,
+            c_openclose_missing,
             c_app,
             c_missing,
         };
         if cli.require_c {
             if let Some(m) = &bins.c_missing {
                 bail!("nmxdp-c-preload: {m}");
+            }
+            if let (Some(m), false) = (&bins.c_openclose_missing, cli.no_open) {
+                bail!("open latency through the C API: {m}");
             }
         }
         Ok(bins)
@@ -71,13 +84,29 @@ fn c_programs(cli: &Cli, bin_dir: &Path) -> (Option<(PathBuf, PathBuf)>, Option<
         .c_bin
         .clone()
         .unwrap_or_else(|| bin_dir.join("../c/nm_lib-plain"));
+    with_preload(cli, bin_dir, app, "nm_lib-plain")
+}
+
+/// The C open-latency program and the preloaded library, or why it cannot run.
+fn c_openclose(cli: &Cli, bin_dir: &Path) -> (Option<(PathBuf, PathBuf)>, Option<String>) {
+    let app = bin_dir.join("../c/nm_openclose-plain");
+    with_preload(cli, bin_dir, app, "nm_openclose-plain")
+}
+
+/// `app` and the library it preloads, or why they cannot run (`target`: its make target).
+fn with_preload(
+    cli: &Cli,
+    bin_dir: &Path,
+    app: PathBuf,
+    target: &str,
+) -> (Option<(PathBuf, PathBuf)>, Option<String>) {
     let lib = cli
         .preload
         .clone()
         .unwrap_or_else(|| bin_dir.join("libnetmap.so"));
     if !app.is_file() {
         let why = format!(
-            "{} not built (make -f mk/c.mk target/c/nm_lib-plain)",
+            "{} not built (make -f mk/c.mk target/c/{target})",
             app.display()
         );
         return (None, Some(why));

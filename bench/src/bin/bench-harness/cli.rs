@@ -39,6 +39,12 @@ pub struct Cli {
     /// Skip the 2-queue (-p 1 vs -p 2) runs.
     #[arg(long)]
     pub no_mq: bool,
+    /// Skip the open-latency measurement.
+    #[arg(long)]
+    pub no_open: bool,
+    /// Open/close cycles per open-latency measurement. Default 50 (smoke 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub open_cycles: Option<u32>,
     /// Where results.md and results.json go (default target/bench, with --smoke target/bench/smoke).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -73,6 +79,8 @@ pub struct Plan {
     pub instr: InstrMethod,
     pub smoke: bool,
     pub mq: bool,
+    /// Open/close cycles per open-latency measurement; `None` skips the section.
+    pub open_cycles: Option<u32>,
     pub verbose: bool,
 }
 
@@ -101,6 +109,8 @@ impl Plan {
             instr,
             smoke: cli.smoke,
             mq: !cli.no_mq,
+            open_cycles: (!cli.no_open)
+                .then(|| cli.open_cycles.unwrap_or(if cli.smoke { 3 } else { 50 })),
             verbose: cli.verbose,
         })
     }
@@ -210,5 +220,7 @@ mod tests {
             vec![Row::AfPacket, Row::NmxdpRust]
         );
         assert!(rows(&cli(&["--rows", "nope"])).is_err());
+        assert!(Cli::try_parse_from(["bench-harness", "--open-cycles", "0"]).is_err());
+        assert_eq!(cli(&["--open-cycles", "7"]).open_cycles, Some(7));
     }
 }

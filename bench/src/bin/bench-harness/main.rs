@@ -12,8 +12,10 @@
 //!
 //! for 60- and 1514-byte frames, repeated (repetitions interleaved across rows), and reports
 //! medians of the sender's and the receiver's own rates, the loss, and user-space instructions per
-//! packet of the sender (perf, or valgrind where the machine has no PMU). Then a 2-queue pair:
-//! pkt-gen `-p 1` vs `-p 2`. And the receivers' peak RSS against nmxdp's region size.
+//! packet of the sender (perf, or valgrind where the machine has no PMU). Then the time to open a
+//! port (first open of an interface, and another queue of one already set up) through both APIs,
+//! next to a bare AF_XDP socket's; a 2-queue pair: pkt-gen `-p 1` vs `-p 2`. And the receivers'
+//! peak RSS against nmxdp's region size.
 //!
 //! Output: a Markdown report on stdout, also written to `<out>/results.md`, and `<out>/results.json`.
 //! Exit status 1 if any run failed or received nothing.
@@ -21,14 +23,15 @@
 //! Modules, in the order a bench goes through them: [`cli`] (options and the plan they resolve
 //! to), [`bins`] (where the programs are), [`rows`] (what each row runs), [`netns`] (the veth
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
-//! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`render`]
-//! (results.md and results.json).
+//! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
+//! (open latency), [`render`] (results.md and results.json).
 
 mod bins;
 mod cell;
 mod cli;
 mod instr;
 mod netns;
+mod open;
 mod proc;
 mod render;
 mod reps;
@@ -101,12 +104,14 @@ fn run(cli: &Cli) -> Result<bool> {
     let topo = Topo::new("", 1).context("creating the veth pair")?;
     reps::run_cells(&plan, &topo, &mut cells)?;
     let instr_note = instr::measure(&plan, &topo, &mut cells);
+    let open = open::measure(&plan, &topo)?;
     drop(topo);
     let mq = reps::run_mq(&plan)?;
 
     let results = Results {
         cells,
         mq,
+        open,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

@@ -1,10 +1,11 @@
 //! The report: results.md (also printed on stdout) and results.json, from the runs.
 //!
 //! Sections, in this order: the table of rows ([`table`]), the ratios at 60 B ([`ratios`]), the
-//! 2-queue scaling ([`scaling`]), memory and receiver sleeps ([`resources`]), then notes (among
-//! them each row's XDP and bind modes, [`modes`]).
+//! 2-queue scaling ([`scaling`]), open latency ([`open`](mod@open)), memory and receiver sleeps
+//! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
 mod modes;
+mod open;
 mod ratios;
 mod resources;
 mod scaling;
@@ -16,6 +17,7 @@ use nmxdp_bench::json::Json;
 
 use crate::cell::Cell;
 use crate::cli::Plan;
+use crate::open::OpenRun;
 use crate::reps::MqRuns;
 use crate::rows::Row;
 
@@ -23,6 +25,8 @@ use crate::rows::Row;
 pub struct Results {
     pub cells: Vec<Cell>,
     pub mq: Vec<MqRuns>,
+    /// The open-latency runs (none when skipped).
+    pub open: Vec<OpenRun>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -41,6 +45,7 @@ struct Sections {
     rows: Vec<Json>,
     ratios: Vec<Json>,
     multiqueue: Json,
+    open_latency: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -79,6 +84,8 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     doc.md.push('\n');
     let ratios = ratios::ratios(&mut doc.md, &res.cells);
     let multiqueue = scaling::scaling(&mut doc, &res.mq);
+    let umem_mib = res.layout.map(|l| l.umem_len() >> 20);
+    let open_latency = open::open_latency(&mut doc, &res.open, umem_mib);
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -87,6 +94,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         rows,
         ratios,
         multiqueue,
+        open_latency,
         memory,
         modes,
         sleeps,
@@ -154,6 +162,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("rows", Json::Arr(s.rows)),
         ("ratios_60", Json::Arr(s.ratios)),
         ("multiqueue", s.multiqueue),
+        ("open_latency", s.open_latency),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
