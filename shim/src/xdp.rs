@@ -1,7 +1,7 @@
 //! The XDP program that steers each NIC queue into its AF_XDP socket.
 //!
 //! The object is built from `bpf/xsk_redirect.c` by clang and committed, so building nmxdp needs
-//! no clang. [`crate::xdpload`] loads it (without the kernel's BTF) and pins it; aya attaches it
+//! no clang. `xdpload.rs` loads it (without the kernel's BTF) and pins it; aya attaches it
 //! and writes its XSK map. One program and XSK map
 //! per interface, shared by every process that uses the interface (docs/architecture.md, Several
 //! processes). Each user process holds a reference to the XDP bpf_link, which is never pinned, so
