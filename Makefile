@@ -30,6 +30,7 @@ check-bpf:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p nmxdp --no-deps
 
 # The integration tests share interfaces and XDP state per process, so they run one at a time.
 test: check-bpf lint
