@@ -7,8 +7,16 @@
 //!   the kernel detaches it. The last user leaving normally also removes the pins; pins left by a
 //!   killed last user are recognised as stale (their program is not attached) and replaced.
 //! - Lock files in `/run/nmxdp/` (flock, so a dead process never holds them): `<key>.lock`
-//!   serialises joining and leaving, `<key>.users` is share-locked by every user, and
-//!   `<key>-q<N>.holder` is held by the process that owns queue N and names its pid.
+//!   serialises joining, leaving and taking a queue, `<key>.users` is share-locked by every user,
+//!   and `<key>-q<N>.holder` is held by the process that owns queue N and names its pid. Each file
+//!   exists only while some process uses it; the files a killed process leaves are removed by the
+//!   next process taking the interface's `.lock`, and by `nmxdp status` ([`holders`]).
+//!
+//! Removal rule: a file is unlinked only by a process that holds its flock exclusively and has
+//! checked that the path still names the inode it locked, and every process that locks one of
+//! these files checks the same after locking and starts over when the path moved on. A live
+//! process's lock therefore always sits on the inode its path names, nobody else can take that
+//! lock exclusively, and so nobody else can unlink it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -41,42 +49,142 @@ fn open_lockfile(path: &Path) -> Result<File> {
         .map_err(|e| Error::from_io(format!("opening {}", path.display()), &e))
 }
 
+/// flock(2); false on failure, with errno set.
 fn flock(f: &File, op: i32) -> bool {
     // SAFETY: flock on a file we hold open.
     unsafe { libc::flock(f.as_raw_fd(), op) == 0 }
 }
 
-/// Held while joining or leaving an interface; released on drop.
-pub struct IfaceMutex(#[allow(dead_code)] File, PathBuf);
+/// Does `path` still name the inode `f` has open?
+fn same_inode(path: &Path, f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), f.metadata()) {
+        (Ok(p), Ok(o)) => p.dev() == o.dev() && p.ino() == o.ino(),
+        _ => false,
+    }
+}
 
-/// Takes the interface's exclusive lock file `/run/nmxdp/<key>.lock`, waiting for it if another
-/// process holds it. If the file was removed by a last user while we waited, the lock is retaken
-/// on the new file. Fails when `/run/nmxdp` cannot be created (needs root) or `flock` fails.
-pub fn lock_iface(key: &str) -> Result<IfaceMutex> {
-    let path = run_dir()?.join(format!("{key}.lock"));
+/// Unlinks `path` if it names `f`'s inode. The caller holds `f`'s flock exclusively: nobody else
+/// may unlink that inode's path (module doc), so it cannot change between the check and the
+/// unlink, and a path already removed or re-created by someone else is left alone.
+fn unlink_held(path: &Path, f: &File) {
+    if same_inode(path, f) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A lock file locked with `op`, or the file somebody else holds (only with `LOCK_NB`).
+enum Taken {
+    Locked(File),
+    Busy(File),
+}
+
+/// Opens (creating) and flocks `path` with `op`. A lock taken on an inode that is no longer the
+/// one at `path` (its holder removed it while we opened or waited) is dropped and taken again on
+/// the current file, so a lock never lands on an unlinked inode.
+fn take(path: &Path, op: i32) -> Result<Taken> {
     loop {
-        let f = open_lockfile(&path)?;
-        while !flock(&f, libc::LOCK_EX) {
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::last_os("locking /run/nmxdp"));
+        let f = open_lockfile(path)?;
+        if !flock(&f, op) {
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) if same_inode(path, &f) => return Ok(Taken::Busy(f)),
+                Some(libc::EWOULDBLOCK) => continue,
+                _ => return Err(Error::last_os(format!("locking {}", path.display()))),
             }
         }
-        // The last user removes the file; a waiter that locked the removed inode starts over.
-        let same = std::fs::metadata(&path).is_ok_and(|m| {
-            f.metadata().is_ok_and(|n| {
-                std::os::unix::fs::MetadataExt::ino(&m) == std::os::unix::fs::MetadataExt::ino(&n)
-            })
-        });
-        if same {
-            return Ok(IfaceMutex(f, path));
+        if same_inode(path, &f) {
+            return Ok(Taken::Locked(f));
         }
     }
 }
 
+/// Removes `path` if no process holds its flock: the file of a process that died. Opens without
+/// creating, so a file that is already gone stays gone.
+fn remove_if_unheld(path: &Path) {
+    let Ok(f) = File::open(path) else {
+        return;
+    };
+    if flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
+        unlink_held(path, &f);
+    }
+}
+
+/// The queue number of `name` if it is `<key>-q<N>.holder`.
+fn holder_queue(name: &str, key: &str) -> Option<u32> {
+    name.strip_prefix(key)?
+        .strip_prefix("-q")?
+        .strip_suffix(".holder")?
+        .parse()
+        .ok()
+}
+
+/// Removes the files of `key` that no live process uses: queue holders whose process died, and
+/// the users file when nobody shares it. Run under the interface's mutex, which every process
+/// joining, leaving or taking a queue holds, so nobody is between opening and locking these.
+fn sweep(key: &str) {
+    if let Ok(dir) = std::fs::read_dir(RUN_DIR) {
+        for e in dir.flatten() {
+            if holder_queue(&e.file_name().to_string_lossy(), key).is_some() {
+                remove_if_unheld(&e.path());
+            }
+        }
+    }
+    remove_if_unheld(&Path::new(RUN_DIR).join(format!("{key}.users")));
+}
+
+/// Held while joining, leaving or taking a queue of an interface. Dropping it removes the lock
+/// file (so it exists only while some process holds or waits for it) and then unlocks.
+pub struct IfaceMutex {
+    file: File,
+    path: PathBuf,
+}
+
 impl IfaceMutex {
-    /// Removes the lock file (the last user, while holding it).
+    fn new(file: File, path: PathBuf, key: &str) -> IfaceMutex {
+        // Whoever takes the interface first clears what killed processes left on it.
+        sweep(key);
+        IfaceMutex { file, path }
+    }
+
+    /// Removes the lock file now, still holding it (dropping the mutex does the same).
     pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.1);
+        unlink_held(&self.path, &self.file);
+    }
+}
+
+impl Drop for IfaceMutex {
+    fn drop(&mut self) {
+        // Unlinked before the file (and so the lock) is closed: waiters on this inode find the
+        // path gone or re-created and start over on the current file.
+        self.remove();
+    }
+}
+
+/// Takes the interface's exclusive lock file `/run/nmxdp/<key>.lock`, waiting for it if another
+/// process holds it, then removes the files dead processes left for `key`. Fails when
+/// `/run/nmxdp` cannot be created (needs root) or `flock` fails.
+pub fn lock_iface(key: &str) -> Result<IfaceMutex> {
+    let path = run_dir()?.join(format!("{key}.lock"));
+    match take(&path, libc::LOCK_EX)? {
+        Taken::Locked(f) => Ok(IfaceMutex::new(f, path, key)),
+        Taken::Busy(_) => unreachable!("a blocking flock never answers EWOULDBLOCK"),
+    }
+}
+
+/// [`lock_iface`] that gives up after `patience` (a process stopped while holding the lock must
+/// not hang `nmxdp status`). None when the lock was not free in time or cannot be taken at all.
+fn try_lock_iface(key: &str, patience: std::time::Duration) -> Option<IfaceMutex> {
+    let path = Path::new(RUN_DIR).join(format!("{key}.lock"));
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match take(&path, libc::LOCK_EX | libc::LOCK_NB).ok()? {
+            Taken::Locked(f) => return Some(IfaceMutex::new(f, path, key)),
+            Taken::Busy(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Taken::Busy(_) => return None,
+        }
     }
 }
 
@@ -88,29 +196,29 @@ pub struct Users {
 
 impl Users {
     /// Registers this process as a user of the interface: a shared lock on
-    /// `/run/nmxdp/<key>.users`, held until [`Users::leave`] or until the process dies.
+    /// `/run/nmxdp/<key>.users`, held until [`Users::leave`] or until the process dies. Call
+    /// under the [`IfaceMutex`].
     pub fn join(key: &str) -> Result<Users> {
         let path = run_dir()?.join(format!("{key}.users"));
-        let file = open_lockfile(&path)?;
-        if !flock(&file, libc::LOCK_SH) {
-            return Err(Error::last_os("locking /run/nmxdp users file"));
+        match take(&path, libc::LOCK_SH)? {
+            Taken::Locked(file) => Ok(Users { path, file }),
+            Taken::Busy(_) => unreachable!("a blocking flock never answers EWOULDBLOCK"),
         }
-        Ok(Users { path, file })
     }
 
-    /// Gives up the share; true when no other process holds one (call under the IfaceMutex).
+    /// Gives up the share; true when no other process holds one, and then the users file is
+    /// removed (call under the [`IfaceMutex`]).
     pub fn leave(self) -> bool {
         drop(self.file);
-        match open_lockfile(&self.path) {
-            Ok(f) => {
-                let last = flock(&f, libc::LOCK_EX | libc::LOCK_NB);
-                if last {
-                    let _ = std::fs::remove_file(&self.path);
-                }
-                last
-            }
-            Err(_) => false,
+        // A user always holds its share on the file at the path, so a missing file means none.
+        let Ok(f) = File::open(&self.path) else {
+            return true;
+        };
+        let last = flock(&f, libc::LOCK_EX | libc::LOCK_NB);
+        if last {
+            unlink_held(&self.path, &f);
         }
+        last
     }
 }
 
@@ -122,27 +230,33 @@ pub struct QueueHold {
 
 impl Drop for QueueHold {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Still locked here: the file closes after this body.
+        unlink_held(&self.path, &self.file);
     }
 }
 
 /// Claims queue `q` of `ifname` or answers EBUSY naming the holder's pid.
 pub fn hold_queue(key: &str, ifname: &str, q: u32) -> Result<QueueHold> {
+    // Under the mutex, so that no sweep holds a dead holder's file locked for an instant just as
+    // this looks at it, which would read as a live holder.
+    let _mutex = lock_iface(key)?;
     let path = run_dir()?.join(format!("{key}-q{q}.holder"));
-    let mut f = open_lockfile(&path)?;
-    if !flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
-        let mut rec = String::new();
-        let _ = f.read_to_string(&mut rec);
-        let pid = rec.split_whitespace().next().unwrap_or("");
-        return Err(Error::new(
-            libc::EBUSY,
-            format!(
-                "{ifname}: queue {q} is held by another nmxdp process (pid {}): stop it, or open another ring (netmap:{ifname}-N)",
-                if pid.is_empty() { "unknown" } else { pid }
-            ),
-        ));
-    }
-    let mut hold = QueueHold { path, file: f };
+    let file = match take(&path, libc::LOCK_EX | libc::LOCK_NB)? {
+        Taken::Locked(f) => f,
+        Taken::Busy(mut f) => {
+            let mut rec = String::new();
+            let _ = f.read_to_string(&mut rec);
+            let pid = rec.split_whitespace().next().unwrap_or("");
+            return Err(Error::new(
+                libc::EBUSY,
+                format!(
+                    "{ifname}: queue {q} is held by another nmxdp process (pid {}): stop it, or open another ring (netmap:{ifname}-N)",
+                    if pid.is_empty() { "unknown" } else { pid }
+                ),
+            ));
+        }
+    };
+    let mut hold = QueueHold { path, file };
     hold.record(-1, ifname);
     Ok(hold)
 }
@@ -173,40 +287,64 @@ pub struct Holder {
     pub ifname: String,
 }
 
-/// Every queue held by a live process.
+/// The interface key a file in `/run/nmxdp` belongs to, if it is one of ours.
+fn key_of(name: &str) -> Option<&str> {
+    let key = match name.strip_suffix(".holder") {
+        Some(stem) => stem.rsplit_once("-q")?.0,
+        None => name
+            .strip_suffix(".lock")
+            .or_else(|| name.strip_suffix(".users"))?,
+    };
+    let (ns, ifindex) = key.split_once('-')?;
+    (ns.parse::<u64>().is_ok() && ifindex.parse::<u32>().is_ok()).then_some(key)
+}
+
+/// The live holder recorded in `path`. With `probe` (only under the interface's mutex), "live"
+/// means a process holds the file's lock; otherwise that the recorded pid exists, which never
+/// touches the lock but may name a reused pid.
+fn read_holder(path: &Path, key: &str, queue: u32, probe: bool) -> Option<Holder> {
+    let mut f = File::open(path).ok()?;
+    if probe && flock(&f, libc::LOCK_SH | libc::LOCK_NB) {
+        return None; // nobody holds it
+    }
+    let mut s = String::new();
+    let _ = f.read_to_string(&mut s);
+    let mut it = s.split_whitespace();
+    let h = Holder {
+        key: key.to_string(),
+        queue,
+        pid: it.next()?.parse().ok()?,
+        sock_fd: it.next()?.parse().ok()?,
+        ifname: it.next()?.to_string(),
+    };
+    (probe || Path::new(&format!("/proc/{}", h.pid)).exists()).then_some(h)
+}
+
+/// Every queue held by a live process. On the way, removes the files that processes which died
+/// (SIGKILL included) left in `/run/nmxdp`, interface by interface under its mutex; an interface
+/// whose mutex stays busy is only listed.
 pub fn holders() -> Vec<Holder> {
     let Ok(dir) = std::fs::read_dir(RUN_DIR) else {
         return Vec::new();
     };
+    let names: Vec<String> = dir
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut keys: Vec<&str> = names.iter().filter_map(|n| key_of(n)).collect();
+    keys.sort();
+    keys.dedup();
     let mut out = Vec::new();
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".holder") else {
-            continue;
-        };
-        let Some((key, q)) = stem.rsplit_once("-q") else {
-            continue;
-        };
-        let Ok(mut f) = File::open(e.path()) else {
-            continue;
-        };
-        if flock(&f, libc::LOCK_SH | libc::LOCK_NB) {
-            continue; // nobody holds it
-        }
-        let mut s = String::new();
-        let _ = f.read_to_string(&mut s);
-        let mut it = s.split_whitespace();
-        let (Some(pid), Some(fd), Some(ifname)) = (it.next(), it.next(), it.next()) else {
-            continue;
-        };
-        if let (Ok(pid), Ok(fd), Ok(queue)) = (pid.parse(), fd.parse(), q.parse()) {
-            out.push(Holder {
-                key: key.to_string(),
-                queue,
-                pid,
-                sock_fd: fd,
-                ifname: ifname.to_string(),
-            });
+    for key in keys {
+        // Probed only under the mutex: probing share-locks each holder file for an instant, which
+        // a process taking that queue at the same moment would see as a live holder. A holder
+        // file created after the listing above (a queue taken just now) is not listed.
+        let mutex = try_lock_iface(key, std::time::Duration::from_secs(1));
+        for name in &names {
+            if let Some(q) = holder_queue(name, key) {
+                let path = Path::new(RUN_DIR).join(name);
+                out.extend(read_holder(&path, key, q, mutex.is_some()));
+            }
         }
     }
     out.sort_by(|a, b| (&a.key, a.queue).cmp(&(&b.key, b.queue)));

@@ -61,7 +61,8 @@ fn socket_stats(pid: u32, fd: i32) -> Option<xdp_statistics> {
     crate::xsk::statistics(std::os::fd::AsRawFd::as_raw_fd(&sock)).ok()
 }
 
-/// Every interface with a queue held by a live nmxdp process.
+/// Every interface with a queue held by a live nmxdp process. Also removes the files in
+/// `/run/nmxdp` that processes which died left behind (see [`holders`]).
 pub fn status() -> Vec<IfaceStatus> {
     let netns = crate::engine::current_netns();
     let mut out: Vec<IfaceStatus> = Vec::new();

@@ -199,6 +199,41 @@ impl Netns {
     pub fn path(&self) -> String {
         format!("/var/run/netns/{}", self.name)
     }
+
+    /// The namespace's inode number, the first part of nmxdp's interface keys.
+    pub fn inode(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(self.path()).unwrap().ino()
+    }
+
+    /// The files nmxdp keeps in `/run/nmxdp` for interfaces of this namespace (named
+    /// `<netns inode>-<ifindex>...`; files of other namespaces are not listed), sorted.
+    pub fn run_files(&self) -> Vec<String> {
+        let prefix = format!("{}-", self.inode());
+        let mut out: Vec<String> = std::fs::read_dir("/run/nmxdp")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&prefix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// [`Netns::run_files`] once it equals `want`, or after 2 s whatever it is then: an `nmxdp
+    /// status` running elsewhere on the machine holds each interface's `.lock` for an instant.
+    pub fn run_files_settled(&self, want: &[String]) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let now = self.run_files();
+            if now == want || Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 use nmxdp::{Events, Port};

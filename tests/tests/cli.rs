@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use nmxdp_tests::VethPair;
+use nmxdp_tests::{Netns, VethPair};
 
 /// target/<profile>/nmxdp, next to this test's deps/ directory.
 fn nmxdp_bin() -> PathBuf {
@@ -57,4 +57,78 @@ fn info_reports_queues_and_modes() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuch0"));
+}
+
+/// `nmxdp status` removes the files nobody holds (what a killed process leaves) and keeps the
+/// ones a live process holds, whatever their content says. Here the test process itself plays
+/// the live user and holder, with the same flocks nmxdp takes.
+#[test]
+fn status_removes_dead_files_and_keeps_held_ones() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let ns = Netns::new("clean");
+    let key = format!("{}-7", ns.inode());
+    let dir = std::path::Path::new("/run/nmxdp");
+    std::fs::create_dir_all(dir).unwrap();
+    let file = |name: String, content: &str, lock: i32| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        // SAFETY: flock on a file we hold open.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), lock) }, 0);
+        (f, path)
+    };
+    let me = std::process::id();
+    let dead = [
+        format!("{key}.lock"),
+        format!("{key}-q0.holder"),
+        format!("{key}-q2.holder"),
+    ];
+    for name in &dead {
+        std::fs::write(dir.join(name), "1 3 gone0").unwrap();
+    }
+    let live = [
+        file(format!("{key}.users"), "", libc::LOCK_SH),
+        file(
+            format!("{key}-q1.holder"),
+            &format!("{me} -1 fake0"),
+            libc::LOCK_EX,
+        ),
+    ];
+    let inodes = |l: &[(std::fs::File, PathBuf)]| -> Vec<u64> {
+        l.iter()
+            .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.ino()))
+            .collect()
+    };
+    let before = inodes(&live);
+
+    let status = || {
+        let out = Command::new(nmxdp_bin()).arg("status").output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = status();
+    assert!(
+        text.contains(&format!("fake0 [netns-ifindex {key}]"))
+            && text.contains(&format!("queue 1 pid {me}:")),
+        "{text}"
+    );
+    assert!(!text.contains("gone0"), "{text}");
+    let want = vec![format!("{key}-q1.holder"), format!("{key}.users")];
+    assert_eq!(
+        ns.run_files_settled(&want),
+        want,
+        "only the held files stay"
+    );
+    assert_eq!(inodes(&live), before, "held files were replaced");
+
+    // Once their holder is gone, the next status removes them too.
+    drop(live);
+    let text = status();
+    assert!(!text.contains(&key), "{text}");
+    assert_eq!(
+        ns.run_files_settled(&[]),
+        Vec::<String>::new(),
+        "files left behind"
+    );
 }

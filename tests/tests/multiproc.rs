@@ -89,15 +89,20 @@ fn wait_no_xdp(ns: &Netns, ifname: &str) {
     }
 }
 
-/// No pins and no lock files are left for `ifname` in `ns` (other tests' interfaces may exist).
+/// No pins are left for `ifname` in `ns` (other tests' interfaces may exist).
 fn no_pins(ns: &Netns, ifname: &str) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let ino = std::fs::metadata(ns.path()).unwrap().ino();
     let ifindex = ns.run(|| nmxdp::ifinfo::if_info(ifname).unwrap().ifindex);
-    let key = format!("{ino}-{ifindex}");
+    let key = format!("{}-{ifindex}", ns.inode());
     !std::path::Path::new(&format!("/sys/fs/bpf/nmxdp/{key}")).exists()
-        && !std::path::Path::new(&format!("/run/nmxdp/{key}.users")).exists()
-        && !std::path::Path::new(&format!("/run/nmxdp/{key}.lock")).exists()
+}
+
+/// Asserts that `/run/nmxdp` holds no file for the interfaces of `ns`.
+fn assert_no_run_files(ns: &Netns) {
+    assert_eq!(
+        ns.run_files_settled(&[]),
+        Vec::<String>::new(),
+        "files left behind"
+    );
 }
 
 #[test]
@@ -158,7 +163,9 @@ fn two_processes_share_an_interface_and_a_third_gets_ebusy() {
         "process 0 received everything sent to queue 0"
     );
     wait_no_xdp(&pair.b, "vb");
-    assert!(no_pins(&pair.b, "vb"), "pins or lock files left behind");
+    // The last user also removed the holder file the killed process left.
+    assert_no_run_files(&pair.b);
+    assert!(no_pins(&pair.b, "vb"), "pins left behind");
 }
 
 impl Holder {
@@ -185,6 +192,10 @@ fn after_sigkill_mid_traffic_the_queue_reopens_at_once() {
         rx.recv().unwrap();
     });
     wait_no_xdp(&pair.b, "vb");
+    assert!(
+        !pair.b.run_files().is_empty(),
+        "a killed process leaves its files for the next user"
+    );
     // A new process gets the same queue right away (bind retries the kernel's deferred release).
     let p = hold(&pair.b, "netmap:vb", &[]);
     assert!(p.first.starts_with("ready"), "{}", p.first);
@@ -192,6 +203,137 @@ fn after_sigkill_mid_traffic_the_queue_reopens_at_once() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(p.finish(), 1000, "traffic flows after the crash");
     wait_no_xdp(&pair.b, "vb");
+    assert_no_run_files(&pair.b);
+}
+
+/// Runs `nmxdp status` in `ns` and returns its output.
+fn status_in(ns: &Netns) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(nmxdp_bin())
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The inode of `/run/nmxdp/<file>`, None when it does not exist.
+fn run_inode(file: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/run/nmxdp/{file}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+#[test]
+fn files_of_killed_processes_are_removed_by_status() {
+    let pair = VethPair::new("sweep", 2);
+    let p0 = hold(&pair.b, "netmap:vb-0", &[]);
+    let p1 = hold(&pair.b, "netmap:vb-1", &[]);
+    assert!(p0.first.starts_with("ready"), "{}", p0.first);
+    assert!(p1.first.starts_with("ready"), "{}", p1.first);
+    p0.kill9();
+    p1.kill9();
+    wait_no_xdp(&pair.b, "vb");
+    let left = pair.b.run_files();
+    assert!(
+        left.iter().filter(|f| f.ends_with(".holder")).count() == 2,
+        "both holder files stay until someone cleans up: {left:?}"
+    );
+    let text = status_in(&pair.b);
+    let key = format!("netns-ifindex {}-", pair.b.inode());
+    assert!(!text.contains(&key), "dead holders listed: {text}");
+    assert_no_run_files(&pair.b);
+}
+
+/// Sets its flag when dropped, unwinding included.
+struct SetOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_live_holders_files_survive_status_and_other_opens() {
+    let pair = VethPair::new("live", 2);
+    let key = pair.b.run(|| {
+        format!(
+            "{}-{}",
+            pair.b.inode(),
+            nmxdp::ifinfo::if_info("vb").unwrap().ifindex
+        )
+    });
+    let p0 = hold(&pair.b, "netmap:vb-0", &[]);
+    assert!(p0.first.starts_with("ready"), "{}", p0.first);
+    let holder = format!("{key}-q0.holder");
+    let users = format!("{key}.users");
+    let ino = (run_inode(&holder), run_inode(&users));
+    assert!(
+        ino.0.is_some() && ino.1.is_some(),
+        "{:?}",
+        pair.b.run_files()
+    );
+    let dead = hold(&pair.b, "netmap:vb-1", &[]);
+    assert!(dead.first.starts_with("ready"), "{}", dead.first);
+    dead.kill9();
+
+    // `nmxdp status` runs over and over while other processes take queue 1 (and leave it
+    // normally or by SIGKILL, so that a dead holder's file is being removed as the next one takes
+    // the queue) and are refused queue 0: process 0's files are never removed, queue 0 stays its
+    // own, and queue 1 is never reported busy.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let statuses = s.spawn(|| {
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = status_in(&pair.b);
+                assert!(
+                    text.contains(&format!("queue 0 pid {}", p0.pid())),
+                    "live holder not listed: {text}"
+                );
+                runs += 1;
+            }
+            runs
+        });
+        // Stops the status loop also when an assertion below fails, so the scope can end.
+        let done = SetOnDrop(&stop);
+        for i in 0..8 {
+            let p1 = hold(&pair.b, "netmap:vb-1", &[]);
+            assert!(p1.first.starts_with("ready"), "{}", p1.first);
+            let busy = hold(&pair.b, "netmap:vb-0", &[]);
+            assert!(
+                busy.first.starts_with(&format!("error {}", libc::EBUSY))
+                    && busy.first.contains(&format!("pid {}", p0.pid())),
+                "{}",
+                busy.first
+            );
+            let _ = busy.finish_err();
+            if i % 2 == 0 {
+                p1.kill9();
+            } else {
+                p1.finish();
+            }
+            assert_eq!(
+                (run_inode(&holder), run_inode(&users)),
+                ino,
+                "a live holder's files were removed or replaced"
+            );
+        }
+        drop(done);
+        assert!(statuses.join().unwrap() > 0);
+    });
+    let want = vec![holder, users];
+    assert_eq!(pair.b.run_files_settled(&want), want);
+    p0.finish();
+    wait_no_xdp(&pair.b, "vb");
+    assert_no_run_files(&pair.b);
 }
 
 /// A 2-instruction XDP program "foreign_xdp" (return XDP_PASS), attached with a bpf_link.
