@@ -1,4 +1,9 @@
-//! Small statistics helpers.
+//! Small statistics helpers, and the confidence intervals the report's verdicts rest on.
+//!
+//! A throughput ratio is the median of per-repetition ratios (the two rows of a pair ran in the
+//! same repetition, a few seconds apart, so slow drift of the machine cancels in each ratio), with
+//! a percentile-bootstrap 95% interval of that median. The bootstrap draws from a fixed seed, so
+//! analysing the same runs again gives the same interval.
 
 /// Median of the values (mean of the middle two for an even count); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -35,6 +40,125 @@ pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// Resamples of the bootstrap; 2000 puts the 2.5% and 97.5% points on stable ranks.
+pub const RESAMPLES: usize = 2000;
+
+/// The bootstrap's seed: fixed, so the same data always gives the same interval.
+pub const SEED: u64 = 0x6e6d_7864_7031_3730;
+
+/// A median and a confidence interval for it, from `n` values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MedianCi {
+    pub median: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub n: usize,
+}
+
+/// The median of `values` with its 95% percentile-bootstrap interval ([`RESAMPLES`] resamples,
+/// seed [`SEED`]); `None` without finite values.
+pub fn median_ci(values: &[f64]) -> Option<MedianCi> {
+    bootstrap_median_ci(values, RESAMPLES, SEED, 0.95)
+}
+
+/// The median of the finite `values` and the `level` percentile-bootstrap interval of it:
+/// `resamples` samples of the same size drawn with replacement (splitmix64 from `seed`), the
+/// interval between the (1 - level)/2 and (1 + level)/2 points of their medians.
+pub fn bootstrap_median_ci(
+    values: &[f64],
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Option<MedianCi> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let med = median(&v)?;
+    let n = v.len();
+    let mut rng = SplitMix64(seed);
+    let mut sample = vec![0.0; n];
+    let mut medians: Vec<f64> = (0..resamples.max(1))
+        .map(|_| {
+            for x in sample.iter_mut() {
+                *x = v[(rng.next() % n as u64) as usize];
+            }
+            median(&sample).unwrap_or(med)
+        })
+        .collect();
+    medians.sort_by(|a, b| a.total_cmp(b));
+    let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
+    let b = medians.len();
+    let lo_i = ((tail * b as f64).floor() as usize).min(b - 1);
+    let hi_i = (((1.0 - tail) * b as f64).ceil() as usize).clamp(1, b) - 1;
+    Some(MedianCi {
+        median: med,
+        lo: medians[lo_i].min(med),
+        hi: medians[hi_i].max(med),
+        n,
+    })
+}
+
+/// The ratios `a / b` of the pairs where both exist and `b` is positive, in order.
+pub fn paired_ratios(pairs: impl IntoIterator<Item = (Option<f64>, Option<f64>)>) -> Vec<f64> {
+    pairs.into_iter().filter_map(|(a, b)| ratio(a, b)).collect()
+}
+
+/// splitmix64: a tiny generator, good enough to pick resampling indices.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// A target judged on an interval rather than on a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The whole interval is on the good side of the target.
+    Met,
+    /// The whole interval is on the bad side.
+    Missed,
+    /// The target lies inside the interval: these runs cannot tell.
+    Undecided,
+}
+
+impl Verdict {
+    /// A goal "at least `target`" (higher is better): met when the lower bound is ≥ target,
+    /// missed when the upper bound is below it.
+    pub fn at_least(ci: &MedianCi, target: f64) -> Verdict {
+        if ci.lo >= target {
+            Verdict::Met
+        } else if ci.hi < target {
+            Verdict::Missed
+        } else {
+            Verdict::Undecided
+        }
+    }
+
+    /// A goal "at most `target`" (lower is better): met when the upper bound is ≤ target,
+    /// missed when the lower bound is above it.
+    pub fn at_most(ci: &MedianCi, target: f64) -> Verdict {
+        if ci.hi <= target {
+            Verdict::Met
+        } else if ci.lo > target {
+            Verdict::Missed
+        } else {
+            Verdict::Undecided
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "missed",
+            Verdict::Undecided => "undecided",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +178,70 @@ mod tests {
         assert_eq!(ratio(Some(1.0), Some(2.0)), Some(0.5));
         assert_eq!(ratio(Some(1.0), Some(0.0)), None);
         assert_eq!(ratio(None, Some(1.0)), None);
+    }
+
+    #[test]
+    fn bootstrap_on_known_data() {
+        // Seven distinct values: a resample's median falls at or below the smallest value only
+        // when 4 of its 7 draws are that value (about 1%), at or below the second smallest with
+        // about 10%: the 2.5% and 97.5% points are the 2nd and the 6th order statistics.
+        let v = [5.0, 1.0, 7.0, 3.0, 2.0, 6.0, 4.0];
+        let ci = median_ci(&v).unwrap();
+        assert_eq!(
+            ci,
+            MedianCi {
+                median: 4.0,
+                lo: 2.0,
+                hi: 6.0,
+                n: 7
+            }
+        );
+        // Reproducible: the same data gives the same interval.
+        assert_eq!(median_ci(&v), Some(ci));
+        // Constant data, a single value, nothing.
+        let c = median_ci(&[2.5; 9]).unwrap();
+        assert_eq!((c.median, c.lo, c.hi, c.n), (2.5, 2.5, 2.5, 9));
+        let one = median_ci(&[f64::NAN, 3.0]).unwrap();
+        assert_eq!((one.median, one.lo, one.hi, one.n), (3.0, 3.0, 3.0, 1));
+        assert_eq!(median_ci(&[]), None);
+        // 101 evenly spread values: the median's standard error is about 1.25 σ / √n ≈ 3.6, so
+        // the interval is about 50 ± 7, well inside the range.
+        let many: Vec<f64> = (0..=100).map(f64::from).collect();
+        let m = median_ci(&many).unwrap();
+        assert_eq!(m.median, 50.0);
+        assert!((38.0..=46.0).contains(&m.lo), "{m:?}");
+        assert!((54.0..=62.0).contains(&m.hi), "{m:?}");
+        // Another seed gives a close, not necessarily equal, interval.
+        let other = bootstrap_median_ci(&many, RESAMPLES, 1, 0.95).unwrap();
+        assert!((other.lo - m.lo).abs() <= 3.0 && (other.hi - m.hi).abs() <= 3.0);
+    }
+
+    #[test]
+    fn pairs_and_verdicts() {
+        assert_eq!(
+            paired_ratios([
+                (Some(1.0), Some(2.0)),
+                (None, Some(1.0)),
+                (Some(3.0), Some(0.0)),
+                (Some(3.0), Some(3.0)),
+            ]),
+            vec![0.5, 1.0]
+        );
+        let ci = |lo, hi| MedianCi {
+            median: (lo + hi) / 2.0,
+            lo,
+            hi,
+            n: 7,
+        };
+        assert_eq!(Verdict::at_least(&ci(0.95, 1.1), 0.95), Verdict::Met);
+        assert_eq!(Verdict::at_least(&ci(0.96, 1.1), 0.95), Verdict::Met);
+        assert_eq!(Verdict::at_least(&ci(0.90, 0.97), 0.95), Verdict::Undecided);
+        assert_eq!(Verdict::at_least(&ci(0.90, 0.95), 0.95), Verdict::Undecided);
+        assert_eq!(Verdict::at_least(&ci(0.80, 0.94), 0.95), Verdict::Missed);
+        assert_eq!(Verdict::at_most(&ci(0.5, 1.0), 1.0), Verdict::Met);
+        assert_eq!(Verdict::at_most(&ci(0.5, 1.2), 1.0), Verdict::Undecided);
+        assert_eq!(Verdict::at_most(&ci(1.0, 1.2), 1.0), Verdict::Undecided);
+        assert_eq!(Verdict::at_most(&ci(1.1, 1.2), 1.0), Verdict::Missed);
+        assert_eq!(Verdict::Undecided.as_str(), "undecided");
     }
 }

@@ -47,6 +47,18 @@ impl Cell {
         self.runs.iter().filter(|r| r.error.is_none())
     }
 
+    /// Each repetition's sender (`tx`) or receiver rate in Mpps, `None` for a failed run: index
+    /// `rep` of two cells ran in the same repetition.
+    pub fn rates(&self, dir: &str) -> Vec<Option<f64>> {
+        self.runs
+            .iter()
+            .map(|r| {
+                let pps = if dir == "tx" { r.tx_pps } else { r.rx_pps };
+                pps.filter(|_| r.error.is_none()).map(|p| p / 1e6)
+            })
+            .collect()
+    }
+
     /// Median sender rate in Mpps.
     pub fn tx(&self) -> Option<f64> {
         median(&self.ok_runs().filter_map(|r| r.tx_pps).collect::<Vec<_>>()).map(|p| p / 1e6)

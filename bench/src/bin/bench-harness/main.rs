@@ -10,9 +10,12 @@
 //! | xdp-raw          | AF_XDP without the netmap layer                                      |
 //! | af-packet        | TPACKET_V2 TX ring / TPACKET_V3 RX ring                              |
 //!
-//! for 60- and 1514-byte frames, repeated (repetitions interleaved across rows), and reports
-//! medians of the sender's and the receiver's own rates, the loss, and user-space instructions per
-//! packet of the sender (perf, or valgrind where the machine has no PMU). Then the time to open a
+//! for 60- and 1514-byte frames, repeated (every repetition runs each row once, starting one row
+//! later than the repetition before), the receiver pinned to one CPU and the sender to another,
+//! and reports medians of the sender's and the receiver's own rates, the loss, and user-space
+//! instructions per packet of the sender (perf, or valgrind where the machine has no PMU); the
+//! ratios between rows are medians of per-repetition ratios with bootstrap 95% intervals, judged
+//! against their targets as met, missed or undecided. Then the time to open a
 //! port (first open of an interface, and another queue of one already set up) through both APIs,
 //! next to a bare AF_XDP socket's; a 2-queue pair: pkt-gen `-p 1` vs `-p 2`. And the receivers'
 //! peak RSS against nmxdp's region size.
@@ -91,13 +94,19 @@ fn run(cli: &Cli) -> Result<bool> {
     }
     let plan = Plan::new(cli)?;
     let started = Instant::now();
+    let cpus = proc::cpus();
+    // The harness's own threads (progress, the 5 ms counter sampler, output readers) mostly
+    // sleep; they keep to the receivers' CPU, off the sender's, which is the busier one.
+    proc::pin_self(cpus.rx).context("pinning the harness")?;
     eprintln!(
-        "bench: {} rows x frames {:?} x {} repetition(s); {} packets at 60 B, {} at 1514 B",
+        "bench: {} rows x frames {:?} x {} repetition(s); {} packets at 60 B, {} at 1514 B; receivers and harness on CPU {}, senders on CPU {}",
         plan.rows.len(),
         plan.frames,
         plan.reps,
         plan.n60,
-        plan.n1514
+        plan.n1514,
+        cpus.rx,
+        cpus.tx
     );
 
     let mut cells = cell::cells(&plan);

@@ -15,7 +15,7 @@ use nmxdp_bench::parse::{parse_cycles, CycleMs};
 use crate::bins::{path_arg, Bins};
 use crate::cli::Plan;
 use crate::netns::Topo;
-use crate::proc::{spawn, Spec};
+use crate::proc::{cpus, spawn, Spec};
 use crate::run::tail;
 use crate::stopped;
 
@@ -162,9 +162,10 @@ fn one(plan: &Plan, t: &Topo, case: Case, api: Api, n: u32) -> Result<OpenRun> {
         skipped: None,
     };
     let spec = match spec(&plan.bins, t, case, api, n) {
+        // On the senders' CPU, away from the harness (which keeps to the receivers').
         Ok((s, what)) => {
             run.what = what;
-            s
+            s.on_cpu(cpus().tx)
         }
         Err(why) => {
             eprintln!(

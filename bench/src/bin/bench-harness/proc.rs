@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,11 +15,84 @@ use anyhow::{Context, Result};
 
 use crate::stopped;
 
-/// What to run: argv, extra environment, the namespace to enter.
+/// What to run: argv, extra environment, the CPU to pin it to.
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Pinned to this CPU (sched_setaffinity before exec), or free to run anywhere.
+    pub cpu: Option<usize>,
+}
+
+/// Where the bench's processes run: the receivers on one CPU, the senders on another, the same
+/// two for every row, so no row gains from where the scheduler happened to put it.
+#[derive(Clone, Copy)]
+pub struct Cpus {
+    pub rx: usize,
+    pub tx: usize,
+    /// The CPUs the harness was allowed to use at start.
+    pub allowed: usize,
+    /// Those CPUs as a set: where unpinned children run (not the harness's narrower own).
+    all: libc::cpu_set_t,
+}
+
+static CPUS: OnceLock<Cpus> = OnceLock::new();
+
+/// The first two CPUs the harness may use at start: the receiver on the first, the sender on
+/// the second (the same one for both on a single CPU). On veth the receiving side's softirq
+/// runs on the sender's CPU, so the sender's CPU is the busier one; the harness keeps to the
+/// receiver's, see [`pin_self`].
+pub fn cpus() -> Cpus {
+    *CPUS.get_or_init(|| {
+        let allowed = allowed_cpus();
+        let rx = allowed.first().copied().unwrap_or(0);
+        let tx = allowed.get(1).copied().unwrap_or(rx);
+        // SAFETY: cpu_set_t is plain data.
+        let mut all: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &c in &allowed {
+            // SAFETY: c came from CPU_ISSET below CPU_SETSIZE.
+            unsafe { libc::CPU_SET(c, &mut all) };
+        }
+        Cpus {
+            rx,
+            tx,
+            allowed: allowed.len(),
+            all,
+        }
+    })
+}
+
+/// The CPUs this thread may run on, in order.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer of the size given.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: cpu is below CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// A set holding `cpu` alone.
+fn cpu_set(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain data.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET ignores CPUs beyond the set's size.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    set
+}
+
+/// Pins the calling thread (and the threads it starts later) to `cpu`.
+pub fn pin_self(cpu: usize) -> Result<()> {
+    let set = cpu_set(cpu);
+    // SAFETY: a valid set of the size given.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("sched_setaffinity");
+    }
+    Ok(())
 }
 
 impl Spec {
@@ -27,7 +100,14 @@ impl Spec {
         Spec {
             argv: argv.iter().map(|s| s.as_ref().to_string()).collect(),
             env: Vec::new(),
+            cpu: None,
         }
+    }
+
+    /// Runs on `cpu` alone.
+    pub fn on_cpu(mut self, cpu: usize) -> Spec {
+        self.cpu = Some(cpu);
+        self
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Spec {
@@ -42,16 +122,20 @@ impl Spec {
         Spec {
             argv,
             env: self.env.clone(),
+            cpu: self.cpu,
         }
     }
 
+    /// The command as a shell would run it (`taskset -c N` for the pinning).
     pub fn display(&self) -> String {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut s = env.join(" ");
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        s + &self.argv.join(" ")
+        let mut parts: Vec<String> = self
+            .cpu
+            .map(|c| format!("taskset -c {c}"))
+            .into_iter()
+            .collect();
+        parts.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        parts.extend(self.argv.iter().cloned());
+        parts.join(" ")
     }
 }
 
@@ -81,18 +165,25 @@ pub struct Child {
     readers: Vec<JoinHandle<()>>,
 }
 
-/// Starts `spec` in the network namespace `nsfd`.
+/// Starts `spec` in the network namespace `nsfd`, on its CPU if it has one, else on every CPU
+/// the harness had at start (it would otherwise inherit the harness's own pinning).
 pub fn spawn(spec: &Spec, nsfd: RawFd) -> Result<Child> {
+    // Built before the fork: between fork and exec only async-signal-safe calls belong.
+    let affinity = spec.cpu.map_or(cpus().all, cpu_set);
     let mut cmd = Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..])
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setns(2) is async-signal-safe; nsfd stays open until exec.
+    // SAFETY: setns(2) and sched_setaffinity(2) are async-signal-safe system calls; nsfd stays
+    // open until exec and the set was built before the fork.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setns(nsfd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::sched_setaffinity(0, std::mem::size_of_val(&affinity), &affinity) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

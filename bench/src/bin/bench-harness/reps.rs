@@ -1,6 +1,10 @@
 //! The repetition loops: every cell on the 1-queue pair, then pkt-gen `-p 1` / `-p 2` on a
-//! 2-queue pair. Repetitions are interleaved across cells, so a slow phase of the machine
-//! spreads over every row instead of landing on one.
+//! 2-queue pair.
+//!
+//! Each repetition runs every row once, so the rows a ratio compares ran within seconds of each
+//! other and a slow phase of the machine lands on both (the ratios are taken per repetition).
+//! And each repetition starts one row later than the one before (A B C D, B C D A, ...): a row
+//! is not always the first after a frame-size change nor always right after the same other row.
 
 use anyhow::{bail, Context, Result};
 
@@ -25,11 +29,32 @@ fn failed_suffix(r: &Run) -> String {
         .map_or(String::new(), |e| format!("  FAILED: {e}"))
 }
 
-/// `plan.reps` runs of every cell that is not skipped, on `topo`.
+/// The order in which repetition `rep` goes through `lens` (each cell's frame size, cells of one
+/// size next to each other): frame sizes in their order, the cells of each size rotated by `rep`.
+pub fn rotated(lens: &[u32], rep: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(lens.len());
+    let mut start = 0;
+    while start < lens.len() {
+        let end = start
+            + lens[start..]
+                .iter()
+                .take_while(|&&l| l == lens[start])
+                .count();
+        let k = end - start;
+        order.extend((0..k).map(|i| start + (i + rep) % k));
+        start = end;
+    }
+    order
+}
+
+/// `plan.reps` runs of every cell that is not skipped, on `topo`; `cells[i].runs[rep]` is the
+/// run of repetition `rep` (failed ones included), which is what pairs the rows' runs.
 pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<()> {
     let reps = plan.reps;
+    let lens: Vec<u32> = cells.iter().map(|c| c.len).collect();
     for rep in 0..reps {
-        for cell in cells.iter_mut() {
+        for i in rotated(&lens, rep as usize) {
+            let cell = &mut cells[i];
             if stopped() {
                 bail!("interrupted");
             }
@@ -59,8 +84,9 @@ pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<()> {
     Ok(())
 }
 
-/// pkt-gen `-p 1` against `-p 2` (one thread per ring) at 60 B on a 2-queue pair of its own;
-/// nothing when disabled or when the pkt-gen row is not part of the plan.
+/// pkt-gen `-p 1` against `-p 2` (one thread per ring) at 60 B on a 2-queue pair of its own,
+/// alternating which goes first; nothing when disabled or when the pkt-gen row is not part of the
+/// plan. Not pinned: `-p 2` is there to use both CPUs.
 pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
     if !plan.mq || !plan.rows.contains(&Row::NmxdpRust) || stopped() {
         return Ok(Vec::new());
@@ -74,7 +100,8 @@ pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
         .into();
     let (n, reps) = (plan.n60, plan.reps);
     for rep in 0..reps {
-        for m in mq.iter_mut() {
+        for i in rotated(&[60, 60], rep as usize) {
+            let m = &mut mq[i];
             if stopped() {
                 bail!("interrupted");
             }
@@ -92,4 +119,20 @@ pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
         }
     }
     Ok(mq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotated;
+
+    #[test]
+    fn rotation() {
+        let lens = [60, 60, 60, 60, 1514, 1514, 1514, 1514];
+        assert_eq!(rotated(&lens, 0), [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(rotated(&lens, 1), [1, 2, 3, 0, 5, 6, 7, 4]);
+        assert_eq!(rotated(&lens, 3), [3, 0, 1, 2, 7, 4, 5, 6]);
+        assert_eq!(rotated(&lens, 4), rotated(&lens, 0));
+        assert_eq!(rotated(&[60, 60, 1514], 1), [1, 0, 2]);
+        assert_eq!(rotated(&[], 5), Vec::<usize>::new());
+    }
 }

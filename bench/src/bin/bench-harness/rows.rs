@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bins::{path_arg, Bins};
 use crate::netns::Topo;
-use crate::proc::Spec;
+use crate::proc::{cpus, Spec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Row {
@@ -26,15 +26,19 @@ impl Row {
         }
     }
 
-    /// Sender and receiver of this row for `n` frames of `len` bytes; `None` when the row's
-    /// programs are missing.
+    /// Sender and receiver of this row for `n` frames of `len` bytes, each pinned to its CPU
+    /// ([`cpus`]); `None` when the row's programs are missing.
     pub fn pair(self, bins: &Bins, t: &Topo, n: u64, len: u32) -> Option<Pair> {
-        Some(match self {
+        let mut pair = match self {
             Row::NmxdpRust => pktgen_pair(bins, t, n, len, None),
             Row::NmxdpC => c_pair(bins.c_app.as_ref()?, t, n, len),
             Row::XdpRaw => plain_pair(&bins.xdp_raw, t, n, len),
             Row::AfPacket => plain_pair(&bins.af_packet, t, n, len),
-        })
+        };
+        let c = cpus();
+        pair.tx.cpu = Some(c.tx);
+        pair.rx.cpu = Some(c.rx);
+        Some(pair)
     }
 }
 
@@ -65,7 +69,7 @@ fn tx_port(t: &Topo) -> String {
     format!("netmap:{}", t.if_a)
 }
 
-/// pkt-gen on both ends; with `threads`, `-p threads` (one thread per ring).
+/// pkt-gen on both ends, not pinned; with `threads`, `-p threads` (one thread per ring).
 pub fn pktgen_pair(bins: &Bins, t: &Topo, n: u64, len: u32, threads: Option<u32>) -> Pair {
     let pg = path_arg(&bins.pktgen);
     let (n, l) = (n.to_string(), len.to_string());

@@ -14,6 +14,7 @@ mod table;
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
+use nmxdp_bench::stats::{MedianCi, RESAMPLES, SEED};
 
 use crate::cell::Cell;
 use crate::cli::Plan;
@@ -56,8 +57,33 @@ pub fn f3(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |x| format!("{x:.3}"))
 }
 
+/// "1.012 [0.985, 1.030]": a median and its 95% interval with `digits` decimals, or "n/a".
+pub fn with_ci(ci: Option<&MedianCi>, digits: usize) -> String {
+    ci.map_or("n/a".into(), |c| {
+        format!("{:.d$} [{:.d$}, {:.d$}]", c.median, c.lo, c.hi, d = digits)
+    })
+}
+
+/// `{"median", "ci95_lo", "ci95_hi", "n"}` of results.json, null without data.
+pub fn ci_json(ci: Option<&MedianCi>) -> Json {
+    ci.map_or(Json::Null, |c| {
+        Json::obj([
+            ("median", Json::Num(c.median)),
+            ("ci95_lo", Json::Num(c.lo)),
+            ("ci95_hi", Json::Num(c.hi)),
+            ("n", Json::Int(c.n as i64)),
+        ])
+    })
+}
+
+/// How every interval of the report is computed, for its notes and results.json.
+pub fn ci_method() -> String {
+    format!("95% percentile bootstrap of the median: {RESAMPLES} resamples with replacement, fixed seed {SEED:#x} (the same runs always give the same interval)")
+}
+
+/// The CPUs the bench could use (the harness's own affinity is narrower once it pinned itself).
 fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(0, |n| n.get())
+    crate::proc::cpus().allowed
 }
 
 fn kernel() -> String {
@@ -103,12 +129,37 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     (doc.md, json, doc.all_ok)
 }
 
+/// The 1-, 5- and 15-minute load averages, as /proc/loadavg gives them.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// Where the processes ran, for the report's head.
+fn pinning() -> String {
+    let c = crate::proc::cpus();
+    if c.rx == c.tx {
+        return format!(
+            "Only one CPU ({}) is available: every sender and receiver, and the harness, share it.",
+            c.rx
+        );
+    }
+    format!(
+        "CPUs: every row's receiver is pinned to CPU {rx} and its sender to CPU {tx} (sched_setaffinity before exec), the same for every row; the open-latency programs run on CPU {tx}; the 2-queue scaling runs are not pinned. Also on CPU {rx}: the harness itself (progress, a thread reading the receiving veth's counters every 5 ms, the children's output readers; all mostly asleep). Also on CPU {tx}: the kernel's receive work for the veth pair (veth runs the peer's NAPI on the transmitting CPU), so the sender's CPU carries both sides' kernel work. Nothing else of the bench runs during a measurement; other processes of the machine are not excluded (load average {} at the end of the run).\n",
+        loadavg(),
+        rx = c.rx,
+        tx = c.tx,
+    )
+}
+
 /// Title, setup and the table's head.
 fn header(plan: &Plan) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "# nmxdp bench{}\n\nveth pair between two network namespaces, {} vCPU(s), kernel {}; {} packets per run at 60 B, {} at 1514 B; {} repetition(s), medians.\n",
+        "# nmxdp bench{}\n\nveth pair between two network namespaces, {} vCPU(s), kernel {}; {} packets per run at 60 B, {} at 1514 B; {} repetition(s), each running every row once, each starting one row later than the one before; medians over the repetitions.\n",
         if plan.smoke {
             " (smoke: a functional check; counts this small give no meaningful rates)"
         } else {
@@ -120,6 +171,7 @@ fn header(plan: &Plan) -> String {
         plan.n1514,
         plan.reps
     );
+    let _ = writeln!(md, "{}", pinning());
     let _ = writeln!(
         md,
         "| row | frame | tx Mpps | rx Mpps | loss % | instr/pkt |"
@@ -141,12 +193,41 @@ fn footer(doc: &mut Doc, res: &Results) {
         );
     }
     doc.notes.push(format!("instr/pkt: {}", res.instr_note));
+    doc.notes.push(format!("intervals: {}", ci_method()));
     doc.notes.push("af-packet rx consumes whole TPACKET_V3 blocks (-b does not apply); every other row moves batches of 512".into());
     let _ = writeln!(doc.md, "Notes:\n");
     for n in &doc.notes {
         let _ = writeln!(doc.md, "- {n}");
     }
     let _ = writeln!(doc.md, "\nTotal time {:.0} s.", res.elapsed);
+}
+
+/// How the runs were ordered and placed and how intervals and verdicts are made.
+fn method() -> Json {
+    let c = crate::proc::cpus();
+    Json::obj([
+        (
+            "order",
+            Json::str("each repetition runs every row once per frame size, starting one row later than the repetition before"),
+        ),
+        (
+            "cpus",
+            Json::obj([
+                ("receiver", Json::Int(c.rx as i64)),
+                ("sender", Json::Int(c.tx as i64)),
+                ("harness", Json::Int(c.rx as i64)),
+                ("open_latency", Json::Int(c.tx as i64)),
+                ("allowed", Json::Int(c.allowed as i64)),
+            ]),
+        ),
+        ("loadavg_end", Json::str(loadavg())),
+        ("ratios", Json::str("median of the per-repetition ratios (both rows' runs of one repetition)")),
+        ("ci", Json::str(ci_method())),
+        (
+            "verdicts",
+            Json::str("at least a target: met when the interval's lower bound is >= target, missed when its upper bound is below it; at most a target: met when the upper bound is <= target, missed when the lower bound is above it; undecided otherwise"),
+        ),
+    ])
 }
 
 /// results.json.
@@ -158,6 +239,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("packets_60", Json::Int(plan.n60 as i64)),
         ("packets_1514", Json::Int(plan.n1514 as i64)),
         ("repetitions", Json::Int(plan.reps as i64)),
+        ("method", method()),
         ("instr_method", Json::str(plan.instr.label())),
         ("rows", Json::Arr(s.rows)),
         ("ratios_60", Json::Arr(s.ratios)),

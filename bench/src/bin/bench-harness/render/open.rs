@@ -1,31 +1,34 @@
-//! The open-latency table, with the issue's targets next to the medians.
+//! The open-latency table, with the issue's targets next to the medians: each median comes with
+//! its 95% interval (bootstrap over the cycles), and a target is met when the whole interval is
+//! at or under it, missed when the whole interval is over it, undecided otherwise.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median, quantile};
+use nmxdp_bench::stats::{median_ci, quantile, MedianCi, Verdict};
 
-use super::Doc;
+use super::{ci_json, with_ci, Doc};
 use crate::open::{Api, Case, OpenRun, PAUSE_MS};
 
-/// Median and p90 of some cycle times.
+/// Median (with its interval) and p90 of some cycle times.
 #[derive(Clone, Copy)]
 struct Stat {
-    median: Option<f64>,
+    median: Option<MedianCi>,
     p90: Option<f64>,
 }
 
 impl Stat {
     fn of(v: &[f64]) -> Stat {
         Stat {
-            median: median(v),
+            median: median_ci(v),
             p90: quantile(v, 0.9),
         }
     }
 
     fn json(self) -> Json {
         Json::obj([
-            ("median", Json::num(self.median)),
+            ("median", Json::num(self.median.map(|c| c.median))),
+            ("median_ci95", ci_json(self.median.as_ref())),
             ("p90", Json::num(self.p90)),
         ])
     }
@@ -48,13 +51,10 @@ fn figures(r: &OpenRun) -> Figures {
     }
 }
 
-/// `met` / `missed` of a median against `target` ms; `n/a` without a median.
-fn verdict(median: Option<f64>, target: f64) -> &'static str {
-    match median {
-        Some(m) if m <= target => "met",
-        Some(_) => "missed",
-        None => "n/a",
-    }
+/// `met` / `missed` / `undecided` of a median's interval against "at most `target` ms"; `n/a`
+/// without a median.
+fn verdict(median: Option<MedianCi>, target: f64) -> &'static str {
+    median.map_or("n/a", |c| Verdict::at_most(&c, target).as_str())
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -85,11 +85,12 @@ pub fn open_latency(doc: &mut Doc, runs: &[OpenRun], umem_mib: Option<u64>) -> J
     let cycles = runs.iter().map(|r| r.cycles.len()).max().unwrap_or(0);
     let _ = writeln!(
         doc.md,
-        "Open latency (ms; {cycles} open+close cycles of one port per program, one process each; targets from issue 16 on the medians):\n"
+        "Open latency (ms; {cycles} open+close cycles of one port per program, one process each, pinned to CPU {}; medians [95% interval over the cycles]; targets from issue 16 judged on the intervals):\n",
+        crate::proc::cpus().tx
     );
     let _ = writeln!(
         doc.md,
-        "| case | through | open+close median | p90 | open median | p90 | cycle 1 | target | open | open+close |"
+        "| case | through | open+close median [95%] | p90 | open median [95%] | p90 | cycle 1 | target | open | open+close |"
     );
     let _ = writeln!(doc.md, "|---|---|---:|---:|---:|---:|---:|---|---|---|");
     let mut json = Vec::new();
@@ -138,9 +139,9 @@ pub fn open_latency(doc: &mut Doc, runs: &[OpenRun], umem_mib: Option<u64>) -> J
             doc.md,
             "| {case} | {} | {} | {} | {} | {} | {} | {t} | {vo} | {vc} |",
             api_label(r.api),
-            ms(f.cycle.median),
+            with_ci(f.cycle.median.as_ref(), 2),
             ms(f.cycle.p90),
-            ms(f.open.median),
+            with_ci(f.open.median.as_ref(), 2),
             ms(f.open.p90),
             ms(f.cold),
         );
@@ -148,7 +149,7 @@ pub fn open_latency(doc: &mut Doc, runs: &[OpenRun], umem_mib: Option<u64>) -> J
     }
     doc.md.push('\n');
     doc.notes.push(format!(
-        "open latency: `open` is the open call alone (`nmxdp::Port::open`, `nm_open`), `open+close` adds the drop / `nm_close`; p90 by nearest rank; cycles {PAUSE_MS} ms apart; `cycle 1` is a process's first cycle, which also pays what a process pays once: the first registration of a UMEM faults in all its pages (see the raw row), and nmxdp maps its region then; the targets (first open ≤ 5 ms, another queue ≤ 1 ms) are reported, never failed on"
+        "open latency: `open` is the open call alone (`nmxdp::Port::open`, `nm_open`), `open+close` adds the drop / `nm_close`; p90 by nearest rank; cycles {PAUSE_MS} ms apart; `cycle 1` is a process's first cycle, which also pays what a process pays once: the first registration of a UMEM faults in all its pages (see the raw row), and nmxdp maps its region then; the targets (first open ≤ 5 ms, another queue ≤ 1 ms) are judged on the median's 95% interval (met: its upper bound is within the target; missed: its lower bound is over it; undecided otherwise), reported, never failed on"
     ));
     doc.notes.push(format!(
         "open latency baseline: a bare AF_XDP socket (socket, UMEM registration, rings and their mappings, bind) with nmxdp's default UMEM ({}) and ring sizes and no XDP program; in the second case it shares the UMEM a socket on queue 0 registered, as nmxdp's later queues do. Closing a bound AF_XDP socket costs milliseconds in the kernel itself: compare its two columns",
@@ -168,7 +169,7 @@ pub fn open_latency(doc: &mut Doc, runs: &[OpenRun], umem_mib: Option<u64>) -> J
 /// One run's entry in results.json.
 fn entry(r: &OpenRun, f: Option<&Figures>) -> Json {
     let target = (r.api != Api::Raw).then(|| r.case.target_ms());
-    let v = |m: Option<f64>| match (f, target) {
+    let v = |m: Option<MedianCi>| match (f, target) {
         (Some(_), Some(t)) => Json::str(verdict(m, t)),
         _ => Json::Null,
     };
@@ -202,9 +203,21 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert_eq!(verdict(Some(0.9), 1.0), "met");
-        assert_eq!(verdict(Some(1.0), 1.0), "met");
-        assert_eq!(verdict(Some(52.0), 5.0), "missed");
+        let ci = |lo, hi| {
+            Some(MedianCi {
+                median: (lo + hi) / 2.0,
+                lo,
+                hi,
+                n: 50,
+            })
+        };
+        assert_eq!(verdict(ci(0.8, 0.9), 1.0), "met");
+        assert_eq!(verdict(ci(0.9, 1.0), 1.0), "met");
+        assert_eq!(verdict(ci(0.9, 1.1), 1.0), "undecided");
+        assert_eq!(verdict(ci(48.0, 52.0), 5.0), "missed");
         assert_eq!(verdict(None, 5.0), "n/a");
+        let s = Stat::of(&[3.0, 1.0, 2.0]);
+        assert_eq!(s.median.map(|c| c.median), Some(2.0));
+        assert_eq!(s.p90, Some(3.0));
     }
 }

@@ -1,10 +1,14 @@
-//! nmxdp's rates against the raw AF_XDP and AF_PACKET rows at 60-byte frames, and the targets.
+//! nmxdp's rates against the raw AF_XDP and AF_PACKET rows at 60-byte frames, and the targets:
+//! each ratio is the median of the per-repetition ratios with its 95% interval; a target is met
+//! when the whole interval clears it, missed when the whole interval falls short, undecided
+//! otherwise.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::ratio;
+use nmxdp_bench::stats::{median_ci, paired_ratios, Verdict};
 
+use super::with_ci;
 use crate::cell::{at60, Cell};
 use crate::rows::Row;
 
@@ -61,7 +65,10 @@ pub fn ratios(md: &mut String, cells: &[Cell]) -> Vec<Json> {
         }
     }
     if !lines.is_empty() {
-        let _ = writeln!(md, "Ratios at 60-byte frames (medians):\n");
+        let _ = writeln!(
+            md,
+            "Ratios at 60-byte frames: median of the per-repetition ratios [95% interval]; a target is met when the interval's lower bound reaches it, missed when its upper bound is below it, undecided otherwise:\n"
+        );
         for l in &lines {
             let _ = writeln!(md, "{l}");
         }
@@ -70,36 +77,38 @@ pub fn ratios(md: &mut String, cells: &[Cell]) -> Vec<Json> {
     json
 }
 
-/// Cell `a` (an nmxdp row) against cell `b` (`t.base`): the Markdown line and the JSON entry.
+/// Cell `a` (an nmxdp row) against cell `b` (`t.base`): the ratio of each repetition (both
+/// cells' runs of that repetition), their median and its interval, judged against the target;
+/// the Markdown line and the JSON entry.
 fn compare(a: &Cell, b: &Cell, t: &Target) -> (String, Json) {
-    let (x, y) = if t.dir == "tx" {
-        (a.tx(), b.tx())
-    } else {
-        (a.rx(), b.rx())
-    };
-    let r = ratio(x, y);
-    let verdict = match r {
-        Some(v) if v >= t.target => "met",
-        Some(_) => "missed",
-        None => "n/a",
-    };
+    let pairs = paired_ratios(a.rates(t.dir).into_iter().zip(b.rates(t.dir)));
+    let ci = median_ci(&pairs);
+    let verdict = ci.map_or("n/a", |c| Verdict::at_least(&c, t.target).as_str());
     let base_name = if t.base == Row::XdpRaw {
         "raw"
     } else {
         "af_packet"
     };
     let line = format!(
-        "- {}/{base_name} {}: {} (target {}): **{verdict}**",
+        "- {}/{base_name} {}: {} over {} pair(s) (target {}): **{verdict}**",
         a.row.name(),
         t.dir,
-        r.map_or("n/a".into(), |v| format!("{v:.3}")),
+        with_ci(ci.as_ref(), 3),
+        pairs.len(),
         t.what
     );
     let json = Json::obj([
         ("row", Json::str(a.row.name())),
         ("vs", Json::str(t.base.name())),
         ("dir", Json::str(t.dir)),
-        ("ratio", Json::num(r)),
+        ("ratio", Json::num(ci.map(|c| c.median))),
+        ("ci95_lo", Json::num(ci.map(|c| c.lo))),
+        ("ci95_hi", Json::num(ci.map(|c| c.hi))),
+        ("pairs", Json::Int(pairs.len() as i64)),
+        (
+            "pair_ratios",
+            Json::Arr(pairs.iter().map(|&r| Json::Num(r)).collect()),
+        ),
         ("target", Json::Num(t.target)),
         ("verdict", Json::str(verdict)),
     ]);

@@ -1,11 +1,12 @@
-//! pkt-gen `-p 1` against `-p 2` on the 2-queue pair.
+//! pkt-gen `-p 1` against `-p 2` on the 2-queue pair: the median rates, and the gain as the
+//! median of the per-repetition ratios with its 95% interval.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median, ratio};
+use nmxdp_bench::stats::{median, median_ci, paired_ratios, MedianCi};
 
-use super::{f3, Doc};
+use super::{ci_json, f3, with_ci, Doc};
 use crate::reps::MqRuns;
 use crate::run::Run;
 
@@ -26,6 +27,13 @@ struct Rates {
     threads: u32,
     tx: Option<f64>,
     rx: Option<f64>,
+}
+
+/// `b`'s rate over `a`'s, repetition by repetition (runs of the same index ran in the same
+/// repetition), and the median of those with its interval.
+fn gain(b: &[Run], a: &[Run], f: fn(&Run) -> Option<f64>) -> Option<MedianCi> {
+    let ok = |r: &Run| if r.error.is_none() { f(r) } else { None };
+    median_ci(&paired_ratios(b.iter().map(ok).zip(a.iter().map(ok))))
 }
 
 /// The scaling paragraph into `doc` (failures into its notes); `multiqueue` of results.json
@@ -56,25 +64,30 @@ pub fn scaling(doc: &mut Doc, mq: &[MqRuns]) -> Json {
     }
     let p1 = rates.iter().find(|x| x.threads == 1);
     let p2 = rates.iter().find(|x| x.threads == 2);
-    let (stx, srx) = match (p1, p2) {
-        (Some(a), Some(b)) => (ratio(b.tx, a.tx), ratio(b.rx, a.rx)),
+    let runs = |p: u32| mq.iter().find(|m| m.threads == p).map(|m| &m.runs[..]);
+    let (stx, srx) = match (runs(1), runs(2)) {
+        (Some(a), Some(b)) => (gain(b, a, |r| r.tx_pps), gain(b, a, |r| r.rx_pps)),
         _ => (None, None),
     };
     let _ = writeln!(
         doc.md,
-        "Scaling (2-queue veth, 60 B, pkt-gen, one thread per ring with -p 2): -p 1: tx {} / rx {} Mpps; -p 2: tx {} / rx {} Mpps; -p 2 / -p 1: tx ×{} rx ×{}\n",
+        "Scaling (2-queue veth, 60 B, pkt-gen, one thread per ring with -p 2, not pinned to CPUs; -p 1 and -p 2 alternate which runs first): -p 1: tx {} / rx {} Mpps; -p 2: tx {} / rx {} Mpps; -p 2 / -p 1, median of the per-repetition ratios [95% interval]: tx ×{} rx ×{} over {} pair(s) (no target)\n",
         f3(p1.and_then(|x| x.tx)),
         f3(p1.and_then(|x| x.rx)),
         f3(p2.and_then(|x| x.tx)),
         f3(p2.and_then(|x| x.rx)),
-        stx.map_or("n/a".into(), |v| format!("{v:.2}")),
-        srx.map_or("n/a".into(), |v| format!("{v:.2}")),
+        with_ci(stx.as_ref(), 2),
+        with_ci(srx.as_ref(), 2),
+        stx.map_or(0, |c| c.n),
     );
     Json::obj([
         ("frame", Json::Int(60)),
         ("queues", Json::Int(2)),
+        ("pinned", Json::Bool(false)),
         ("results", Json::Arr(jm)),
-        ("scaling_tx", Json::num(stx)),
-        ("scaling_rx", Json::num(srx)),
+        ("scaling_tx", Json::num(stx.map(|c| c.median))),
+        ("scaling_rx", Json::num(srx.map(|c| c.median))),
+        ("scaling_tx_ci", ci_json(stx.as_ref())),
+        ("scaling_rx_ci", ci_json(srx.as_ref())),
     ])
 }
