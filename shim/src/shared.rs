@@ -351,6 +351,36 @@ pub fn holders() -> Vec<Holder> {
     out
 }
 
+/// Removes the bpffs pins (`/sys/fs/bpf/nmxdp/<key>/`) of interfaces no nmxdp process uses:
+/// left by a last user that was killed, or by an interface whose namespace is gone. Checked
+/// under each interface's mutex, whose sweep removes a users file nobody holds; every user
+/// holds its share from before it pins until after it unpins, so a key without a users file
+/// has no user. Returns how many directories went.
+pub fn sweep_pins() -> usize {
+    let Ok(root) = bpffs_root() else {
+        return 0;
+    };
+    let Ok(dir) = std::fs::read_dir(&root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in dir.flatten() {
+        let key = e.file_name().to_string_lossy().into_owned();
+        let Some(_mutex) = try_lock_iface(&key, std::time::Duration::from_secs(1)) else {
+            continue;
+        };
+        if Path::new(RUN_DIR).join(format!("{key}.users")).exists() {
+            continue;
+        }
+        let _ = std::fs::remove_file(e.path().join("prog"));
+        let _ = std::fs::remove_file(e.path().join("map"));
+        if std::fs::remove_dir(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn is_bpffs(p: &str) -> bool {
     let Ok(c) = std::ffi::CString::new(p) else {
         return false;

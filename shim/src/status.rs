@@ -62,8 +62,10 @@ fn socket_stats(pid: u32, fd: i32) -> Option<xdp_statistics> {
 }
 
 /// Every interface with a queue held by a live nmxdp process. Also removes the files in
-/// `/run/nmxdp` that processes which died left behind (see [`holders`]).
+/// `/run/nmxdp` that processes which died left behind (see [`holders`]), and the bpffs pins of
+/// interfaces nobody uses any more ([`crate::shared::sweep_pins`]).
 pub fn status() -> Vec<IfaceStatus> {
+    crate::shared::sweep_pins();
     let netns = crate::engine::current_netns();
     let mut out: Vec<IfaceStatus> = Vec::new();
     for h in holders() {

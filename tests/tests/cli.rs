@@ -132,3 +132,45 @@ fn status_removes_dead_files_and_keeps_held_ones() {
         "files left behind"
     );
 }
+
+/// `nmxdp status` removes the bpffs pins of an interface nobody uses (a real pinned map under a
+/// key no process holds, as a killed last user or a deleted namespace leaves) and keeps the pins
+/// of an interface in use.
+#[test]
+fn status_removes_stale_pins_and_keeps_live_ones() {
+    nmxdp_tests::require_root();
+    let root = nmxdp::shared::bpffs_root().unwrap();
+    let stale = root.join(format!(
+        "{}-7",
+        4_000_000_000u64 + std::process::id() as u64
+    ));
+    std::fs::create_dir_all(&stale).unwrap();
+    let map = nmxdp::bpfsys::map_create(2, 4, 4, 1, 0, "nmxdp_stale").unwrap();
+    nmxdp::bpfsys::obj_pin(std::os::fd::AsFd::as_fd(&map), &stale.join("map")).unwrap();
+    drop(map);
+    let pair = VethPair::new("pins", 1);
+    pair.a.run(|| {
+        let _port = nmxdp::Port::open("netmap:va").unwrap();
+        let live = root.join(format!(
+            "{}-{}",
+            pair.a.inode(),
+            nmxdp::ifinfo::if_info("va").unwrap().ifindex
+        ));
+        assert!(
+            live.join("prog").exists(),
+            "the open port's program is pinned"
+        );
+        let out = Command::new(nmxdp_bin()).arg("status").output().unwrap();
+        assert!(out.status.success());
+        assert!(!stale.exists(), "stale pins left: {}", stale.display());
+        assert!(
+            live.join("prog").exists(),
+            "a live interface's pins were removed"
+        );
+        assert!(
+            live.join("map").exists(),
+            "a live interface's pins were removed"
+        );
+    });
+    pair.assert_no_xdp();
+}
