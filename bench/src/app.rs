@@ -29,6 +29,21 @@ pub fn install_signals() {
     }
 }
 
+/// A bench program's start: its arguments (clap's help and errors, exit 0 or 2 as clap says),
+/// then Ctrl-C handling.
+pub fn start<A: clap::Parser>() -> A {
+    let args = match A::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = i32::from(e.use_stderr());
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    install_signals();
+    args
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Function {
     Tx,

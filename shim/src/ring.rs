@@ -312,6 +312,8 @@ pub struct RxBatch<'r, 'p> {
     ring: &'r mut RxRing<'p>,
     next: u32,
     left: u32,
+    /// Whether a packet was yielded (an untouched batch leaves `head` and `cur` as they were).
+    taken: bool,
 }
 
 impl<'r> Iterator for RxBatch<'r, '_> {
@@ -324,6 +326,7 @@ impl<'r> Iterator for RxBatch<'r, '_> {
         }
         let i = self.next;
         self.left -= 1;
+        self.taken = true;
         self.next = nm_ring_next(self.ring.num_slots(), i);
         let flags = self.ring.shm.flags(i);
         let region: &'r Region = self.ring.region;
@@ -350,7 +353,9 @@ impl<'r> Iterator for RxBatch<'r, '_> {
 impl Drop for RxBatch<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        self.ring.shm.set_head_cur(self.next);
+        if self.taken {
+            self.ring.shm.set_head_cur(self.next);
+        }
     }
 }
 
@@ -365,19 +370,10 @@ impl<'p> RxRing<'p> {
     /// those it yielded).
     #[inline]
     pub fn packets(&mut self) -> RxBatch<'_, 'p> {
-        let left = self.available();
-        let next = if left == 0 {
-            self.head().min(self.tail())
-        } else {
-            self.head()
-        };
         RxBatch {
-            next: if next < self.num_slots() {
-                next
-            } else {
-                self.tail()
-            },
-            left,
+            next: self.head(),
+            left: self.available(),
+            taken: false,
             ring: self,
         }
     }
@@ -417,6 +413,8 @@ pub struct TxBatch<'r, 'p> {
     ring: &'r mut TxRing<'p>,
     next: u32,
     left: u32,
+    /// Whether a slot was queued (an untouched batch leaves `head` and `cur` as they were).
+    taken: bool,
 }
 
 /// One free TX slot of a batch: write a frame into its buffer, then [`TxSlot::send`] it.
@@ -466,6 +464,7 @@ impl TxSlot<'_, '_, '_> {
         b.ring.shm.set_len(i, len as u16);
         b.next = nm_ring_next(b.ring.num_slots(), i);
         b.left -= 1;
+        b.taken = true;
     }
 }
 
@@ -512,7 +511,9 @@ impl<'r, 'p> TxBatch<'r, 'p> {
 impl Drop for TxBatch<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        self.ring.shm.set_head_cur(self.next);
+        if self.taken {
+            self.ring.shm.set_head_cur(self.next);
+        }
     }
 }
 
@@ -542,12 +543,9 @@ impl<'p> TxRing<'p> {
             0
         };
         TxBatch {
-            next: if left == 0 {
-                self.head().min(self.num_slots() - 1)
-            } else {
-                self.head()
-            },
+            next: head,
             left,
+            taken: false,
             ring: self,
         }
     }

@@ -6,13 +6,26 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Fails (never skips) when the test cannot create namespaces.
+/// Fails (never skips) when the test cannot create namespaces: not root, or root without the
+/// capabilities it needs (e.g. under `setpriv --bounding-set=-all`).
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
-    assert_eq!(
-        uid, 0,
-        "this test creates network namespaces, veth pairs and attaches XDP: run it as root (sudo make test)"
+    let need = "this test creates network namespaces, veth pairs and attaches XDP";
+    assert_eq!(uid, 0, "{need}: run it as root (sudo make test)");
+    const NET_ADMIN: u64 = 1 << 12;
+    const SYS_ADMIN: u64 = 1 << 21;
+    let caps = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    assert!(
+        caps & (NET_ADMIN | SYS_ADMIN) == NET_ADMIN | SYS_ADMIN,
+        "{need}: it needs CAP_SYS_ADMIN and CAP_NET_ADMIN, which this root process lacks (CapEff {caps:#x}): run it as root with full capabilities (sudo make test)"
     );
 }
 

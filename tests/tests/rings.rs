@@ -80,6 +80,10 @@ fn readiness_follows_cur_not_head() {
                 let t = rx.tail();
                 rx.set_cur(t);
                 assert_ne!(rx.head(), rx.tail());
+                // A batch that yields nothing leaves head and cur as the app set them.
+                drop(rx.packets());
+                assert_eq!(rx.cur(), t, "an untouched RX batch moved cur");
+                assert_ne!(rx.head(), t, "an untouched RX batch moved head");
             }
             assert!(!port
                 .poll(Events::IN, Some(Duration::from_millis(100)))
@@ -105,6 +109,8 @@ fn readiness_follows_cur_not_head() {
                 let mut tx = port.tx_ring(0);
                 let t = tx.tail();
                 tx.set_cur(t);
+                drop(tx.batch());
+                assert_eq!(tx.cur(), t, "an untouched TX batch moved cur");
             }
             assert!(!port
                 .poll(Events::OUT, Some(Duration::from_millis(100)))

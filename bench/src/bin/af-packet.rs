@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use nmxdp::ifinfo::if_info;
-use nmxdp_bench::app::{install_signals, poll_one, stopped, Common, Function, Mapping, Tally};
+use nmxdp_bench::app::{poll_one, start, stopped, Common, Function, Mapping, Tally};
 use pkt_gen::frame::{self, FrameSpec};
 
 const SOL_PACKET: i32 = 263;
@@ -208,15 +208,7 @@ fn status<'a>(p: *mut u32) -> &'a AtomicU32 {
 }
 
 fn main() {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let code = i32::from(e.use_stderr());
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
-    install_signals();
+    let args: Args = start();
     let r = match args.common.function {
         Function::Tx => tx(&args),
         Function::Rx => rx(&args),

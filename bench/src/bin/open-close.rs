@@ -33,7 +33,7 @@ use nmxdp::ifinfo::if_info;
 use nmxdp::region::Layout;
 use nmxdp::xsk::{BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
 use nmxdp::Port;
-use nmxdp_bench::app::{install_signals, stopped, Mapping};
+use nmxdp_bench::app::{start, stopped, Mapping};
 use nmxdp_bench::stats::{median, quantile};
 
 /// Times the open and close of a port (or of a raw AF_XDP socket).
@@ -78,15 +78,7 @@ struct Cycle {
 }
 
 fn main() {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let code = i32::from(e.use_stderr());
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
-    install_signals();
+    let args: Args = start();
     if let Err(e) = run(&args) {
         eprintln!("open-close: {e:#}");
         std::process::exit(1);

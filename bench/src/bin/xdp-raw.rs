@@ -20,7 +20,7 @@ use nmxdp::ifinfo::if_info;
 use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use nmxdp::xdp::XdpAttachment;
 use nmxdp::xsk::{kick_rx, kick_tx, BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
-use nmxdp_bench::app::{install_signals, poll_one, stopped, Common, Function, Mapping, Tally};
+use nmxdp_bench::app::{poll_one, start, stopped, Common, Function, Mapping, Tally};
 use pkt_gen::frame::{self, FrameSpec};
 
 /// UMEM chunk size, nmxdp's default `NMXDP_BUF_SIZE`.
@@ -71,15 +71,7 @@ struct Args {
 }
 
 fn main() {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let code = i32::from(e.use_stderr());
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
-    install_signals();
+    let args: Args = start();
     match run(&args) {
         Ok(()) => {}
         Err(e) => {
