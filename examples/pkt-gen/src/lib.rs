@@ -4,10 +4,13 @@
 //! * [`frame`]: the test frame (Ethernet / IPv4 / UDP, sequence number, byte pattern) and its
 //!   verification;
 //! * [`summary`]: the final two-line summary (`Sent N packets ...` / `Speed: X Mpps ...`), its
+//!   formatter and its parser;
+//! * [`latency`]: the ping-pong programs' round-trip statistics and their `latency:` line, its
 //!   formatter and its parser.
 //!
 //! One definition of each, so every sender of the bench moves the same bytes and every summary
 //! the harness parses is printed by the same code.
 
 pub mod frame;
+pub mod latency;
 pub mod summary;
