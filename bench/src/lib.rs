@@ -12,7 +12,9 @@
 //! [`pkt_gen::summary`]), so every row moves the same bytes and
 //! [`pkt_gen::summary::parse_summary`] reads every row.
 
+pub mod afxdp;
 pub mod app;
 pub mod json;
 pub mod parse;
+pub mod pingpong;
 pub mod stats;

@@ -13,34 +13,16 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use clap::{Parser, ValueEnum};
-use nmxdp::config::XdpModeChoice;
-use nmxdp::ifinfo::if_info;
+use anyhow::{bail, Result};
+use clap::Parser;
 use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM};
-use nmxdp::xdp::XdpAttachment;
-use nmxdp::xsk::{kick_rx, kick_tx, BindAs, BindMode, RingSizes, UmemSpec, XskSocket};
-use nmxdp_bench::app::{poll_one, start, stopped, Common, Function, Mapping, Tally};
+use nmxdp::xsk::{kick_rx, RingSizes, XskSocket};
+use nmxdp_bench::afxdp::{FreeFrames, SockArgs, Xsk, CHUNK};
+use nmxdp_bench::app::{poll_one, start, stopped, Common, Function, Tally};
 use pkt_gen::frame::{self, FrameSpec};
 
-/// UMEM chunk size, nmxdp's default `NMXDP_BUF_SIZE`.
-const CHUNK: u64 = 2048;
 /// How long the TX drain waits for completions.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Bind {
-    Auto,
-    Copy,
-    Zc,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum XdpMode {
-    Auto,
-    Native,
-    Skb,
-}
 
 /// AF_XDP tx/rx without the netmap layer (the bench's baseline).
 #[derive(Debug, Parser)]
@@ -48,19 +30,14 @@ enum XdpMode {
 struct Args {
     #[command(flatten)]
     common: Common,
-    /// Queue to bind.
-    #[arg(short = 'q', value_name = "QUEUE", default_value_t = 0)]
-    queue: u32,
+    #[command(flatten)]
+    sock: SockArgs,
     /// TX and completion ring entries (= UMEM frames of a sender); nmxdp's default slots.
     #[arg(long, default_value_t = 1024)]
     tx_ring: u32,
     /// RX and fill ring entries (= UMEM frames of a receiver).
     #[arg(long, default_value_t = 8192)]
     rx_ring: u32,
-    #[arg(long, value_enum, default_value_t = Bind::Auto)]
-    bind: Bind,
-    #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
-    xdp_mode: XdpMode,
     /// Print the socket's XDP_STATISTICS on stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -84,10 +61,6 @@ fn main() {
 fn run(args: &Args) -> Result<()> {
     let c = &args.common;
     let ifname = c.ifname();
-    let info = if_info(ifname).with_context(|| format!("interface {ifname}"))?;
-    if args.queue >= info.rx_queues.max(info.tx_queues) {
-        bail!("{ifname} has no queue {}", args.queue);
-    }
     let (tx_n, rx_n) = (
         args.tx_ring.next_power_of_two(),
         args.rx_ring.next_power_of_two(),
@@ -95,143 +68,43 @@ fn run(args: &Args) -> Result<()> {
     let frames = match c.function {
         Function::Tx => tx_n,
         Function::Rx => rx_n,
-    } as u64;
-    let umem = Mapping::anonymous((frames * CHUNK) as usize).context("UMEM mmap")?;
-    let mode = match args.bind {
-        Bind::Auto => None,
-        Bind::Copy => Some(BindMode::Copy),
-        Bind::Zc => Some(BindMode::ZeroCopy),
     };
-    let mut sock = XskSocket::open(
-        info.ifindex,
-        args.queue,
-        RingSizes {
-            rx: rx_n,
-            tx: tx_n,
-            fill: rx_n,
-            comp: tx_n,
-        },
-        &BindAs::Owner {
-            // SAFETY: the mapping outlives the socket (both live to the end of this function,
-            // the socket dropped first) and only the ring protocol touches its chunks.
-            umem: unsafe { UmemSpec::new(umem.ptr, umem.len as u64, CHUNK as u32) },
-            mode,
-        },
-    )
-    .with_context(|| format!("AF_XDP socket on {ifname} queue {}", args.queue))?;
+    let sizes = RingSizes {
+        rx: rx_n,
+        tx: tx_n,
+        fill: rx_n,
+        comp: tx_n,
+    };
+    let mut x = Xsk::open(ifname, &args.sock, sizes, frames)?;
     let tally = match c.function {
         Function::Tx => {
-            eprintln!("xdp-raw: {ifname} bind={}", sock.mode.as_str());
+            eprintln!("xdp-raw: {ifname} bind={}", x.sock.mode.as_str());
             c.banner(1);
-            tx(c, &mut sock, &umem, info.mac, tx_n)?
+            tx(c, &mut x, tx_n)?
         }
         Function::Rx => {
-            let choice = match args.xdp_mode {
-                XdpMode::Auto => XdpModeChoice::Auto,
-                XdpMode::Native => XdpModeChoice::Native,
-                XdpMode::Skb => XdpModeChoice::Skb,
-            };
             // The fill ring gets every frame before traffic is steered to the socket.
-            for i in 0..rx_n {
-                sock.fill.write(i, i as u64 * CHUNK);
-            }
-            sock.fill.submit(rx_n);
-            let mut xdp = XdpAttachment::attach(ifname, info.ifindex, choice)
-                .context("attaching the XDP program")?;
-            xdp.insert(args.queue, sock.fd())
-                .context("steering the queue to the socket")?;
+            x.fill_first(rx_n);
+            let mut xdp = x.steer(args.sock.xdp_mode)?;
             eprintln!(
                 "xdp-raw: {ifname} xdp={} bind={}",
                 xdp.mode.as_str(),
-                sock.mode.as_str()
+                x.sock.mode.as_str()
             );
             c.banner(1);
-            let t = rx(c, &mut sock, args.nap_us)?;
-            xdp.remove(args.queue);
+            let t = rx(c, &mut x.sock, args.nap_us)?;
+            xdp.remove(x.queue);
             t
         }
     };
     if args.stats {
-        if let Ok(s) = sock.statistics() {
-            eprintln!(
-                "xdp-raw stats: rx_dropped={} rx_ring_full={} rx_fill_ring_empty={} rx_invalid={} tx_invalid={} tx_ring_empty={}",
-                s.rx_dropped, s.rx_ring_full, s.rx_fill_ring_empty_descs, s.rx_invalid_descs,
-                s.tx_invalid_descs, s.tx_ring_empty_descs
-            );
-        }
+        x.print_stats("xdp-raw");
     }
     tally.print(c.function);
     Ok(())
 }
 
-/// Kicks the TX ring when the kernel asks (always in copy mode). Fails only if the device is gone.
-#[inline]
-fn kick(sock: &mut XskSocket) -> Result<()> {
-    if sock.tx.needs_wakeup() {
-        match kick_tx(sock.fd()) {
-            libc::ENETDOWN | libc::ENXIO | libc::ENODEV => bail!("the interface went down"),
-            _ => {} // 0, EAGAIN (budget), EBUSY (dropped frame), ENOBUFS: carry on
-        }
-    }
-    Ok(())
-}
-
-/// Free UMEM frames, oldest first (so the sender cycles through all of them, as nmxdp's ring
-/// does).
-struct FreeFrames {
-    addr: Vec<u64>,
-    head: u32,
-    tail: u32,
-    mask: u32,
-}
-
-impl FreeFrames {
-    fn new(frames: u32) -> FreeFrames {
-        assert!(frames.is_power_of_two());
-        FreeFrames {
-            addr: vec![0; frames as usize],
-            head: 0,
-            tail: 0,
-            mask: frames - 1,
-        }
-    }
-    #[inline]
-    fn len(&self) -> u32 {
-        self.tail.wrapping_sub(self.head)
-    }
-    #[inline]
-    fn push(&mut self, a: u64) {
-        self.addr[(self.tail & self.mask) as usize] = a;
-        self.tail = self.tail.wrapping_add(1);
-    }
-    #[inline]
-    fn pop(&mut self) -> u64 {
-        let a = self.addr[(self.head & self.mask) as usize];
-        self.head = self.head.wrapping_add(1);
-        a
-    }
-}
-
-/// Returns completed frames to the free list.
-#[inline]
-fn reap(sock: &mut XskSocket, free: &mut FreeFrames) -> u32 {
-    let n = sock.comp.available(u32::MAX);
-    for k in 0..n {
-        free.push(sock.comp.read(k));
-    }
-    if n > 0 {
-        sock.comp.release(n);
-    }
-    n
-}
-
-fn tx(
-    c: &Common,
-    sock: &mut XskSocket,
-    umem: &Mapping,
-    mac: [u8; 6],
-    frames: u32,
-) -> Result<Tally> {
+fn tx(c: &Common, x: &mut Xsk, frames: u32) -> Result<Tally> {
     let len = c.len as usize;
     if len as u64 > CHUNK - XDP_PACKET_HEADROOM {
         bail!(
@@ -240,12 +113,12 @@ fn tx(
         );
     }
     // Every frame is written once; afterwards only its sequence number changes (as pkt-gen).
-    let tmpl = frame::build(&FrameSpec::defaults(mac, len));
+    let tmpl = frame::build(&FrameSpec::defaults(x.mac, len));
     let mut free = FreeFrames::new(frames);
     for i in 0..frames as u64 {
         let addr = i * CHUNK + XDP_PACKET_HEADROOM;
         // SAFETY: the frame lies within chunk i of the UMEM; nothing else references it.
-        unsafe { umem.slice_mut(addr as usize, len) }.copy_from_slice(&tmpl);
+        unsafe { x.umem.slice_mut(addr as usize, len) }.copy_from_slice(&tmpl);
         free.push(addr);
     }
     let quota = c.count;
@@ -254,14 +127,14 @@ fn tx(
         ..Default::default()
     };
     while !stopped() && (quota == 0 || t.pkts < quota) {
-        reap(sock, &mut free);
+        x.reap(&mut free);
         let mut want = (c.batch as u64).min(free.len() as u64);
         if quota > 0 {
             want = want.min(quota - t.pkts);
         }
         let want = want as u32;
         let k = if want > 0 {
-            sock.tx.free(want).min(want)
+            x.sock.tx.free(want).min(want)
         } else {
             0
         };
@@ -271,13 +144,14 @@ fn tx(
                 // SAFETY: the sequence number lies within the frame, inside the UMEM; the kernel
                 // does not read a frame until it is posted.
                 unsafe {
-                    umem.ptr
+                    x.umem
+                        .ptr
                         .add(addr as usize + frame::SEQ_OFF)
                         .cast::<u64>()
                         .write_unaligned((t.pkts + i as u64).to_le())
                 };
             }
-            sock.tx.write(
+            x.sock.tx.write(
                 i,
                 xdp_desc {
                     addr,
@@ -287,21 +161,21 @@ fn tx(
             );
         }
         if k > 0 {
-            sock.tx.submit(k);
+            x.sock.tx.submit(k);
             t.pkts += k as u64;
             t.events += 1;
         }
-        if sock.tx.outstanding() > 0 {
-            kick(sock)?;
-        } else if k == 0 && free.len() == 0 {
+        if x.sock.tx.outstanding() > 0 {
+            x.kick()?;
+        } else if k == 0 && free.is_empty() {
             // Completions are asynchronous here (not veth): wait a little for them.
-            poll_one(sock.fd(), libc::POLLOUT, Duration::from_millis(1));
+            poll_one(x.sock.fd(), libc::POLLOUT, Duration::from_millis(1));
         }
     }
     // Drain: every posted frame completes.
     let start = Instant::now();
     loop {
-        reap(sock, &mut free);
+        x.reap(&mut free);
         if free.len() == frames {
             break;
         }
@@ -313,8 +187,8 @@ fn tx(
             );
             break;
         }
-        if sock.tx.outstanding() > 0 {
-            kick(sock)?;
+        if x.sock.tx.outstanding() > 0 {
+            x.kick()?;
         } else {
             std::thread::sleep(Duration::from_micros(1));
         }
