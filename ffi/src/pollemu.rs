@@ -17,7 +17,7 @@
 //! members are level-triggered (`EPOLLET` is accepted and treated as level-triggered, which only
 //! adds wakeups); `EPOLLONESHOT` is honoured.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use nmxdp::{Events, WaitPlan};
 use crate::fdtable::{self, Entry, NmFile};
 use crate::real;
 
-use nmxdp::port_poll::TX_WAIT;
+use nmxdp::port_poll::{TX_WAIT, TX_WAIT_FIRST};
 
 /// `epoll_event.data` of the socket duplicates nmxdp adds to an epoll set ("nmxdp_wk").
 pub const WAKE_DATA: u64 = 0x6e6d_7864_705f_776b;
@@ -163,19 +163,15 @@ impl PollBuf {
     }
 }
 
-/// The real poll/ppoll on `fds`, for at most `wait` (None = forever), with `sigmask` if given.
+/// The real ppoll on `fds`, for at most `wait` (None = forever), with `sigmask` if given (a null
+/// one leaves the mask alone, as poll(2)). ppoll even for poll(2): wait plans have caps below
+/// poll's millisecond (TX waits start at 20 µs).
 fn real_poll(fds: &mut [pollfd], wait: Option<Duration>, sigmask: *const sigset_t) -> c_int {
-    let n = fds.len() as libc::nfds_t;
-    if sigmask.is_null() {
-        let ms = wait.map_or(-1, real::millis_ceil);
-        // SAFETY: fds is a valid pollfd array of n entries.
-        unsafe { real::poll(fds.as_mut_ptr(), n, ms) }
-    } else {
-        let ts = wait.map(real::timespec_of);
-        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: as above; tp is null or a valid timespec; sigmask comes from the caller.
-        unsafe { real::ppoll(fds.as_mut_ptr(), n, tp, sigmask) }
-    }
+    let ts = wait.map(real::timespec_of);
+    let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+    // SAFETY: fds is a valid pollfd array of fds.len() entries; tp is null or a live timespec;
+    // sigmask is null or the caller's, as ppoll(2) requires.
+    unsafe { real::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tp, sigmask) }
 }
 
 /// One non-blocking pass: netmap steps for netmap fds, a real zero-timeout poll for the others.
@@ -701,15 +697,29 @@ fn drop_wakeups(ev: &mut [epoll_event]) -> (usize, bool) {
     (kept, woke)
 }
 
-/// The real epoll_pwait on a part of the output.
+/// The real epoll_pwait2 on a part of the output (nanosecond timeout: TX waits are shorter than
+/// a millisecond), or epoll_pwait where the kernel lacks it (before 5.11).
 fn real_wait(
     epfd: c_int,
     out: &mut [epoll_event],
     wait: Option<Duration>,
     sigmask: *const sigset_t,
 ) -> c_int {
+    static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+    if !NO_PWAIT2.load(Ordering::Relaxed) {
+        let ts = wait.map(real::timespec_of);
+        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        // SAFETY: out is a valid, writable array of out.len() (> 0) events; tp is null or a
+        // live timespec; sigmask is null or the caller's.
+        let r =
+            unsafe { real::epoll_pwait2(epfd, out.as_mut_ptr(), out.len() as c_int, tp, sigmask) };
+        if r >= 0 || real::errno() != libc::ENOSYS {
+            return r;
+        }
+        NO_PWAIT2.store(true, Ordering::Relaxed);
+    }
     let ms = wait.map_or(-1, real::millis_ceil);
-    // SAFETY: out is a valid, writable array of out.len() (> 0) events.
+    // SAFETY: as above.
     unsafe { real::epoll_pwait(epfd, out.as_mut_ptr(), out.len() as c_int, ms, sigmask) }
 }
 
@@ -732,6 +742,8 @@ pub unsafe fn epoll_wait(
     // SAFETY: per the contract.
     let out = unsafe { std::slice::from_raw_parts_mut(events, max as usize) };
     set.set_epfd(epfd);
+    // Waits for TX room back off as Port::wait_plan's do.
+    let mut tx_wait = TX_WAIT_FIRST;
     loop {
         let mut n = set.step(epfd, out);
         let mut woke = false;
@@ -754,7 +766,8 @@ pub unsafe fn epoll_wait(
         if deadline.expired() {
             return 0;
         }
-        let cap = set.wants_out().then_some(TX_WAIT);
+        let cap = set.wants_out().then_some(tx_wait);
+        tx_wait = (tx_wait * 2).min(TX_WAIT);
         let r = real_wait(epfd, out, deadline.sleep(cap), sigmask);
         if r < 0 {
             return -1;

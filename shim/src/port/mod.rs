@@ -58,9 +58,11 @@ pub struct Port {
     no_tx_poll: bool,
     /// pollfds of the RX sockets, built once so that waiting never allocates.
     rx_pollfds: Vec<libc::pollfd>,
-    /// Naps left before waiting on the sockets again (see `Config::rx_nap_us`).
-    rx_naps_left: u8,
+    /// RX frames counted at the previous wait (poll naps only in a stream, see `wait_plan`).
+    rx_frames_seen: u64,
     rx_nap: Duration,
+    /// The next wait for TX room (see `poll::TX_WAIT_FIRST`).
+    tx_wait: Duration,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -180,8 +182,9 @@ impl Port {
             ntx,
             nrx,
             rx_pollfds: Vec::new(),
-            rx_naps_left: 0,
+            rx_frames_seen: 0,
             rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
+            tx_wait: poll::TX_WAIT_FIRST,
         };
         port.rx_pollfds = port
             .rx
@@ -192,6 +195,7 @@ impl Port {
                 revents: 0,
             })
             .collect();
+        port.rx_frames_seen = port.rx_frames();
         port.write_nifp();
         port.extra_bufs = port.give_extra_bufs(extra_bufs);
         Ok(port)

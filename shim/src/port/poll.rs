@@ -21,11 +21,18 @@ bitflags::bitflags! {
     }
 }
 
-/// Naps after a receive before poll() sleeps on the sockets again.
-const RX_NAPS: u8 = 4;
+/// Frames that must have arrived between two waits for the next RX wait to be a nap instead of a
+/// sleep on the sockets (docs/architecture.md, "Poll"). A ping-pong or a trickle brings one or
+/// two frames per wake-up and sleeps on the sockets, so a frame wakes it the moment it arrives; a
+/// stream brings tens (a nap of 50 µs at 200 kpps holds about 10, at full rate on veth 25-50).
+pub const DENSE_FRAMES: u64 = 8;
 
-/// Longest sleep while waiting for TX room: AF_XDP reports POLLOUT whenever its TX ring is half
-/// empty, which says nothing about completions, so room is found by re-syncing.
+/// First wait for TX room. AF_XDP reports POLLOUT whenever its TX ring is half empty, which says
+/// nothing about completions, so room is found by re-syncing: soon at first (in copy mode a kick
+/// transmits and completes synchronously, so room is usually back at once), then less often.
+pub const TX_WAIT_FIRST: Duration = Duration::from_micros(20);
+
+/// Longest wait for TX room between two syncs (the waits double from [`TX_WAIT_FIRST`]).
 pub const TX_WAIT: Duration = Duration::from_millis(1);
 
 /// How to sleep until a port may become ready.
@@ -81,37 +88,62 @@ impl Port {
         if self.tx.is_empty() && self.rx.is_empty() {
             revents |= Events::ERR;
         }
-        if revents.contains(Events::IN) && !self.rx_nap.is_zero() {
-            self.rx_naps_left = RX_NAPS;
+        if revents.contains(Events::OUT) {
+            self.tx_wait = TX_WAIT_FIRST;
         }
         revents
     }
 
-    /// How to sleep after a pass that found nothing ready for `events`. Right after packets
-    /// arrived, RX waits are short naps instead of sleeps on the sockets (interrupt
-    /// mitigation: the next burst is likely microseconds away, and a sleeper on the socket costs
-    /// the sending CPU a wakeup per burst; `NMXDP_RX_NAP_US` sets the nap, 0 disables it).
-    /// Waiting for TX room kicks transmissions still queued and is a short sleep.
+    /// Frames received on this port's RX queues so far, by any sync (poll, ioctl, Rust API).
+    pub(super) fn rx_frames(&self) -> u64 {
+        self.rx
+            .iter()
+            .map(|c| {
+                c.counters
+                    .rx_packets
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
+    /// How to sleep after a pass that found nothing ready for `events`.
+    ///
+    /// A wait for input sleeps on the RX sockets, so the next frame ends it at once, unless at
+    /// least [`DENSE_FRAMES`] frames arrived since the previous wait: then it is a short nap
+    /// (`NMXDP_RX_NAP_US`, 0 disables naps) that leaves the sockets alone. That is interrupt
+    /// mitigation: in a stream the next frames are microseconds away, and on veth a receiver
+    /// sleeping on its socket makes the sender's CPU pay a wake-up for every burst. The first
+    /// nap that finds fewer frames ends it.
+    ///
+    /// A wait for TX room kicks transmissions still queued and sleeps [`TX_WAIT_FIRST`], twice
+    /// as long each time no room appeared, up to [`TX_WAIT`].
     pub fn wait_plan(&mut self, events: Events) -> WaitPlan {
         let want_tx = events.contains(Events::OUT);
         let want_rx = events.contains(Events::IN);
-        if want_rx && !want_tx && self.rx_naps_left > 0 && !self.rx_nap.is_zero() {
-            self.rx_naps_left -= 1;
-            return WaitPlan {
-                watch_rx: false,
-                cap: Some(self.rx_nap),
-            };
+        if want_rx {
+            let frames = self.rx_frames();
+            let since = frames.wrapping_sub(self.rx_frames_seen);
+            self.rx_frames_seen = frames;
+            if !want_tx && since >= DENSE_FRAMES && !self.rx_nap.is_zero() {
+                return WaitPlan {
+                    watch_rx: false,
+                    cap: Some(self.rx_nap),
+                };
+            }
         }
+        let mut cap = None;
         if want_tx {
             for c in &self.tx {
                 if c.tx_inflight() {
                     c.kick();
                 }
             }
+            cap = Some(self.tx_wait);
+            self.tx_wait = (self.tx_wait * 2).min(TX_WAIT);
         }
         WaitPlan {
             watch_rx: want_rx,
-            cap: want_tx.then_some(TX_WAIT),
+            cap,
         }
     }
 
@@ -148,19 +180,23 @@ impl Port {
             std::thread::sleep(cap.unwrap_or(TX_WAIT));
             return;
         }
-        // poll(2) counts milliseconds: round a sub-millisecond cap up so it does not spin.
-        let ms = cap.map_or(-1, |d| {
-            d.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32
+        // ppoll, not poll: caps are often below poll(2)'s millisecond.
+        let ts = cap.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
         });
+        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
         for p in &mut self.rx_pollfds {
             p.revents = 0;
         }
-        // SAFETY: rx_pollfds holds that many valid pollfd entries, owned by this port.
+        // SAFETY: rx_pollfds holds that many valid pollfd entries, owned by this port; tp is
+        // null or points to a live timespec; a null sigmask leaves the signal mask alone.
         unsafe {
-            libc::poll(
+            libc::ppoll(
                 self.rx_pollfds.as_mut_ptr(),
                 self.rx_pollfds.len() as libc::nfds_t,
-                ms,
+                tp,
+                std::ptr::null(),
             )
         };
     }
