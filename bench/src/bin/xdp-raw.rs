@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Parser;
+use nmxdp::port_poll::DENSE_FRAMES;
 use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use nmxdp::xsk::{kick_rx, RingSizes, XskSocket};
 use nmxdp_bench::afxdp::{FreeFrames, SockArgs, Xsk, CHUNK};
@@ -41,8 +42,9 @@ struct Args {
     /// Print the socket's XDP_STATISTICS on stderr at the end.
     #[arg(long)]
     stats: bool,
-    /// RX wakeup policy, the same as nmxdp's (NMXDP_RX_NAP_US): after packets arrived, nap this
-    /// many microseconds (up to 4 times) before sleeping on the socket; 0 sleeps at once.
+    /// RX wakeup policy, the same as nmxdp's (NMXDP_RX_NAP_US): when at least `DENSE_FRAMES`
+    /// frames arrived since the last wait, nap this many microseconds instead of sleeping on the
+    /// socket; 0 always sleeps on the socket.
     #[arg(long, default_value_t = 50)]
     nap_us: u64,
 }
@@ -200,7 +202,8 @@ fn tx(c: &Common, x: &mut Xsk, frames: u32) -> Result<Tally> {
 
 fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64) -> Result<Tally> {
     let nap = Duration::from_micros(nap_us);
-    let mut naps_left = 0u8;
+    // Frames since the last wait: a nap only in a stream, as nmxdp's poll decides.
+    let mut since_wait = 0u64;
     let quota = c.count;
     let idle = Duration::from_millis(c.idle_ms.max(1));
     let mut t = Tally::default();
@@ -225,8 +228,9 @@ fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64) -> Result<Tally> {
             if sock.fill.needs_wakeup() {
                 kick_rx(sock.fd());
             }
-            if naps_left > 0 {
-                naps_left -= 1;
+            let dense = since_wait >= DENSE_FRAMES;
+            since_wait = 0;
+            if dense && !nap.is_zero() {
                 std::thread::sleep(nap);
                 continue;
             }
@@ -250,9 +254,7 @@ fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64) -> Result<Tally> {
         t.bytes += bytes;
         t.events += 1;
         last = Instant::now();
-        if !nap.is_zero() {
-            naps_left = 4;
-        }
+        since_wait += n as u64;
     }
     t.toc = Some(if quota > 0 && t.pkts >= quota {
         Instant::now()
