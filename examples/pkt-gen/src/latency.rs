@@ -20,15 +20,16 @@ pub fn warmup(n: u64) -> u64 {
     (n / 100).max(10)
 }
 
-/// The `q`-quantile (0 < q <= 1) of ascending `sorted` by nearest rank: the smallest sample with
-/// at least `q` of the samples at or below it (p99 of 2000 samples is the 1980th smallest).
-/// 0 when empty.
-pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
+/// The `pct`-th percentile (1..=100) of ascending `sorted` by nearest rank: the smallest sample
+/// with at least `pct`% of the samples at or below it, rank `ceil(n * pct / 100)` in integers
+/// (p99 of 2000 samples is the 1980th smallest). 0 when empty.
+pub fn nearest_rank(sorted: &[u64], pct: u32) -> u64 {
+    let n = sorted.len() as u128;
+    if n == 0 {
         return 0;
     }
-    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    let rank = (n * pct.min(100) as u128).div_ceil(100).max(1);
+    sorted[rank as usize - 1]
 }
 
 /// What the `latency:` line says.
@@ -56,8 +57,8 @@ impl Latency {
             rtts: n,
             lost,
             min_ns: samples.first().copied().unwrap_or(0),
-            p50_ns: nearest_rank(samples, 0.50),
-            p99_ns: nearest_rank(samples, 0.99),
+            p50_ns: nearest_rank(samples, 50),
+            p99_ns: nearest_rank(samples, 99),
             avg_ns: if n == 0 { 0 } else { (sum / n as u128) as u64 },
             max_ns: samples.last().copied().unwrap_or(0),
             rate: if secs > 0.0 { n as f64 / secs } else { 0.0 },
@@ -181,18 +182,22 @@ mod tests {
     #[test]
     fn nearest_rank_percentiles() {
         let v: Vec<u64> = (1..=2000).collect();
-        assert_eq!(nearest_rank(&v, 0.5), 1000);
-        assert_eq!(nearest_rank(&v, 0.99), 1980);
-        assert_eq!(nearest_rank(&v, 1.0), 2000);
-        assert_eq!(nearest_rank(&[7], 0.5), 7);
-        assert_eq!(nearest_rank(&[7], 0.99), 7);
-        assert_eq!(nearest_rank(&[], 0.5), 0);
+        assert_eq!(nearest_rank(&v, 50), 1000);
+        assert_eq!(nearest_rank(&v, 99), 1980);
+        assert_eq!(nearest_rank(&v, 100), 2000);
+        assert_eq!(nearest_rank(&v, 0), 1, "rank at least 1");
+        assert_eq!(nearest_rank(&[7], 50), 7);
+        assert_eq!(nearest_rank(&[7], 99), 7);
+        assert_eq!(nearest_rank(&[], 50), 0);
         // 3 samples: p50 is the 2nd, p99 the 3rd.
-        assert_eq!(nearest_rank(&[1, 2, 3], 0.5), 2);
-        assert_eq!(nearest_rank(&[1, 2, 3], 0.99), 3);
+        assert_eq!(nearest_rank(&[1, 2, 3], 50), 2);
+        assert_eq!(nearest_rank(&[1, 2, 3], 99), 3);
         // 10 samples: the median is the 5th smallest (no interpolation).
         let t: Vec<u64> = (10..20).collect();
-        assert_eq!(nearest_rank(&t, 0.5), 14);
+        assert_eq!(nearest_rank(&t, 50), 14);
+        // Integer ranks: 101 samples, p99 is rank ceil(99.99) = 100.
+        let u: Vec<u64> = (1..=101).collect();
+        assert_eq!(nearest_rank(&u, 99), 100);
     }
 
     #[test]

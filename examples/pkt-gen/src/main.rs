@@ -5,11 +5,14 @@
 //! ```text
 //! pkt-gen -i netmap:eth0 -f rx -n 1000000 --verify
 //! pkt-gen -i netmap:eth0 -f tx -n 1000000 -l 60
+//! pkt-gen -i netmap:eth1 -f pong              # then, on the other end:
+//! pkt-gen -i netmap:eth0 -f ping -n 100000 -l 60 [--busy-wait]
 //! ```
 //!
 //! Frames are Ethernet/IPv4/UDP carrying a per-thread sequence number and a byte pattern, see
 //! [`frame`]. Periodic reports go to stderr, the start banner and the final summary to stdout.
 
+mod ping;
 mod report;
 mod rx;
 mod tx;
@@ -36,17 +39,22 @@ pub fn stopped() -> bool {
     STOP.load(Relaxed)
 }
 
-extern "C" fn on_sigint(_sig: libc::c_int) {
+extern "C" fn on_sigint(sig: libc::c_int) {
     STOP.store(true, Relaxed);
-    // A second Ctrl-C kills the process (only async-signal-safe calls here).
+    // A second signal kills the process (only async-signal-safe calls here).
     // SAFETY: signal(2) is async-signal-safe.
-    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
 }
 
-fn install_sigint() {
+/// Ctrl-C (and with `term`, SIGTERM too) winds the workers down instead of killing them.
+fn install_sigint(term: bool) {
     let h: extern "C" fn(libc::c_int) = on_sigint;
     // SAFETY: the handler only stores into an atomic and calls signal(2).
     unsafe { libc::signal(libc::SIGINT, h as libc::sighandler_t) };
+    if term {
+        // SAFETY: as above.
+        unsafe { libc::signal(libc::SIGTERM, h as libc::sighandler_t) };
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +63,21 @@ enum Function {
     Tx,
     /// Receive and count frames.
     Rx,
+    /// Send one frame at a time, wait for its echo and measure the round trip.
+    Ping,
+    /// Echo every frame received (source and destination swapped).
+    Pong,
+}
+
+impl Function {
+    fn is_pingpong(self) -> bool {
+        matches!(self, Function::Ping | Function::Pong)
+    }
+
+    /// Whether it sends frames of `-l` bytes it builds itself.
+    fn builds_frames(self) -> bool {
+        matches!(self, Function::Tx | Function::Ping)
+    }
 }
 
 /// `IP[:PORT]`, remembering how it was written (the banner echoes it).
@@ -129,7 +152,8 @@ impl std::fmt::Display for Mac {
     }
 }
 
-/// netmap's pkt-gen over nmxdp: sends (-f tx) or receives (-f rx) test traffic.
+/// netmap's pkt-gen over nmxdp: sends (-f tx) or receives (-f rx) test traffic, or measures
+/// round trips (-f ping against -f pong).
 #[derive(Debug, Parser)]
 #[command(name = "pkt-gen", disable_version_flag = true)]
 struct Args {
@@ -139,7 +163,8 @@ struct Args {
     /// Function.
     #[arg(short = 'f', value_enum, default_value_t = Function::Rx)]
     function: Function,
-    /// Packets to send or receive (0 = forever).
+    /// Packets to send or receive, round trips to measure (ping) or frames to echo (pong)
+    /// (0 = forever).
     #[arg(short = 'n', value_name = "COUNT", default_value_t = 0)]
     count: u64,
     /// Frame size in bytes, without CRC.
@@ -193,6 +218,10 @@ struct Args {
     /// "Verify: N ok, M bad"; exit 2 on any bad frame (non-IPv4/UDP frames are ignored).
     #[arg(long)]
     verify: bool,
+    /// ping/pong: spin on NIOCTXSYNC/NIOCRXSYNC instead of sleeping in poll() (upstream's
+    /// -DBUSYWAIT build).
+    #[arg(long)]
+    busy_wait: bool,
 }
 
 /// `-i` as upstream takes it: `netmap:...` and `vale...` as is, anything else gets `netmap:`.
@@ -252,6 +281,14 @@ fn sleep_interruptible(d: Duration) {
     }
 }
 
+/// `-w`: gives the link time to come up (upstream's "phy reset" wait).
+fn wait_link(secs: u64) {
+    if secs > 0 {
+        eprintln!("pkt-gen: Wait {secs} secs for phy reset");
+        sleep_interruptible(Duration::from_secs(secs));
+    }
+}
+
 fn modes_line(port: &Port) -> String {
     let m = port.modes();
     let xdp = match (m.xdp, m.method) {
@@ -308,8 +345,11 @@ fn report_loop(ctrs: &[Arc<Counters>], every: Duration, normalize: bool) {
 
 fn run(args: Args) -> Result<i32> {
     let name = port_name(&args.iface);
-    install_sigint();
+    install_sigint(args.function.is_pingpong());
     let p = args.threads;
+    if p > 1 && args.function.is_pingpong() {
+        bail!("can only ping or pong with 1 thread (-p 1)");
+    }
     let mut ports = Vec::with_capacity(p as usize);
     if p == 1 {
         ports.push(open(&name)?);
@@ -334,10 +374,16 @@ fn run(args: Args) -> Result<i32> {
     let reg = ports[0].registration();
     let len = args.len as usize;
     let queues = match args.function {
-        Function::Tx => reg.nr_tx_rings,
-        Function::Rx => reg.nr_rx_rings,
+        Function::Tx | Function::Ping => reg.nr_tx_rings,
+        Function::Rx | Function::Pong => reg.nr_rx_rings,
     };
-    if args.function == Function::Tx {
+    if args.function == Function::Ping && len < frame::SEQ_END {
+        bail!(
+            "packet size {len} too small: ping frames carry a sequence number, -l {} at least",
+            frame::SEQ_END
+        );
+    }
+    if args.function.builds_frames() {
         let first = ports[0].tx_rings().start;
         if !ports[0].tx_rings().is_empty() {
             let max = ports[0].tx_ring(first).max_frame();
@@ -356,15 +402,18 @@ fn run(args: Args) -> Result<i32> {
             );
         }
     }
+    if args.function == Function::Pong {
+        wait_link(args.wait_link);
+    }
     println!(
         "{} {name}: {queues} queues, {p} threads and 1 cpus.",
         match args.function {
-            Function::Tx => "Sending on",
-            Function::Rx => "Receiving from",
+            Function::Tx | Function::Ping => "Sending on",
+            Function::Rx | Function::Pong => "Receiving from",
         }
     );
     let src_mac = args.src_mac.unwrap_or(Mac(info.mac));
-    if args.function == Function::Tx {
+    if args.function.builds_frames() {
         println!(
             "{} -> {} ({} -> {})",
             args.src.name, args.dst.name, src_mac, args.dst_mac
@@ -373,9 +422,12 @@ fn run(args: Args) -> Result<i32> {
     if args.verify && args.function != Function::Rx {
         eprintln!("pkt-gen: --verify only applies to -f rx, ignored");
     }
-    if args.wait_link > 0 {
-        eprintln!("pkt-gen: Wait {} secs for phy reset", args.wait_link);
-        sleep_interruptible(Duration::from_secs(args.wait_link));
+    if args.busy_wait && !args.function.is_pingpong() {
+        eprintln!("pkt-gen: --busy-wait only applies to -f ping and -f pong, ignored");
+    }
+    // Pong waited before its banner: once it prints, it echoes.
+    if args.function != Function::Pong {
+        wait_link(args.wait_link);
     }
 
     let frame = frame::build(&frame::FrameSpec {
@@ -387,6 +439,9 @@ fn run(args: Args) -> Result<i32> {
         dst_port: args.dst.port,
         len,
     });
+    if args.function.is_pingpong() {
+        return run_pingpong(&args, ports.pop(), frame);
+    }
     let ctrs: Vec<Arc<Counters>> = (0..p).map(|_| Arc::default()).collect();
     let quota = Arc::new(rx::Quota::new(args.count));
     let mut handles = Vec::with_capacity(p as usize);
@@ -412,6 +467,7 @@ fn run(args: Args) -> Result<i32> {
                     .name(format!("tx{i}"))
                     .spawn(move || tx::run(port, job, &c))
             }
+            Function::Ping | Function::Pong => unreachable!("ping and pong run on this thread"),
             Function::Rx => {
                 let job = rx::RxJob {
                     index: i,
@@ -458,8 +514,8 @@ fn run(args: Args) -> Result<i32> {
         _ => 0.0,
     };
     let msg = match args.function {
-        Function::Tx => "Sent",
-        Function::Rx => "Received",
+        Function::Tx | Function::Ping => "Sent",
+        Function::Rx | Function::Pong => "Received",
     };
     println!("{}", report::summary(msg, total, secs, normalize));
     let mut code = i32::from(failed);
@@ -472,6 +528,34 @@ fn run(args: Args) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Ping or pong on this thread (one port, one frame in flight: no reporter thread).
+fn run_pingpong(args: &Args, port: Option<Port>, frame: Vec<u8>) -> Result<i32> {
+    let mut port = port.context("no port opened")?;
+    let wait = if args.busy_wait {
+        ping::Wait::Busy
+    } else {
+        ping::Wait::Poll
+    };
+    if args.function == Function::Ping {
+        let job = ping::PingJob {
+            count: args.count,
+            frame,
+            wait,
+        };
+        ping::ping(&mut port, &job)?;
+    } else {
+        let job = ping::PongJob {
+            count: args.count,
+            wait,
+        };
+        ping::pong(&mut port, &job)?;
+    }
+    if args.stats {
+        eprintln!("{}", report::Diag::of(&port).line());
+    }
+    Ok(0)
 }
 
 fn main() {
@@ -553,7 +637,12 @@ mod tests {
         );
         assert_eq!(a.dst_mac, Mac([0xff; 6]));
         assert_eq!((a.src.port, a.dst.port), (1234, 1234));
-        assert!(Args::try_parse_from(["pkt-gen", "-i", "va", "-f", "ping"]).is_err());
+        assert!(!a.busy_wait);
+        let a = Args::try_parse_from(["pkt-gen", "-i", "va", "-f", "ping", "--busy-wait"]).unwrap();
+        assert_eq!((a.function, a.busy_wait), (Function::Ping, true));
+        let a = Args::try_parse_from(["pkt-gen", "-i", "vb", "-f", "pong", "-n", "5"]).unwrap();
+        assert_eq!((a.function, a.count), (Function::Pong, 5));
+        assert!(Args::try_parse_from(["pkt-gen", "-i", "va", "-f", "bounce"]).is_err());
         assert!(Args::try_parse_from(["pkt-gen", "-i", "va", "-l", "15"]).is_err());
         assert!(Args::try_parse_from(["pkt-gen", "-i", "va", "-b", "0"]).is_err());
         assert!(Args::try_parse_from(["pkt-gen", "-f", "tx"]).is_err());
