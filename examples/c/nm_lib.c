@@ -8,10 +8,23 @@
  *
  *   nm_lib -i netmap:eth0 -f tx -n 1000 -l 60 -p 2
  *   nm_lib -i netmap:eth0@conf:rx-slots=4096 -f rx -n 1000 -p 2
+ *   nm_lib -i netmap:eth1 -f pong [-n count] [-B]
+ *   nm_lib -i netmap:eth0 -f ping -n count -l 60 [-B]
  *
  * With -p N > 1, thread i works on ring pair i.  Prints "sent N" or
  * "received N" (the sum over the threads); exits 2 if a received test
  * frame was corrupted (see nm_frame.h), 1 on any other error.
+ *
+ * ping/pong (one thread, one frame in flight): ping sends frame n, waits
+ * for its echo and records the round trip; an echo missing after 100 ms is
+ * counted lost and the next ping goes out; the first 1% (at least 10) round
+ * trips are warm-up, not recorded.  It prints pkt-gen's "RTT over N packets:
+ * min X av Y ns" and the bench's line "latency: rtts=N lost=L min_ns=..
+ * p50_ns=.. p99_ns=.. avg_ns=.. max_ns=.. rate=R" (nearest-rank percentiles
+ * on the exact samples, as examples/pkt-gen/src/latency.rs).  pong echoes
+ * every frame received with the Ethernet and IPv4 addresses swapped, and
+ * prints "pong: echoed N frames, D dropped".  They wait in poll(), or with
+ * -B spin on NIOCTXSYNC/NIOCRXSYNC (pkt-gen's -DBUSYWAIT build).
  */
 #define _GNU_SOURCE
 #include <libnetmap.h>
@@ -32,6 +45,8 @@
 
 #define MAX_THREADS  64
 #define BURST        512
+#define RESEND_NS    100000000ULL      /* a ping unanswered this long is lost */
+#define PONG_POLL_MS 100               /* pong's poll timeout: prompt exit on a signal */
 
 struct thread {
 	pthread_t tid;
@@ -60,7 +75,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: nm_lib -i PORT -f tx|rx [-n count] [-l len] [-p threads] "
-	    "[-W idle_ms]\n");
+	    "[-W idle_ms]\n"
+	    "       nm_lib -i PORT -f ping -n count [-l len] [-B]\n"
+	    "       nm_lib -i PORT -f pong [-n count] [-B]\n");
 }
 
 /* pkt-gen's send_packets(): fill up to 'count' slots of one ring. */
@@ -197,6 +214,260 @@ receiver(void *arg)
 	return NULL;
 }
 
+/* Nanoseconds on a monotonic clock (vDSO: no system call). */
+static inline uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Is f the echo of ping 'seq' (an IPv4/UDP frame carrying it)? */
+static int
+is_echo(const uint8_t *f, unsigned len, uint64_t seq)
+{
+	return len >= FRAME_MIN_LEN && frame_get16(f + 12) == 0x0800 &&
+	    f[14 + 9] == 17 && frame_get_seq(f) == seq;
+}
+
+/* Swap the Ethernet source and destination, and the IPv4 addresses of an
+ * IPv4 frame (its checksum does not change), as pkt-gen's pong. */
+static void
+swap_addresses(uint8_t *f, unsigned len)
+{
+	uint8_t t[6];
+
+	if (len < 14)
+		return;
+	memcpy(t, f, 6);
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, t, 6);
+	if (len >= 34 && frame_get16(f + 12) == 0x0800) {
+		memcpy(t, f + 26, 4);
+		memcpy(f + 26, f + 30, 4);
+		memcpy(f + 30, t, 4);
+	}
+}
+
+/* Wait for the RX rings: poll(), or with -B one NIOCRXSYNC.  Returns 1 if
+ * the rings may hold frames, 0 if not, -1 on error. */
+static int
+wait_rx(struct nmport_d *d, int busy, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = d->fd, .events = POLLIN };
+	int n;
+
+	if (busy) {
+		if (ioctl(d->fd, NIOCRXSYNC, NULL) < 0) {
+			perror("nm_lib: NIOCRXSYNC");
+			return -1;
+		}
+		return 1;
+	}
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0 && errno != EINTR) {
+		perror("nm_lib: poll");
+		return -1;
+	}
+	if (n > 0 && (pfd.revents & POLLERR)) {
+		fprintf(stderr, "nm_lib: POLLERR on the rings\n");
+		return -1;
+	}
+	return n > 0;
+}
+
+/* Consume every frame the RX rings hold; 1 if the echo of 'seq' was among
+ * them (its arrival time in *t1). */
+static int
+take_echo(struct nmport_d *d, uint64_t seq, uint64_t *t1)
+{
+	int seen = 0;
+
+	for (unsigned r = d->first_rx_ring; r <= d->last_rx_ring; r++) {
+		struct netmap_ring *ring = NETMAP_RXRING(d->nifp, r);
+		uint32_t head = ring->head;
+
+		for (; head != ring->tail; head = nm_ring_next(ring, head)) {
+			struct netmap_slot *slot = &ring->slot[head];
+
+			if (!seen && is_echo((const uint8_t *)NETMAP_BUF(ring,
+			    slot->buf_idx), slot->len, seq)) {
+				*t1 = now_ns();
+				seen = 1;
+			}
+		}
+		ring->head = ring->cur = head;
+	}
+	return seen;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the sample of rank ceil(n * pct / 100) of ascending v. */
+static uint64_t
+nearest_rank(const uint64_t *v, uint64_t n, unsigned pct)
+{
+	uint64_t rank;
+
+	if (n == 0)
+		return 0;
+	rank = (n * pct + 99) / 100;
+	return v[(rank < 1 ? 1 : rank) - 1];
+}
+
+static int
+ping(struct nmport_d *d, uint64_t count, int busy)
+{
+	struct netmap_ring *tx = NETMAP_TXRING(d->nifp, d->first_tx_ring);
+	uint64_t warm = count / 100 > 10 ? count / 100 : 10;
+	uint64_t n = 0, answered = 0, lost = 0, next = 0, first = 0, last = 0;
+	uint64_t sum = 0;
+	uint64_t *samples = malloc(count * sizeof(*samples));
+	uint8_t frame[FRAME_MAX_LEN];
+	double secs;
+
+	if (samples == NULL) {
+		fprintf(stderr, "nm_lib: no memory for %" PRIu64 " samples\n", count);
+		return 1;
+	}
+	frame_init(frame, frame_len);
+	while (n < count && !stop) {
+		uint64_t seq = next, t0, t1 = 0, deadline;
+		int got = 0;
+
+		if (nm_ring_empty(tx)) {        /* completions come back with a sync */
+			ioctl(d->fd, NIOCTXSYNC, NULL);
+			continue;
+		}
+		{
+			struct netmap_slot *slot = &tx->slot[tx->head];
+			uint8_t *buf = (uint8_t *)NETMAP_BUF(tx, slot->buf_idx);
+
+			memcpy(buf, frame, frame_len);
+			frame_set_seq(buf, seq);
+			slot->len = (uint16_t)frame_len;
+			slot->flags = 0;
+			tx->head = tx->cur = nm_ring_next(tx, tx->head);
+		}
+		next++;
+		t0 = now_ns();
+		deadline = t0 + RESEND_NS;
+		/* poll() flushes the queued ping itself, as netmap's does. */
+		if (busy && ioctl(d->fd, NIOCTXSYNC, NULL) < 0) {
+			perror("nm_lib: NIOCTXSYNC");
+			free(samples);
+			return 1;
+		}
+		for (;;) {
+			uint64_t now = now_ns();
+			int w;
+
+			if (now >= deadline)
+				break;
+			w = wait_rx(d, busy, (int)((deadline - now + 999999) / 1000000));
+			if (w < 0) {
+				free(samples);
+				return 1;
+			}
+			if (w > 0 && take_echo(d, seq, &t1)) {
+				got = 1;
+				break;
+			}
+		}
+		if (!got) {
+			lost++;
+			continue;
+		}
+		if (answered++ < warm)
+			continue;
+		if (n == 0)
+			first = t0;
+		last = t1;
+		samples[n++] = t1 - t0;
+		sum += t1 - t0;
+	}
+
+	qsort(samples, n, sizeof(*samples), cmp_u64);
+	secs = (double)(last - first) / 1e9;
+	if (n > 0)
+		printf("RTT over %" PRIu64 " packets: min %" PRIu64 " av %" PRIu64 " ns\n",
+		    n, samples[0], sum / n);
+	printf("latency: rtts=%" PRIu64 " lost=%" PRIu64 " min_ns=%" PRIu64
+	    " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " avg_ns=%" PRIu64
+	    " max_ns=%" PRIu64 " rate=%.1f\n", n, lost, n ? samples[0] : 0,
+	    nearest_rank(samples, n, 50), nearest_rank(samples, n, 99),
+	    n ? sum / n : 0, n ? samples[n - 1] : 0, secs > 0 ? (double)n / secs : 0.0);
+	free(samples);
+	return 0;
+}
+
+static int
+pong(struct nmport_d *d, uint64_t count, int busy)
+{
+	struct netmap_ring *tx = NETMAP_TXRING(d->nifp, d->first_tx_ring);
+	uint64_t echoed = 0, dropped = 0, deadline;
+
+	while ((count == 0 || echoed < count) && !stop) {
+		uint32_t txhead, txavail;
+		int w = wait_rx(d, busy, PONG_POLL_MS);
+
+		if (w < 0)
+			return 1;
+		if (w == 0)
+			continue;
+		txhead = tx->head;
+		txavail = nm_ring_space(tx);
+		for (unsigned r = d->first_rx_ring; r <= d->last_rx_ring; r++) {
+			struct netmap_ring *ring = NETMAP_RXRING(d->nifp, r);
+			uint32_t head = ring->head;
+
+			for (; head != ring->tail && (count == 0 || echoed < count);
+			    head = nm_ring_next(ring, head)) {
+				struct netmap_slot *rs = &ring->slot[head];
+				struct netmap_slot *ts = &tx->slot[txhead];
+				uint8_t *dst;
+
+				if (txavail == 0 || rs->len > tx->nr_buf_size) {
+					dropped++;
+					continue;
+				}
+				dst = (uint8_t *)NETMAP_BUF(tx, ts->buf_idx);
+				memcpy(dst, NETMAP_BUF(ring, rs->buf_idx), rs->len);
+				swap_addresses(dst, rs->len);
+				ts->len = rs->len;
+				ts->flags = 0;
+				txhead = nm_ring_next(tx, txhead);
+				txavail--;
+				echoed++;
+			}
+			ring->head = ring->cur = head;
+		}
+		if (txhead != tx->head) {
+			tx->head = tx->cur = txhead;
+			/* With poll() the next call sends them; busy-waiting sends now. */
+			if (busy)
+				ioctl(d->fd, NIOCTXSYNC, NULL);
+		}
+	}
+	/* Let the last echoes leave before the port closes. */
+	deadline = now_ms() + 1000;
+	ioctl(d->fd, NIOCTXSYNC, NULL);
+	while (nm_tx_pending(tx) && now_ms() < deadline) {
+		usleep(10);
+		ioctl(d->fd, NIOCTXSYNC, NULL);
+	}
+	printf("pong: echoed %" PRIu64 " frames, %" PRIu64 " dropped\n", echoed, dropped);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,9 +475,9 @@ main(int argc, char **argv)
 	struct thread th[MAX_THREADS];
 	struct rx_stats tot;
 	uint64_t count = 0, sent = 0;
-	int c, nthreads = 1, tx, err = 0;
+	int c, nthreads = 1, tx, err = 0, busy = 0, pingpong;
 
-	while ((c = getopt(argc, argv, "i:f:n:l:p:W:h")) != -1) {
+	while ((c = getopt(argc, argv, "i:f:n:l:p:W:Bh")) != -1) {
 		switch (c) {
 		case 'i': ifname = optarg; break;
 		case 'f': func = optarg; break;
@@ -214,14 +485,21 @@ main(int argc, char **argv)
 		case 'l': frame_len = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'p': nthreads = atoi(optarg); break;
 		case 'W': idle_ms = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'B': busy = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	if (ifname == NULL || optind != argc || frame_len < FRAME_MIN_LEN ||
 	    frame_len > FRAME_MAX_LEN || nthreads < 1 || nthreads > MAX_THREADS ||
-	    (strcmp(func, "tx") != 0 && strcmp(func, "rx") != 0)) {
+	    (strcmp(func, "tx") != 0 && strcmp(func, "rx") != 0 &&
+	    strcmp(func, "ping") != 0 && strcmp(func, "pong") != 0)) {
 		usage(stderr);
+		return 1;
+	}
+	pingpong = strcmp(func, "ping") == 0 || strcmp(func, "pong") == 0;
+	if (pingpong && (nthreads != 1 || (func[1] == 'i' && count == 0))) {
+		fprintf(stderr, "nm_lib: ping and pong run one thread; ping needs -n count\n");
 		return 1;
 	}
 	tx = strcmp(func, "tx") == 0;
@@ -251,6 +529,15 @@ main(int argc, char **argv)
 	if (th[0].d == NULL) {
 		fprintf(stderr, "nm_lib: cannot open %s: %s\n", ifname, strerror(errno));
 		return 1;
+	}
+	if (pingpong) {
+		if (func[1] == 'o') {
+			printf("ready: echoing on %s\n", ifname);
+			fflush(stdout);
+		}
+		err = func[1] == 'i' ? ping(th[0].d, count, busy) : pong(th[0].d, count, busy);
+		nmport_close(th[0].d);
+		return err;
 	}
 	if ((unsigned)nthreads > (tx ? th[0].d->reg.nr_tx_rings : th[0].d->reg.nr_rx_rings)) {
 		fprintf(stderr, "nm_lib: %s has %u %s rings, fewer than %d threads\n",
