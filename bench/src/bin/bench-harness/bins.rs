@@ -11,6 +11,9 @@ pub struct Bins {
     pub pktgen: PathBuf,
     pub xdp_raw: PathBuf,
     pub af_packet: PathBuf,
+    /// The latency section's raw AF_XDP and kernel UDP ping-pong programs.
+    pub xdp_pingpong: PathBuf,
+    pub udp_pingpong: PathBuf,
     /// The open-latency program of the Rust API and the raw AF_XDP baseline.
     pub open_close: PathBuf,
     /// The legacy C open-latency program and the library it preloads, when both exist.
@@ -48,6 +51,8 @@ impl Bins {
             pktgen: need("pkt-gen")?,
             xdp_raw: need("xdp-raw")?,
             af_packet: need("af-packet")?,
+            xdp_pingpong: need("xdp-pingpong")?,
+            udp_pingpong: need("udp-pingpong")?,
             open_close: need("open-close")?,
             c_openclose,
             c_openclose_missing,

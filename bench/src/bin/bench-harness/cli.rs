@@ -46,6 +46,15 @@ pub struct Cli {
     /// Open/close cycles per open-latency measurement. Default 50 (smoke 3).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub open_cycles: Option<u32>,
+    /// Skip the latency (ping-pong) section.
+    #[arg(long)]
+    pub no_latency: bool,
+    /// Round trips measured per latency run. Default 10000 (smoke 300); env BENCH_RTTS.
+    #[arg(long, value_name = "N")]
+    pub rtts: Option<u64>,
+    /// Run only this section (the others are skipped).
+    #[arg(long, value_enum, value_name = "SECTION")]
+    pub only: Option<Section>,
     /// Where results.md and results.json go (default target/bench, with --smoke target/bench/smoke).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -66,6 +75,13 @@ pub struct Cli {
     pub verbose: bool,
 }
 
+/// A section `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// The ping-pong rows.
+    Latency,
+}
+
 /// What the bench will do, with every default and environment variable applied.
 pub struct Plan {
     /// Packets per run at 60 bytes and at 1514 bytes.
@@ -82,6 +98,8 @@ pub struct Plan {
     pub mq: bool,
     /// Open/close cycles per open-latency measurement; `None` skips the section.
     pub open_cycles: Option<u32>,
+    /// Round trips per latency run; `None` skips the section.
+    pub latency_rtts: Option<u64>,
     pub verbose: bool,
 }
 
@@ -91,9 +109,10 @@ impl Plan {
         let (n60, n1514) = packets(cli)?;
         let reps = reps(cli)?;
         let bins = Bins::locate(cli)?;
-        let rows = rows(cli)?;
+        let only_latency = cli.only == Some(Section::Latency);
+        let rows = if only_latency { Vec::new() } else { rows(cli)? };
         let out_dir = out_dir(cli)?;
-        let want_instr = !cli.no_instr && (!cli.smoke || cli.instr);
+        let want_instr = !only_latency && !cli.no_instr && (!cli.smoke || cli.instr);
         let instr = if want_instr {
             InstrMethod::detect()
         } else {
@@ -109,9 +128,14 @@ impl Plan {
             out_dir,
             instr,
             smoke: cli.smoke,
-            mq: !cli.no_mq,
-            open_cycles: (!cli.no_open)
+            mq: !cli.no_mq && !only_latency,
+            open_cycles: (!cli.no_open && !only_latency)
                 .then(|| cli.open_cycles.unwrap_or(if cli.smoke { 3 } else { 50 })),
+            latency_rtts: if cli.no_latency {
+                None
+            } else {
+                Some(rtts(cli)?)
+            },
             verbose: cli.verbose,
         })
     }
@@ -178,6 +202,32 @@ fn reps(cli: &Cli) -> Result<u32> {
     Ok(reps.max(1))
 }
 
+/// Round trips per latency run. A run costs about 0.15 s of start and stop (two processes, the
+/// XDP program attached and detached) plus its round trips: 10,000 of them take 0.1-0.5 s in the
+/// poll rows (10-50 µs each on this VM's veth) and 0.05 s spinning, so 15 repetitions of the 7
+/// rows stay within about a minute, and each run's p99 rests on its 100 slowest samples.
+pub const DEFAULT_RTTS: u64 = 10_000;
+
+/// `--rtts` or `BENCH_RTTS`, at least 1.
+fn rtts(cli: &Cli) -> Result<u64> {
+    let n = match cli.rtts {
+        Some(n) => n,
+        None => match std::env::var("BENCH_RTTS") {
+            Ok(v) if !v.trim().is_empty() => {
+                v.trim().replace('_', "").parse().context("BENCH_RTTS")?
+            }
+            _ => {
+                if cli.smoke {
+                    300
+                } else {
+                    DEFAULT_RTTS
+                }
+            }
+        },
+    };
+    Ok(n.max(1))
+}
+
 /// `--rows`, in the order given; every row without it.
 fn rows(cli: &Cli) -> Result<Vec<Row>> {
     if cli.rows.is_empty() {
@@ -233,5 +283,9 @@ mod tests {
         assert!(rows(&cli(&["--rows", "nope"])).is_err());
         assert!(Cli::try_parse_from(["bench-harness", "--open-cycles", "0"]).is_err());
         assert_eq!(cli(&["--open-cycles", "7"]).open_cycles, Some(7));
+        assert_eq!(rtts(&cli(&["--rtts", "0"])).unwrap(), 1);
+        assert_eq!(rtts(&cli(&["--rtts", "500"])).unwrap(), 500);
+        assert_eq!(cli(&["--only", "latency"]).only, Some(Section::Latency));
+        assert!(Cli::try_parse_from(["bench-harness", "--only", "nope"]).is_err());
     }
 }

@@ -17,8 +17,9 @@
 //! ratios between rows are medians of per-repetition ratios with bootstrap 95% intervals, judged
 //! against their targets as met, missed or undecided. Then the time to open a
 //! port (first open of an interface, and another queue of one already set up) through both APIs,
-//! next to a bare AF_XDP socket's; a 2-queue pair: pkt-gen `-p 1` vs `-p 2`. And the receivers'
-//! peak RSS against nmxdp's region size.
+//! next to a bare AF_XDP socket's; the round-trip latency of one frame in flight through both
+//! APIs (poll and busy-wait), raw AF_XDP (poll and spin) and kernel UDP sockets; a 2-queue pair:
+//! pkt-gen `-p 1` vs `-p 2`. And the receivers' peak RSS against nmxdp's region size.
 //!
 //! Output: a Markdown report on stdout, also written to `<out>/results.md`, and `<out>/results.json`.
 //! Exit status 1 if any run failed or received nothing.
@@ -27,12 +28,14 @@
 //! to), [`bins`] (where the programs are), [`rows`] (what each row runs), [`netns`] (the veth
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
-//! (open latency), [`render`] (results.md and results.json).
+//! (open latency), [`latency`](mod@latency) (the ping-pong rows), [`render`] (results.md and
+//! results.json).
 
 mod bins;
 mod cell;
 mod cli;
 mod instr;
+mod latency;
 mod netns;
 mod open;
 mod proc;
@@ -115,12 +118,14 @@ fn run(cli: &Cli) -> Result<bool> {
     let instr_note = instr::measure(&plan, &topo, &mut cells);
     let open = open::measure(&plan, &topo)?;
     drop(topo);
+    let latency = latency::measure(&plan)?;
     let mq = reps::run_mq(&plan)?;
 
     let results = Results {
         cells,
         mq,
         open,
+        latency,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

@@ -16,7 +16,8 @@ pub struct Topo {
     fd_b: Option<File>,
 }
 
-fn ip(args: &[&str]) -> Result<()> {
+/// Runs `ip ARGS`; its stderr in the error.
+pub fn ip(args: &[&str]) -> Result<()> {
     let out = Command::new("ip")
         .args(args)
         .output()

@@ -1,9 +1,11 @@
 //! The report: results.md (also printed on stdout) and results.json, from the runs.
 //!
 //! Sections, in this order: the table of rows ([`table`]), the ratios at 60 B ([`ratios`]), the
-//! 2-queue scaling ([`scaling`]), open latency ([`open`](mod@open)), memory and receiver sleeps
+//! 2-queue scaling ([`scaling`]), open latency ([`open`](mod@open)), round-trip latency
+//! ([`latency`](mod@latency)), memory and receiver sleeps
 //! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
+mod latency;
 mod modes;
 mod open;
 mod ratios;
@@ -18,6 +20,7 @@ use nmxdp_bench::stats::{MedianCi, RESAMPLES, SEED};
 
 use crate::cell::Cell;
 use crate::cli::Plan;
+use crate::latency::LatencyRuns;
 use crate::open::OpenRun;
 use crate::reps::MqRuns;
 use crate::rows::Row;
@@ -28,6 +31,8 @@ pub struct Results {
     pub mq: Vec<MqRuns>,
     /// The open-latency runs (none when skipped).
     pub open: Vec<OpenRun>,
+    /// The ping-pong rows (none when skipped).
+    pub latency: Option<LatencyRuns>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -47,6 +52,7 @@ struct Sections {
     ratios: Vec<Json>,
     multiqueue: Json,
     open_latency: Json,
+    latency: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -112,6 +118,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     let multiqueue = scaling::scaling(&mut doc, &res.mq);
     let umem_mib = res.layout.map(|l| l.umem_len() >> 20);
     let open_latency = open::open_latency(&mut doc, &res.open, umem_mib);
+    let latency = latency::latency(&mut doc, res.latency.as_ref());
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -121,6 +128,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         ratios,
         multiqueue,
         open_latency,
+        latency,
         memory,
         modes,
         sleeps,
@@ -172,11 +180,14 @@ fn header(plan: &Plan) -> String {
         plan.reps
     );
     let _ = writeln!(md, "{}", pinning());
-    let _ = writeln!(
-        md,
-        "| row | frame | tx Mpps | rx Mpps | loss % | instr/pkt |"
-    );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    // No throughput rows (`--only latency`): no table.
+    if !plan.rows.is_empty() {
+        let _ = writeln!(
+            md,
+            "| row | frame | tx Mpps | rx Mpps | loss % | instr/pkt |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    }
     md
 }
 
@@ -245,6 +256,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("ratios_60", Json::Arr(s.ratios)),
         ("multiqueue", s.multiqueue),
         ("open_latency", s.open_latency),
+        ("latency", s.latency),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
