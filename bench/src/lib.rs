@@ -4,6 +4,9 @@
 //!   with the same UMEM chunk size, bind mode, XDP program and batch size as nmxdp;
 //! * `af-packet`: the stock-kernel alternative, a TPACKET_V3 RX ring and a TPACKET_V2 TX ring;
 //! * `open-close`: the time to open and close a port (or a bare AF_XDP socket), cycle by cycle;
+//! * `xdp-pingpong` / `udp-pingpong`: the latency section's baselines, one frame in flight on raw
+//!   AF_XDP (the rings and setup of `xdp-raw`, [`afxdp`]) and on kernel UDP sockets, both on the
+//!   ping and pong loops of [`pingpong`] and printing pkt-gen's `latency:` line;
 //! * `bench-harness`: runs those, the Rust pkt-gen and the C `nm_lib` under `LD_PRELOAD` on a veth
 //!   pair between two private network namespaces and reports one table (Markdown and JSON).
 //!
