@@ -174,3 +174,129 @@ fn status_removes_stale_pins_and_keeps_live_ones() {
     });
     pair.assert_no_xdp();
 }
+
+#[test]
+fn info_and_status_print_json() {
+    let pair = VethPair::new("clij", 1);
+    let run = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &pair.a.name])
+            .arg(nmxdp_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = run(&["info", "va", "--json"]);
+    for key in [
+        "\"interface\": \"va\"",
+        "\"rx_queues\": 1",
+        "\"driver\": \"veth\"",
+        "\"buffers_per_queue\": 3072",
+        "\"open_would_use\"",
+        "\"bind\": \"copy\"",
+    ] {
+        assert!(info.contains(key), "{key} missing from {info}");
+    }
+    assert!(info.trim_start().starts_with('{') && info.trim_end().ends_with('}'));
+    // A port open in this process shows up, with its queue and pid.
+    pair.a.run(|| {
+        let _port = nmxdp::Port::open("netmap:va").unwrap();
+        let out = Command::new(nmxdp_bin())
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains("\"interface\": \"va\""), "{s}");
+        assert!(
+            s.contains(&format!("\"pid\": {}", std::process::id())),
+            "{s}"
+        );
+        assert!(s.contains("\"rx_fill_ring_empty_descs\": 0"), "{s}");
+    });
+}
+
+/// `target/c/nm_lib-plain` (mk/c.mk; make test builds it first).
+fn nm_lib_plain() -> PathBuf {
+    let bin = nmxdp_bin()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("c/nm_lib-plain");
+    assert!(
+        bin.exists(),
+        "{} missing: make target/c/nm_lib-plain (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn exec_preloads_libnetmap() {
+    let pair = VethPair::new("exec", 1);
+    let app = nm_lib_plain();
+    // 1000 frames fit the receiver's ring and fill ring, so none is lost however the two
+    // processes are scheduled.
+    let rx = Command::new("ip")
+        .args(["netns", "exec", &pair.b.name])
+        .arg(nmxdp_bin())
+        .args(["exec", "--"])
+        .arg(&app)
+        .args(["-i", "netmap:vb", "-f", "rx", "-n", "1000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let tx = Command::new("ip")
+        .args(["netns", "exec", &pair.a.name])
+        .arg(nmxdp_bin())
+        .args(["exec", "--"])
+        .arg(&app)
+        .args(["-i", "netmap:va", "-f", "tx", "-n", "1000", "-l", "60"])
+        .output()
+        .unwrap();
+    let txo = String::from_utf8_lossy(&tx.stdout);
+    assert!(
+        tx.status.success(),
+        "{txo}{}",
+        String::from_utf8_lossy(&tx.stderr)
+    );
+    assert!(txo.contains("sent 1000"), "{txo}");
+    let rx = rx.wait_with_output().unwrap();
+    let rxo = String::from_utf8_lossy(&rx.stdout);
+    assert!(
+        rx.status.success(),
+        "{rxo}{}",
+        String::from_utf8_lossy(&rx.stderr)
+    );
+    assert!(rxo.contains("received 1000"), "{rxo}");
+
+    // Without the library nothing runs, and the message says where it looked and what to do.
+    let out = Command::new(nmxdp_bin())
+        .env("NMXDP_LIB", "/nonexistent/libnetmap.so")
+        .args(["exec", "--"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("/nonexistent/libnetmap.so") && err.contains("NMXDP_LIB"),
+        "{err}"
+    );
+    // A program that does not exist: the system's reason.
+    let out = Command::new(nmxdp_bin())
+        .args(["exec", "--", "/nonexistent/app"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("No such file or directory"), "{err}");
+}
