@@ -123,13 +123,18 @@ fn refill(x: &mut Xsk, addr: u64) {
     x.sock.fill.submit(1);
 }
 
-/// Sleeps in poll(2) until the RX ring has something or `wait` passed (kicking the fill ring
-/// first when the kernel asks).
+/// Kicks the fill ring when the kernel asks (zero-copy drivers; never in copy mode).
 #[inline]
-fn sleep_rx(x: &Xsk, wait: Duration) {
+fn kick_fill(x: &Xsk) {
     if x.sock.fill.needs_wakeup() {
         kick_rx(x.sock.fd());
     }
+}
+
+/// Sleeps in poll(2) until the RX ring has something or `wait` passed.
+#[inline]
+fn sleep_rx(x: &Xsk, wait: Duration) {
+    kick_fill(x);
     poll_one(x.sock.fd(), libc::POLLIN, wait);
 }
 
@@ -180,8 +185,11 @@ impl Pinger for Ping<'_> {
         while self.x.sock.rx.available(1) == 0 {
             if self.busy {
                 spins += 1;
-                if spins.is_multiple_of(SPINS_PER_CLOCK) && Instant::now() >= deadline {
-                    return Ok(None);
+                if spins.is_multiple_of(SPINS_PER_CLOCK) {
+                    if Instant::now() >= deadline {
+                        return Ok(None);
+                    }
+                    kick_fill(self.x);
                 }
                 std::hint::spin_loop();
             } else {
@@ -236,6 +244,7 @@ impl Echoer for Pong<'_> {
         let mut n = self.x.sock.rx.available(BATCH);
         if n == 0 {
             if self.busy {
+                kick_fill(self.x);
                 std::hint::spin_loop();
                 return Ok(0);
             }
