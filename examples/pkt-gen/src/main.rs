@@ -518,6 +518,9 @@ fn run(args: Args) -> Result<i32> {
         Function::Rx | Function::Pong => "Received",
     };
     println!("{}", report::summary(msg, total, secs, normalize));
+    if let Some(l) = kernel_drops(&diag.xsk) {
+        println!("{l}");
+    }
     let mut code = i32::from(failed);
     if args.verify && args.function == Function::Rx {
         let ok: u64 = ctrs.iter().map(|c| c.verify_ok.load(Relaxed)).sum();
@@ -556,6 +559,29 @@ fn run_pingpong(args: &Args, port: Option<Port>, frame: Vec<u8>) -> Result<i32> 
         eprintln!("{}", report::Diag::of(&port).line());
     }
     Ok(0)
+}
+
+/// Where the kernel dropped frames of this run, from the sockets' `XDP_STATISTICS` (None when it
+/// dropped nothing): printed after the summary, so a loss is never silent.
+fn kernel_drops(x: &nmxdp::sys::xdp_statistics) -> Option<String> {
+    let total = x.rx_dropped + x.rx_ring_full + x.rx_invalid_descs + x.tx_invalid_descs;
+    if total == 0 {
+        return None;
+    }
+    let mut l = format!(
+        "Kernel drops: rx_dropped {} (fill ring empty {}), rx ring full {}, invalid descriptors rx {} tx {}",
+        x.rx_dropped,
+        x.rx_fill_ring_empty_descs,
+        x.rx_ring_full,
+        x.rx_invalid_descs,
+        x.tx_invalid_descs
+    );
+    if x.rx_fill_ring_empty_descs > 0 || x.rx_ring_full > 0 {
+        l.push_str(
+            ". The receiver fell behind by more than its ring holds: give it a CPU of its own, or larger rings (netmap:IFACE@conf:rx-slots=4096)",
+        );
+    }
+    Some(l)
 }
 
 fn main() {
@@ -625,6 +651,22 @@ mod tests {
         assert!("02:00:00:00:00".parse::<Mac>().is_err());
         assert!("02:00:00:00:00:00:00".parse::<Mac>().is_err());
         assert!("02:00:00:00:00:zz".parse::<Mac>().is_err());
+    }
+
+    #[test]
+    fn kernel_drops_line() {
+        let mut x = nmxdp::sys::xdp_statistics::default();
+        assert_eq!(kernel_drops(&x), None);
+        x.rx_dropped = 952;
+        x.rx_fill_ring_empty_descs = 952;
+        let l = kernel_drops(&x).unwrap();
+        assert!(l.starts_with("Kernel drops: rx_dropped 952 (fill ring empty 952), rx ring full 0"));
+        assert!(l.contains("rx-slots=4096"));
+        let x = nmxdp::sys::xdp_statistics {
+            tx_invalid_descs: 3,
+            ..Default::default()
+        };
+        assert!(!kernel_drops(&x).unwrap().contains("rx-slots"));
     }
 
     #[test]
