@@ -376,6 +376,17 @@ pub const fn nm_ring_dist(num_slots: u32, from: u32, to: u32) -> u32 {
     nm_ring_space(num_slots, from, to)
 }
 
+/// The slot `k` slots after `i` (`i < num_slots`, `k <= num_slots`), without a division.
+#[inline]
+pub const fn nm_ring_add(num_slots: u32, i: u32, k: u32) -> u32 {
+    let s = i.wrapping_add(k);
+    if s >= num_slots {
+        s.wrapping_sub(num_slots)
+    } else {
+        s
+    }
+}
+
 /// The slot before `i` (the idle TX ring's `tail` is the slot before `head`).
 #[inline]
 pub const fn nm_ring_prev(num_slots: u32, i: u32) -> u32 {

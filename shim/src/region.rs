@@ -5,6 +5,7 @@
 //! `umem + i * buf_size + 256`, exactly where AF_XDP puts received data in chunk `i`, so neither
 //! RX nor TX copies. One trailing page keeps the last buffer's full stride inside the mapping.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -158,6 +159,32 @@ pub enum Owner {
     KernelTx = 3,
 }
 
+/// A copy of what finding an application's buffer takes (the ownership table and the pool's
+/// address and stride), held in locals by a loop so that the compiler need not reload them
+/// from the [`Region`] after every store to shared memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AppBufs<'a> {
+    owner: &'a [AtomicU8],
+    pool: *mut u8,
+    stride: usize,
+}
+
+impl AppBufs<'_> {
+    /// Address of buffer `idx` if the application owns it: the ownership check covers the
+    /// index check (the table has an entry per buffer). Reading or writing through it is sound
+    /// only while the caller keeps the buffer the application's (as for [`Region::buf_ptr`]).
+    #[inline]
+    pub(crate) fn ptr(self, idx: u32) -> Option<NonNull<u8>> {
+        let o = self.owner.get(idx as usize)?;
+        if o.load(Relaxed) != Owner::App as u8 {
+            return None;
+        }
+        // SAFETY: the table has an entry for idx, so idx < buf_num: the buffer and its full
+        // stride lie inside the pool, whose address is not null.
+        Some(unsafe { NonNull::new_unchecked(self.pool.add(idx as usize * self.stride)) })
+    }
+}
+
 /// Which pool objects are in use. Only touched when ports open and close, never per packet.
 struct Alloc {
     free_bufs: Vec<u32>,
@@ -258,6 +285,18 @@ impl Region {
         })
     }
 
+    /// The ownership table and the buffer pool, to find the application's buffers in a loop
+    /// (see [`AppBufs`]).
+    #[inline]
+    pub(crate) fn app_bufs(&self) -> AppBufs<'_> {
+        AppBufs {
+            owner: &self.owner,
+            // SAFETY: the buffer pool lies inside the mapping.
+            pool: unsafe { self.base.add(self.layout.buf_pool_offset as usize) },
+            stride: self.layout.buf_size as usize,
+        }
+    }
+
     /// `len` bytes of buffer `idx` (None if `idx` is outside the pool or `len` exceeds a buffer).
     ///
     /// # Safety
@@ -340,10 +379,22 @@ impl Region {
         })
     }
 
+    /// Is buffer `idx` the application's? (What [`Region::owner`] says, in one load and one
+    /// compare: the reserved 0 and 1 are never the application's.)
+    #[inline]
+    pub fn is_app(&self, idx: u32) -> bool {
+        self.owner
+            .get(idx as usize)
+            .is_some_and(|o| o.load(Relaxed) == Owner::App as u8)
+    }
+
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
     #[inline]
     pub(crate) fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
-        if idx < 2 {
+        // The reserved buffers 0 and 1 are never allocated, so their entries stay Free for
+        // ever: only a move out of Free has to refuse them by index (the test folds away
+        // where `from` is a constant, as on the data path).
+        if from == Owner::Free && idx < 2 {
             return false;
         }
         match self.owner.get(idx as usize) {

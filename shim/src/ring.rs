@@ -17,12 +17,13 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 use crate::abi::{netmap_slot, nm_ring_dist, nm_ring_next, nm_tx_pending, NS_BUF_CHANGED};
 use crate::error::Error;
 use crate::queue::{RxState, TxState, ViewGuard};
-use crate::region::{Owner, Region};
-use crate::shm::SharedRing;
+use crate::region::{AppBufs, Owner, Region};
+use crate::shm::{SharedRing, SlotRef};
 
 mod sealed {
     pub trait Sealed {}
@@ -164,6 +165,22 @@ impl<'p, D: Direction> Ring<'p, D> {
             return 0;
         }
         nm_ring_dist(n, h, t)
+    }
+
+    /// Calls `f(slot, len, flags)` for the slots of `[head, tail)` in order, at most `max` of
+    /// them, and returns how many: a receiver's counting loop, with the slot indices checked
+    /// once per call instead of once per slot. `head` does not move.
+    #[inline]
+    pub fn for_each_slot(&self, max: u32, mut f: impl FnMut(u32, u16, u16)) -> u32 {
+        let n = self.num_slots();
+        let (h, t) = (self.head(), self.tail());
+        if h >= n || t >= n {
+            return 0;
+        }
+        let k = nm_ring_dist(n, h, t).min(max);
+        self.shm
+            .for_each_slot(h, k, |i, s| f(i, s.len(), s.flags()));
+        k
     }
 
     /// The slot after `i` (netmap's `nm_ring_next`).
@@ -411,17 +428,21 @@ impl<'p> RxRing<'p> {
 /// them.
 pub struct TxBatch<'r, 'p> {
     ring: &'r mut TxRing<'p>,
+    /// `head` when the batch was made (an untouched batch leaves `head` and `cur` alone).
+    start: u32,
     next: u32,
     left: u32,
-    /// Whether a slot was queued (an untouched batch leaves `head` and `cur` as they were).
-    taken: bool,
+    max_frame: u32,
+    bufs: AppBufs<'r>,
 }
 
 /// One free TX slot of a batch: write a frame into its buffer, then [`TxSlot::send`] it.
 pub struct TxSlot<'b, 'r, 'p> {
     batch: &'b mut TxBatch<'r, 'p>,
+    slot: SlotRef,
+    idx: u32,
     /// The slot's buffer, checked once when the slot is lent (None: broken).
-    buf: Option<u32>,
+    buf: Option<NonNull<u8>>,
 }
 
 impl TxSlot<'_, '_, '_> {
@@ -434,7 +455,14 @@ impl TxSlot<'_, '_, '_> {
     /// The slot's buffer index (netmap's `buf_idx`); None if the slot's buffer is broken.
     #[inline]
     pub fn buf_idx(&self) -> Option<u32> {
-        self.buf
+        self.buf.map(|_| self.idx)
+    }
+
+    /// The slot's flags (`NS_*`) as the application left them, e.g. `NS_BUF_CHANGED` after it
+    /// put another buffer in the slot.
+    #[inline]
+    pub fn flags(&self) -> u16 {
+        self.slot.flags()
     }
 
     /// The slot's whole buffer; empty if the slot's buffer is broken (then sending it sends
@@ -442,9 +470,12 @@ impl TxSlot<'_, '_, '_> {
     #[inline]
     pub fn buf_mut(&mut self) -> &mut [u8] {
         match self.buf {
-            // SAFETY: the batch checked that the application owns the slot and its buffer; the
-            // batch (and so the view) is borrowed mutably for as long as the slice lives.
-            Some(idx) => unsafe { self.batch.ring.region.bytes_mut(idx) }.unwrap_or(&mut []),
+            // SAFETY: the batch checked that the application owns the slot and its buffer (a
+            // whole stride in the mapping, longer than max_frame); the batch (and so the view)
+            // is borrowed mutably for as long as the slice lives.
+            Some(p) => unsafe {
+                std::slice::from_raw_parts_mut(p.as_ptr(), self.batch.max_frame as usize)
+            },
             None => &mut [],
         }
     }
@@ -452,19 +483,16 @@ impl TxSlot<'_, '_, '_> {
     /// Sets the slot's flags (`NS_*`), e.g. `NS_REPORT` on the last slot of a burst.
     #[inline]
     pub fn set_flags(&mut self, flags: u16) {
-        self.batch.ring.shm.set_flags(self.batch.next, flags);
+        self.slot.set_flags(flags);
     }
 
     /// Queues the first `len` bytes of the buffer (at most [`Ring::max_frame`]).
     #[inline]
     pub fn send(self, len: usize) {
         let b = self.batch;
-        let i = b.next;
-        let len = len.min(b.ring.max_frame());
-        b.ring.shm.set_len(i, len as u16);
-        b.next = nm_ring_next(b.ring.num_slots(), i);
+        self.slot.set_len(len.min(b.max_frame as usize) as u16);
+        b.next = nm_ring_next(b.ring.num_slots(), b.next);
         b.left -= 1;
-        b.taken = true;
     }
 }
 
@@ -483,16 +511,22 @@ impl<'r, 'p> TxBatch<'r, 'p> {
         }
         // The batch lies within the owned span (clipped when it was made): only the buffer
         // needs checking.
-        let idx = self.ring.shm.buf_idx(self.next);
-        let buf = (self.ring.region.owner(idx) == Some(Owner::App)).then_some(idx);
-        Some(TxSlot { batch: self, buf })
+        let slot = self.ring.shm.slot_ref(self.next);
+        let idx = slot.buf_idx();
+        let buf = self.bufs.ptr(idx);
+        Some(TxSlot {
+            batch: self,
+            slot,
+            idx,
+            buf,
+        })
     }
 
     /// Copies `frame` into the next free slot and queues it; false when the ring is full or the
     /// frame is longer than a buffer.
     #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        if frame.len() > self.ring.max_frame() {
+        if frame.len() > self.max_frame as usize {
             return false;
         }
         let Some(mut s) = self.slot() else {
@@ -511,7 +545,9 @@ impl<'r, 'p> TxBatch<'r, 'p> {
 impl Drop for TxBatch<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        if self.taken {
+        // A batch never spans the whole ring (one slot is always the kernel's), so it moved
+        // exactly when `next` did.
+        if self.next != self.start {
             self.ring.shm.set_head_cur(self.next);
         }
     }
@@ -543,9 +579,11 @@ impl<'p> TxRing<'p> {
             0
         };
         TxBatch {
+            start: head,
             next: head,
             left,
-            taken: false,
+            max_frame: self.region.layout.max_frame(),
+            bufs: self.region.app_bufs(),
             ring: self,
         }
     }

@@ -42,6 +42,15 @@ macro_rules! header_field {
     };
 }
 
+/// The panic of a slot index outside its ring, out of line: formatting the message needs the
+/// values in memory, which would otherwise cost a loop over slots stores on every iteration.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn slot_out_of_range(i: u32, n: u32) -> ! {
+    panic!("slot {i} outside a ring of {n} slots")
+}
+
 impl SharedRing {
     /// A handle on the ring object at `ptr`, which has (at least) `n` slots.
     ///
@@ -81,7 +90,9 @@ impl SharedRing {
 
     #[inline]
     fn slot_ptr(self, i: u32) -> *mut netmap_slot {
-        assert!(i < self.n, "slot {i} outside a ring of {} slots", self.n);
+        if i >= self.n {
+            slot_out_of_range(i, self.n);
+        }
         // SAFETY: i < n, and the ring object has n slots after its header (contract of `new`).
         unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), i) }
     }
@@ -109,43 +120,105 @@ impl SharedRing {
     /// Reads slot `i`'s `buf_idx`.
     #[inline]
     pub fn buf_idx(self, i: u32) -> u32 {
-        // SAFETY: slot_ptr checked the index; one-field volatile read.
-        unsafe { addr_of!((*self.slot_ptr(i)).buf_idx).read_volatile() }
+        self.slot_ref(i).buf_idx()
     }
 
     /// Writes slot `i`'s `buf_idx`.
     #[inline]
     pub fn set_buf_idx(self, i: u32, v: u32) {
-        // SAFETY: as for buf_idx.
-        unsafe { addr_of_mut!((*self.slot_ptr(i)).buf_idx).write_volatile(v) }
+        self.slot_ref(i).set_buf_idx(v)
     }
 
     /// Reads slot `i`'s `len`.
     #[inline]
     pub fn len(self, i: u32) -> u16 {
-        // SAFETY: as for buf_idx.
-        unsafe { addr_of!((*self.slot_ptr(i)).len).read_volatile() }
+        self.slot_ref(i).len()
     }
 
     /// Writes slot `i`'s `len`.
     #[inline]
     pub fn set_len(self, i: u32, v: u16) {
-        // SAFETY: as for buf_idx.
-        unsafe { addr_of_mut!((*self.slot_ptr(i)).len).write_volatile(v) }
+        self.slot_ref(i).set_len(v)
     }
 
     /// Reads slot `i`'s `flags`.
     #[inline]
     pub fn flags(self, i: u32) -> u16 {
-        // SAFETY: as for buf_idx.
-        unsafe { addr_of!((*self.slot_ptr(i)).flags).read_volatile() }
+        self.slot_ref(i).flags()
     }
 
     /// Writes slot `i`'s `flags`.
     #[inline]
     pub fn set_flags(self, i: u32, v: u16) {
-        // SAFETY: as for buf_idx.
-        unsafe { addr_of_mut!((*self.slot_ptr(i)).flags).write_volatile(v) }
+        self.slot_ref(i).set_flags(v)
+    }
+
+    /// Slot `i`, its index checked once here rather than at every field access.
+    ///
+    /// # Panics
+    /// If `i` is not below [`SharedRing::num_slots`].
+    #[inline]
+    pub fn slot_ref(self, i: u32) -> SlotRef {
+        SlotRef(self.slot_ptr(i))
+    }
+
+    /// Calls `f(i, slot)` for the `count` slots from `from` in ring order, wrapping once: the
+    /// indices are checked once per call (at most two contiguous runs), not once per slot, and
+    /// the loops carry no modulo.
+    ///
+    /// # Panics
+    /// If `from` is not below [`SharedRing::num_slots`] or `count` exceeds it.
+    #[inline]
+    pub fn for_each_slot(self, from: u32, count: u32, mut f: impl FnMut(u32, SlotRef)) {
+        let n = self.n;
+        if from >= n || count > n {
+            slot_out_of_range(from, n);
+        }
+        let first = count.min(n - from);
+        // SAFETY: slot 0 lies in the object (n > from >= 0 slots follow the header).
+        let base = unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), 0) };
+        for i in from..from + first {
+            // SAFETY: i < from + first <= n.
+            f(i, SlotRef(unsafe { base.add(i as usize) }));
+        }
+        for i in 0..count - first {
+            // SAFETY: i < count - first <= from < n.
+            f(i, SlotRef(unsafe { base.add(i as usize) }));
+        }
+    }
+
+    /// Like [`SharedRing::for_each_slot`], with `f` also given the entry of `side` (one per slot
+    /// of the ring) that has the slot's index: per-slot private state, indexed without a check
+    /// per slot.
+    ///
+    /// # Panics
+    /// As `for_each_slot`, and if `side` has fewer entries than the ring has slots.
+    #[inline]
+    pub fn for_each_slot_with<T>(
+        self,
+        from: u32,
+        count: u32,
+        side: &mut [T],
+        mut f: impl FnMut(SlotRef, &mut T),
+    ) {
+        let n = self.n;
+        if from >= n || count > n {
+            slot_out_of_range(from, n);
+        }
+        assert!(side.len() >= n as usize, "fewer entries than slots");
+        let first = count.min(n - from);
+        // SAFETY: slot 0 lies in the object.
+        let base = unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), 0) };
+        let (a, b) = (from as usize, (from + first) as usize);
+        for (i, x) in (a..b).zip(&mut side[a..b]) {
+            // SAFETY: i < from + first <= n.
+            f(SlotRef(unsafe { base.add(i) }), x);
+        }
+        let rest = (count - first) as usize;
+        for (i, x) in (0..rest).zip(&mut side[..rest]) {
+            // SAFETY: i < count - first <= from < n.
+            f(SlotRef(unsafe { base.add(i) }), x);
+        }
     }
 
     /// Writes the header fields nmxdp owns when it builds a ring (all other bytes must be zero).
@@ -168,6 +241,38 @@ impl SharedRing {
         // SAFETY: as for the header fields above.
         unsafe { addr_of!((*self.ptr.as_ptr()).ringid).read_volatile() }
     }
+}
+
+/// One slot of a ring, made by [`SharedRing::slot_ref`] or [`SharedRing::for_each_slot`] with
+/// its index checked: its accessors are one volatile load or store of one field each. Valid
+/// under the same contract as the ring handle it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRef(*mut netmap_slot);
+
+macro_rules! slot_field {
+    ($get:ident, $set:ident, $field:ident, $ty:ty) => {
+        #[doc = concat!("Reads the slot's `", stringify!($field), "`.")]
+        #[inline]
+        pub fn $get(self) -> $ty {
+            // SAFETY: the pointer is a slot of a live ring (checked when the handle was made);
+            // a volatile read of one aligned field never creates a reference.
+            unsafe { addr_of!((*self.0).$field).read_volatile() }
+        }
+        #[doc = concat!("Writes the slot's `", stringify!($field), "`.")]
+        #[inline]
+        pub fn $set(self, v: $ty) {
+            // SAFETY: as for the read; slots are writable shared memory.
+            unsafe { addr_of_mut!((*self.0).$field).write_volatile(v) }
+        }
+    };
+}
+
+// `len` is the slot's field, not a length of the handle.
+#[allow(clippy::len_without_is_empty)]
+impl SlotRef {
+    slot_field!(buf_idx, set_buf_idx, buf_idx, u32);
+    slot_field!(len, set_len, len, u16);
+    slot_field!(flags, set_flags, flags, u16);
 }
 
 /// A `netmap_if` in the region, with the number of ring offsets it has room for.

@@ -133,11 +133,21 @@ pub fn build(spec: &FrameSpec) -> Vec<u8> {
 #[inline]
 pub fn write_seq(frame: &mut [u8], seq: u64) {
     let b = seq.to_le_bytes();
-    if frame.len() >= SEQ_END {
-        frame[SEQ_OFF..SEQ_END].copy_from_slice(&b);
-    } else if frame.len() > SEQ_OFF {
-        let n = frame.len() - SEQ_OFF;
-        frame[SEQ_OFF..].copy_from_slice(&b[..n]);
+    match frame.get_mut(SEQ_OFF..SEQ_END) {
+        // The sender's per-frame work: one 8-byte store.
+        Some(dst) => dst.copy_from_slice(&b),
+        None => write_seq_short(frame, b),
+    }
+}
+
+/// The sequence number's first bytes into a frame too short for all of it. Out of line, so
+/// that the compiler does not merge it with the common case into a variable-length memcpy.
+#[cold]
+#[inline(never)]
+fn write_seq_short(frame: &mut [u8], b: [u8; 8]) {
+    if let Some(dst) = frame.get_mut(SEQ_OFF..) {
+        let n = dst.len();
+        dst.copy_from_slice(&b[..n]);
     }
 }
 

@@ -151,8 +151,9 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
 }
 
 /// Fills up to `limit` free slots of `ring` with frames numbered from `first`; returns how many.
-/// `written` marks the buffers that already hold the full frame.
-#[inline]
+/// `written` marks the buffers that already hold the full frame. Not inlined into the sender's
+/// loop, which would leave the per-slot loop short of registers.
+#[inline(never)]
 fn fill(
     ring: &mut nmxdp::TxRing<'_>,
     job: &TxJob,
@@ -160,26 +161,40 @@ fn fill(
     first: u64,
     limit: u32,
 ) -> u32 {
-    let len = job.frame.len();
+    let frame = &job.frame[..];
+    let len = frame.len();
     let mut batch = ring.batch();
     let n = batch.remaining().min(limit);
+    // Numbers first..first+n, as one addition per frame unless the 48-bit counter wraps here.
+    let seq0 = seq(job.index, first);
+    let wraps = seq(job.index, first + n as u64) < seq0;
     for k in 0..n {
         let Some(mut slot) = batch.slot() else { break };
         let idx = slot.buf_idx().unwrap_or(0) as usize;
         // A slot without a valid buffer (never expected) goes out empty.
-        let ok = match slot.buf_mut().get_mut(..len) {
+        let sent = match slot.buf_mut().get_mut(..len) {
             Some(buf) => {
-                if !written[idx] {
-                    buf.copy_from_slice(&job.frame);
-                    written[idx] = true;
+                // Only a buffer that never held the frame gets all of it (as pkt-gen does on
+                // NS_BUF_CHANGED); the others only a new sequence number.
+                if let Some(w @ false) = written.get_mut(idx) {
+                    first_write(buf, frame, w);
                 }
-                write_seq(buf, seq(job.index, first + k as u64));
-                true
+                let sq = if wraps {
+                    seq(job.index, first + k as u64)
+                } else {
+                    seq0 + k as u64
+                };
+                write_seq(buf, sq);
+                len
             }
-            None => false,
+            None => 0,
         };
-        slot.set_flags(if k + 1 == n { NS_REPORT } else { 0 });
-        slot.send(if ok { len } else { 0 });
+        // The sync clears NS_REPORT (and NS_BUF_CHANGED) on every slot it sends, and pkt-gen
+        // sets no other flag: only the burst's last slot needs a write.
+        if k + 1 == n {
+            slot.set_flags(NS_REPORT);
+        }
+        slot.send(sent);
     }
     drop(batch);
     if n < limit {
@@ -188,6 +203,14 @@ fn fill(
         ring.set_cur(t);
     }
     n
+}
+
+/// Copies the whole frame into a buffer that never held it (once per buffer: out of line).
+#[cold]
+#[inline(never)]
+fn first_write(buf: &mut [u8], frame: &[u8], written: &mut bool) {
+    buf.copy_from_slice(frame);
+    *written = true;
 }
 
 /// Flushes and waits (up to [`DRAIN_LIMIT`]) until every bound TX ring has nothing pending.

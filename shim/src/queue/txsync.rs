@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
+use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
 use crate::region::{Layout, Owner, Region};
 use crate::shm::SharedRing;
@@ -100,7 +100,7 @@ impl TxState {
         let mut status = SyncStatus::Ok;
         let todo = nm_ring_dist(n, self.hwcur, head);
         if todo > 0 {
-            self.post(head, todo, c);
+            self.post(todo, c);
         }
         if self.xtx.outstanding() > 0 && self.xtx.needs_wakeup() && !self.kick(c) {
             status = SyncStatus::DeviceError;
@@ -111,47 +111,42 @@ impl TxState {
     }
 
     /// Turns slots [hwcur, head) into TX descriptors, each with the slot's current buffer.
-    fn post(&mut self, head: u32, todo: u32, c: &QueueCounters) {
-        let n = self.n;
+    /// Never more than the kernel TX ring has room for (it is sized to hold every slot); any
+    /// slots left wait for the next sync.
+    fn post(&mut self, todo: u32, c: &QueueCounters) {
+        let todo = todo.min(self.xtx.free(todo));
         let max_len = self.layout.max_frame();
-        let free = self.xtx.free(todo);
-        debug_assert!(free >= todo, "TX ring sized to hold every netmap slot");
-        let (mut written, mut bytes, mut bad) = (0u32, 0u64, 0u64);
-        let mut i = self.hwcur;
-        while i != head {
-            let s = self.ring.slot(i);
-            let (idx, len) = (s.buf_idx, s.len as u32);
-            let ok = len != 0
-                && len <= max_len
-                && s.flags & NS_MOREFRAG == 0
-                && written < free
-                && self.region.transfer(idx, Owner::App, Owner::KernelTx);
-            if ok {
-                self.xtx.write(
-                    written,
-                    xdp_desc {
-                        addr: self.layout.buf_addr(idx),
-                        len,
-                        options: 0,
-                    },
-                );
+        let (mut written, mut bytes) = (0u32, 0u64);
+        let (xtx, region, layout) = (&mut self.xtx, self.region, self.layout);
+        let slots = self.ring;
+        slots.for_each_slot_with(self.hwcur, todo, &mut self.posted, |slot, posted| {
+            let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
+            // A whole frame of 1..=max_len bytes, in a buffer the application owns.
+            let mut ok = len.wrapping_sub(1) < max_len;
+            if flags != 0 {
+                ok &= flags & NS_MOREFRAG == 0;
+                slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
+            }
+            if ok && region.transfer(idx, Owner::App, Owner::KernelTx) {
+                *posted = idx;
+                let d = xdp_desc {
+                    addr: layout.buf_addr(idx),
+                    len,
+                    options: 0,
+                };
+                xtx.write(written, d);
                 written += 1;
                 bytes += len as u64;
-                self.posted[i as usize] = idx;
             } else {
-                bad += 1;
-                self.posted[i as usize] = NOT_POSTED;
+                *posted = NOT_POSTED;
             }
-            self.ring
-                .set_flags(i, s.flags & !(NS_BUF_CHANGED | NS_REPORT));
-            i = nm_ring_next(n, i);
-        }
+        });
         self.xtx.submit(written);
-        self.hwcur = head;
+        self.hwcur = nm_ring_add(self.n, self.hwcur, todo);
         c.tx_packets.fetch_add(written as u64, Relaxed);
         c.tx_bytes.fetch_add(bytes, Relaxed);
-        if bad > 0 {
-            c.tx_bad_slots.fetch_add(bad, Relaxed);
+        if written < todo {
+            c.tx_bad_slots.fetch_add((todo - written) as u64, Relaxed);
         }
     }
 
@@ -186,10 +181,32 @@ impl TxState {
         let got = self.comp.available(u32::MAX);
         let n = self.n;
         let shift = self.layout.buf_size.trailing_zeros();
-        for k in 0..got {
+        // Fast path: completions in submission order (zero-copy always, veth in practice)
+        // retire the oldest posted slots directly, one contiguous run of `posted` at a time.
+        let mut k = 0;
+        let mut left = got.min(nm_ring_dist(n, self.done_upto, self.hwcur));
+        while left > 0 {
+            let du = self.done_upto as usize;
+            let run = &self.posted[du..(du + left as usize).min(n as usize)];
+            let mut m = 0;
+            for &p in run {
+                let idx = (self.comp.read(k + m) >> shift) as u32;
+                if p != idx {
+                    break;
+                }
+                self.region.transfer(idx, Owner::KernelTx, Owner::App);
+                m += 1;
+            }
+            self.done_upto = nm_ring_add(n, self.done_upto, m);
+            k += m;
+            left -= m;
+            if m < run.len() as u32 {
+                break;
+            }
+        }
+        // The rest: slots skipped as bad, and completions out of order (parked).
+        for k in k..got {
             let idx = (self.comp.read(k) >> shift) as u32;
-            // Fast path: completions in submission order (zero-copy always, veth in practice)
-            // retire the oldest posted slot directly.
             self.skip_unposted();
             if self.inflight() && self.posted[self.done_upto as usize] == idx {
                 self.region.transfer(idx, Owner::KernelTx, Owner::App);
