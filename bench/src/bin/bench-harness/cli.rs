@@ -52,6 +52,12 @@ pub struct Cli {
     /// Round trips measured per latency run. Default 10000 (smoke 300); env BENCH_RTTS.
     #[arg(long, value_name = "N")]
     pub rtts: Option<u64>,
+    /// Skip the paced-loss runs.
+    #[arg(long)]
+    pub no_paced: bool,
+    /// Paced-loss runs. Default 20 (smoke 1); env BENCH_PACED_RUNS.
+    #[arg(long, value_name = "N")]
+    pub paced_runs: Option<u32>,
     /// Run only this section (the others are skipped).
     #[arg(long, value_enum, value_name = "SECTION")]
     pub only: Option<Section>,
@@ -100,6 +106,8 @@ pub struct Plan {
     pub open_cycles: Option<u32>,
     /// Round trips per latency run; `None` skips the section.
     pub latency_rtts: Option<u64>,
+    /// Paced-loss runs; `None` skips the section.
+    pub paced_runs: Option<u32>,
     pub verbose: bool,
 }
 
@@ -135,6 +143,11 @@ impl Plan {
                 None
             } else {
                 Some(rtts(cli)?)
+            },
+            paced_runs: if cli.no_paced || only_latency {
+                None
+            } else {
+                Some(paced_runs(cli)?)
             },
             verbose: cli.verbose,
         })
@@ -221,6 +234,28 @@ fn rtts(cli: &Cli) -> Result<u64> {
                     300
                 } else {
                     DEFAULT_RTTS
+                }
+            }
+        },
+    };
+    Ok(n.max(1))
+}
+
+/// Paced-loss runs: 20 runs of 200,000 frames (about 1.5 s each) show a loss that one run in a
+/// few would have.
+pub const DEFAULT_PACED_RUNS: u32 = 20;
+
+/// `--paced-runs` or `BENCH_PACED_RUNS`, at least 1.
+fn paced_runs(cli: &Cli) -> Result<u32> {
+    let n = match cli.paced_runs {
+        Some(n) => n,
+        None => match std::env::var("BENCH_PACED_RUNS") {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().context("BENCH_PACED_RUNS")?,
+            _ => {
+                if cli.smoke {
+                    1
+                } else {
+                    DEFAULT_PACED_RUNS
                 }
             }
         },

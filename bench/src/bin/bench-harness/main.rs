@@ -28,7 +28,8 @@
 //! to), [`bins`] (where the programs are), [`rows`] (what each row runs), [`netns`] (the veth
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
-//! (open latency), [`latency`](mod@latency) (the ping-pong rows), [`render`] (results.md and
+//! (open latency), [`paced`] (loss at half the measured rate), [`latency`](mod@latency) (the
+//! ping-pong rows), [`render`] (results.md and
 //! results.json).
 
 mod bins;
@@ -38,6 +39,7 @@ mod instr;
 mod latency;
 mod netns;
 mod open;
+mod paced;
 mod proc;
 mod render;
 mod reps;
@@ -117,6 +119,7 @@ fn run(cli: &Cli) -> Result<bool> {
     reps::run_cells(&plan, &topo, &mut cells)?;
     let instr_note = instr::measure(&plan, &topo, &mut cells);
     let open = open::measure(&plan, &topo)?;
+    let paced = paced::measure(&plan, &topo, &cells);
     drop(topo);
     let latency = latency::measure(&plan)?;
     let mq = reps::run_mq(&plan)?;
@@ -126,6 +129,7 @@ fn run(cli: &Cli) -> Result<bool> {
         mq,
         open,
         latency,
+        paced,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

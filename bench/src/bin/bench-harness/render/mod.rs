@@ -6,6 +6,7 @@
 //! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
 mod latency;
+mod paced;
 mod modes;
 mod open;
 mod ratios;
@@ -33,6 +34,8 @@ pub struct Results {
     pub open: Vec<OpenRun>,
     /// The ping-pong rows (none when skipped).
     pub latency: Option<LatencyRuns>,
+    /// The paced-loss runs (none when skipped).
+    pub paced: Option<crate::paced::PacedRuns>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -53,6 +56,7 @@ struct Sections {
     multiqueue: Json,
     open_latency: Json,
     latency: Json,
+    paced: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -119,6 +123,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     let umem_mib = res.layout.map(|l| l.umem_len() >> 20);
     let open_latency = open::open_latency(&mut doc, &res.open, umem_mib);
     let latency = latency::latency(&mut doc, res.latency.as_ref());
+    let paced = paced::paced(&mut doc, res.paced.as_ref());
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -129,6 +134,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         multiqueue,
         open_latency,
         latency,
+        paced,
         memory,
         modes,
         sleeps,
@@ -257,6 +263,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("multiqueue", s.multiqueue),
         ("open_latency", s.open_latency),
         ("latency", s.latency),
+        ("paced", s.paced),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
