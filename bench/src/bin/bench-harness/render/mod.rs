@@ -6,9 +6,9 @@
 //! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
 mod latency;
-mod paced;
 mod modes;
 mod open;
+mod paced;
 mod ratios;
 mod resources;
 mod scaling;
