@@ -110,18 +110,18 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
                 continue;
             }
             let k = quota.claim(avail);
-            let mut i = ring.head();
-            for _ in 0..k {
-                let s = ring.slot(i);
-                bytes += s.len as u64;
-                if s.flags & NS_MOREFRAG == 0 {
-                    pkts += 1;
-                }
-                if let Some(v) = verifier.as_mut() {
+            // A fragment (NS_MOREFRAG) is not a packet of its own.
+            let mut count = |len: u16, flags: u16| {
+                bytes += len as u64;
+                pkts += (flags & NS_MOREFRAG == 0) as u64;
+            };
+            match verifier.as_mut() {
+                None => ring.for_each_slot(k, |_, len, flags| count(len, flags)),
+                Some(v) => ring.for_each_slot(k, |i, len, flags| {
+                    count(len, flags);
                     let _ = v.check(ring.packet(i).unwrap_or(&[]));
-                }
-                i = ring.next(i);
-            }
+                }),
+            };
             ring.advance(k);
             if k > 0 {
                 events += 1;

@@ -2,7 +2,9 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED};
+use crate::abi::{
+    nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED,
+};
 use crate::region::{Layout, Owner, Region};
 use crate::shm::SharedRing;
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
@@ -90,7 +92,7 @@ impl RxState {
         }
         let released = nm_ring_dist(n, self.hwcur, head);
         if released > 0 {
-            self.release(head, released, c);
+            self.release(released, c);
         }
         self.receive(c);
         if self.fill.needs_wakeup() {
@@ -100,34 +102,33 @@ impl RxState {
     }
 
     /// Gives slots [hwcur, head) back to the kernel through the fill ring, with their current
-    /// buffers (the app may have swapped them).
-    fn release(&mut self, head: u32, count: u32, c: &QueueCounters) {
-        let n = self.n;
-        let free = self.fill.free(count);
+    /// buffers (the app may have swapped them). Never more than the fill ring has room for (it
+    /// holds every buffer of the queue); any slots left go back at the next sync.
+    fn release(&mut self, count: u32, c: &QueueCounters) {
+        let count = count.min(self.fill.free(count));
         let bs = self.layout.buf_size as u64;
         let (mut written, mut bad) = (0u32, 0u64);
-        let mut i = self.hwcur;
-        while i != head && written < free {
-            let mut idx = self.ring.buf_idx(i);
-            if !self.region.transfer(idx, Owner::App, Owner::KernelRx) {
+        let (fill, region) = (&mut self.fill, self.region);
+        self.ring.for_each_slot(self.hwcur, count, |_, slot| {
+            let mut idx = slot.buf_idx();
+            if !region.transfer(idx, Owner::App, Owner::KernelRx) {
                 // Not a buffer the app owns (broken index, or one the kernel or another slot
                 // has): never hand it to the kernel; keep the queue's count with a fresh one.
                 bad += 1;
-                idx = self.region.alloc_bufs_upto(1).pop().unwrap_or(0);
+                idx = region.alloc_bufs_upto(1).pop().unwrap_or(0);
                 if idx != 0 {
-                    self.region.transfer(idx, Owner::App, Owner::KernelRx);
+                    region.transfer(idx, Owner::App, Owner::KernelRx);
                 }
-                self.ring.set_buf_idx(i, idx);
+                slot.set_buf_idx(idx);
             }
             if idx != 0 {
-                self.fill.write(written, idx as u64 * bs);
+                fill.write(written, idx as u64 * bs);
                 written += 1;
             }
-            self.ring.set_flags(i, self.ring.flags(i) & !NS_BUF_CHANGED);
-            i = nm_ring_next(n, i);
-        }
+            slot.set_flags(slot.flags() & !NS_BUF_CHANGED);
+        });
         self.fill.submit(written);
-        self.hwcur = i;
+        self.hwcur = nm_ring_add(self.n, self.hwcur, count);
         if bad > 0 {
             c.rx_bad_slots.fetch_add(bad, Relaxed);
         }
@@ -143,29 +144,31 @@ impl RxState {
             return;
         }
         let shift = self.layout.buf_size.trailing_zeros();
+        let offset_mask = (1u64 << shift) - 1;
         let mut bytes = 0u64;
-        let mut tail = self.hwtail;
-        for k in 0..got {
-            let d = self.xrx.read(k);
+        let mut k = 0;
+        let (xrx, region) = (&self.xrx, self.region);
+        self.ring.for_each_slot(self.hwtail, got, |_, slot| {
+            let d = xrx.read(k);
+            k += 1;
             let idx = (d.addr >> shift) as u32;
-            let off = d.addr - ((idx as u64) << shift);
             // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
-            if off != XDP_PACKET_HEADROOM && self.region.pull_to_buf_start(d.addr, d.len) {
+            if d.addr & offset_mask != XDP_PACKET_HEADROOM
+                && region.pull_to_buf_start(d.addr, d.len)
+            {
                 c.copied_bytes.fetch_add(d.len as u64, Relaxed);
             }
-            self.region.transfer(idx, Owner::KernelRx, Owner::App);
-            let mut s = self.ring.slot(tail);
-            s.flags = if s.buf_idx != idx { NS_BUF_CHANGED } else { 0 };
-            s.buf_idx = idx;
-            s.len = d.len as u16;
-            self.ring.set_slot(tail, s);
+            region.transfer(idx, Owner::KernelRx, Owner::App);
+            let changed = slot.buf_idx() != idx;
+            slot.set_buf_idx(idx);
+            slot.set_len(d.len as u16);
+            slot.set_flags(if changed { NS_BUF_CHANGED } else { 0 });
             bytes += d.len as u64;
-            tail = nm_ring_next(n, tail);
-        }
+        });
         self.xrx.release(got);
-        self.hwtail = tail;
+        self.hwtail = nm_ring_add(n, self.hwtail, got);
         self.ring.set_ts(now());
-        self.ring.set_tail(tail);
+        self.ring.set_tail(self.hwtail);
         c.rx_packets.fetch_add(got as u64, Relaxed);
         c.rx_bytes.fetch_add(bytes, Relaxed);
     }
