@@ -60,17 +60,22 @@ frame_ip_csum(const uint8_t *ip)
 static inline void
 frame_set_seq(uint8_t *f, uint64_t seq)
 {
-	for (int i = 0; i < 8; i++)
-		f[FRAME_SEQ_OFF + i] = (uint8_t)(seq >> (8 * i));
+	/* One unaligned 8-byte store: a byte loop costs ~50 instructions per frame. */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	seq = __builtin_bswap64(seq);
+#endif
+	memcpy(f + FRAME_SEQ_OFF, &seq, sizeof(seq));
 }
 
 static inline uint64_t
 frame_get_seq(const uint8_t *f)
 {
-	uint64_t seq = 0;
+	uint64_t seq;
 
-	for (int i = 0; i < 8; i++)
-		seq |= (uint64_t)f[FRAME_SEQ_OFF + i] << (8 * i);
+	memcpy(&seq, f + FRAME_SEQ_OFF, sizeof(seq));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	seq = __builtin_bswap64(seq);
+#endif
 	return seq;
 }
 
