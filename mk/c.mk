@@ -27,7 +27,8 @@ C_HDRS     := $(C_INC)/net/netmap.h $(C_INC)/net/netmap_user.h $(C_INC)/net/netm
 C_APPS     := nm_legacy nm_raw nm_lib nm_bridge nm_openclose
 C_BINS     := $(foreach a,$(C_APPS),$(C_OUT)/$(a)-linked $(C_OUT)/$(a)-plain)
 C_STUB     := $(C_OUT)/stub/libnetmap.so
-C_HDR_TESTS := $(patsubst tests/c/%.c,$(C_OUT)/tests/%,$(wildcard tests/c/layout.c tests/c/legacy_parse.c))
+C_HDR_TESTS := $(patsubst tests/c/%.c,$(C_OUT)/tests/%,$(wildcard tests/c/layout.c tests/c/legacy_parse.c)) \
+               $(C_OUT)/tests/names-c $(C_OUT)/tests/names-cxx
 # Everything cargo's release build of the library and the tools depends on.
 C_RUST_SRCS := $(shell find shim ffi/src cli examples/pkt-gen -name '*.rs' 2>/dev/null) \
                $(wildcard Cargo.toml Cargo.lock */Cargo.toml examples/pkt-gen/Cargo.toml bpf/*.o)
@@ -75,6 +76,30 @@ $(C_STUB): tests/c/stub_libnetmap.c $(C_HDRS)
 $(C_OUT)/tests/%: tests/c/%.c $(C_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -pedantic -I $(C_INC) $< -o $@
+
+# Header names test: each list of tests/c/names/ (the names upstream's headers provide) becomes
+# a unit that includes one header and uses every name (tests/c/names_gen.sh); the units are
+# built as C11 and as C++17 and linked with libnetmap.so.  Entries are LIST:HEADER[:DEFINE].
+C_NAMES_LISTS := netmap:net/netmap.h netmap_legacy:net/netmap_legacy.h \
+                 netmap_user:net/netmap_user.h netmap_user_libs:net/netmap_user.h:NETMAP_WITH_LIBS \
+                 libnetmap:libnetmap.h
+C_NAMES_SRCS  := $(foreach l,$(C_NAMES_LISTS),$(C_OUT)/tests/names/$(firstword $(subst :, ,$(l))).c)
+C_NAMES_FLAGS := -O0 -Wall -Wextra -Werror -pedantic -I $(C_INC)
+C_NAMES_LINK  := -L $(C_REL) -lnetmap -Wl,-rpath,$(abspath $(C_REL))
+
+$(C_OUT)/tests/names/%.c: tests/c/names/%.txt tests/c/names/omitted.txt tests/c/names_gen.sh \
+    $(C_HDRS)
+	@mkdir -p $(@D)
+	sh tests/c/names_gen.sh $(C_INC) $< \
+	    $(wordlist 2,3,$(subst :, ,$(filter $*:%,$(C_NAMES_LISTS)))) >$@.tmp
+	mv $@.tmp $@
+
+$(C_OUT)/tests/names-c: tests/c/names_main.c $(C_NAMES_SRCS) $(C_LIB)
+	$(CC) -std=c11 $(C_NAMES_FLAGS) tests/c/names_main.c $(C_NAMES_SRCS) -o $@ $(C_NAMES_LINK)
+
+$(C_OUT)/tests/names-cxx: tests/c/names_main.c $(C_NAMES_SRCS) $(C_LIB)
+	$(CXX) -std=c++17 $(C_NAMES_FLAGS) -x c++ tests/c/names_main.c $(C_NAMES_SRCS) -x none \
+	    -o $@ $(C_NAMES_LINK)
 
 # install_check.sh runs `make install` itself, with the makefile that included this one.
 C_SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))

@@ -126,9 +126,10 @@ struct nmreq_pools_info *nmport_extmem_getinfo(struct nmport_d *d);
 int nmport_offset(struct nmport_d *d, uint64_t initial, uint64_t maxoff,
     uint64_t bits, uint64_t mingap);
 
-/* Enable / disable a port-name option by name ("offset", ...). */
+/* Enable / disable a port-name option by name ("offset", ...).  Enabling
+ * returns 0, or -1 + errno; disabling returns nothing, as upstream's. */
 int nmport_enable_option(const char *opt);
-int nmport_disable_option(const char *opt);
+void nmport_disable_option(const char *opt);
 
 /* Exported for the library's own use. */
 void nmport_do_cleanup(struct nmport_d *d);
@@ -155,23 +156,26 @@ int nmreq_register_decode(const char **pmode, struct nmreq_register *reg,
 
 struct nmreq_parse_ctx;
 
+/* Callback of an option parser: 0, or -1 + errno. */
+typedef int (*nmreq_opt_parser_cb)(struct nmreq_parse_ctx *);
+
 /* One key of an option. */
 struct nmreq_opt_key {
 	const char *key;
-	int id;      /* index in nmreq_parse_ctx.keys[] */
-	int flags;   /* NMREQ_OPTK_* */
+	int id;              /* index in nmreq_parse_ctx.keys[] */
+	unsigned int flags;  /* NMREQ_OPTK_* */
 };
 
-#define NMREQ_OPTK_ALLOWEMPTY  1  /* the key may have an empty value */
-#define NMREQ_OPTK_MUSTSET     2  /* the key is mandatory */
-#define NMREQ_OPTK_DEFAULT     4  /* the key of "@name=value" */
+#define NMREQ_OPTK_ALLOWEMPTY  (1U << 0)  /* the key may have an empty value */
+#define NMREQ_OPTK_MUSTSET     (1U << 1)  /* the key is mandatory */
+#define NMREQ_OPTK_DEFAULT     (1U << 2)  /* the key of "@name=value" */
 
 #define NMREQ_OPT_MAXKEYS  16
 
 /* A parser of "@prefix..." options. */
 struct nmreq_opt_parser {
 	const char *prefix;
-	int (*parse)(struct nmreq_parse_ctx *);
+	nmreq_opt_parser_cb parse;
 	int default_key;   /* id of the default key, or -1 */
 	int nr_keys;
 	unsigned int flags;  /* NMREQ_OPTF_* */
@@ -179,8 +183,8 @@ struct nmreq_opt_parser {
 	struct nmreq_opt_key keys[NMREQ_OPT_MAXKEYS];
 } __attribute__((__aligned__(16)));
 
-#define NMREQ_OPTF_DISABLED    1  /* the option is rejected (EOPNOTSUPP) */
-#define NMREQ_OPTF_ALLOWEMPTY  2  /* "@prefix" alone is accepted */
+#define NMREQ_OPTF_DISABLED    (1U << 0)  /* the option is rejected (EOPNOTSUPP) */
+#define NMREQ_OPTF_ALLOWEMPTY  (1U << 1)  /* "@prefix" alone is accepted */
 
 /* What a parser's parse() receives. */
 struct nmreq_parse_ctx {
@@ -195,7 +199,7 @@ int nmreq_options_decode(const char *opt, struct nmreq_opt_parser *parsers,
 
 /* Parse a leading "@N" or "@share=PORT" of *portspec: the memory id (> 0),
  * 0 if none, -1 + errno on error; advances *portspec. */
-int nmreq_get_mem_id(const char **portspec, struct nmctx *ctx);
+int32_t nmreq_get_mem_id(const char **portspec, struct nmctx *ctx);
 
 /* Option list of a request (hdr->nr_options). */
 void nmreq_push_option(struct nmreq_header *h, struct nmreq_option *o);

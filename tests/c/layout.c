@@ -147,6 +147,19 @@ int nmctx_threadsafe;
 	X(EQ(NETMAP_VNET_HDR_GET, 12))					\
 	X(EQ(NETMAP_POOLS_INFO_GET, 13))				\
 	X(EQ(NETMAP_BDG_HOST, 1))					\
+	/* API 11 legacy names */					\
+	X(EQ(NETMAP_POOLS_CREATE, 14))					\
+	X(EQ(NETMAP_BDG_LOOKUP_REG, 3))					\
+	X(EQ(NETMAP_BDG_OFFSET, 5))					\
+	X(EQ(NR_PTNETMAP_HOST, 0x1000))					\
+	X(EQ(NR_PASSTHROUGH_HOST, 0x1000))				\
+	X(SZ(struct netmap_pools_info, 48))				\
+	X(OFF(struct netmap_pools_info, memsize, 0))			\
+	X(OFF(struct netmap_pools_info, memid, 8))			\
+	X(OFF(struct netmap_pools_info, if_pool_offset, 12))		\
+	X(OFF(struct netmap_pools_info, ring_pool_offset, 24))		\
+	X(OFF(struct netmap_pools_info, buf_pool_offset, 36))		\
+	X(OFF(struct netmap_pools_info, buf_pool_objsize, 44))		\
 	/* 4.2 modes and flags */					\
 	X(EQ(NR_REG_DEFAULT, 0))					\
 	X(EQ(NR_REG_ALL_NIC, 1))					\
@@ -434,7 +447,10 @@ int nmctx_threadsafe;
 	X(EQ(NM_OPEN_ARG1, 0x100000))					\
 	X(EQ(NM_OPEN_ARG2, 0x200000))					\
 	X(EQ(NM_OPEN_ARG3, 0x400000))					\
-	X(EQ(NM_OPEN_RING_CFG, 0x800000))
+	X(EQ(NM_OPEN_RING_CFG, 0x800000))				\
+	X(EQ(NM_OPEN_EXTMEM, 0x1000000))				\
+	X(EQ(MAXERRMSG, 80))						\
+	X(EQ(sizeof(NM_BDG_NAME), 5))
 
 #define AS_STATIC_ASSERT(c)  _Static_assert(c, #c);
 CHECKS(AS_STATIC_ASSERT)

@@ -25,6 +25,16 @@
 #define IFNAMSIZ IF_NAMESIZE
 #endif
 
+/*
+ * Flexible array members are standard C but a GNU extension in C++; marking
+ * them keeps the headers clean under g++ -pedantic.
+ */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#define NMXDP_FLEX_ __extension__
+#else
+#define NMXDP_FLEX_
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Versions                                                            */
 /* ------------------------------------------------------------------ */
@@ -92,7 +102,7 @@ struct netmap_ring {
 	/* opaque, starts a new cache line at byte 128 */
 	uint8_t         sem[128] __attribute__((__aligned__(NM_CACHE_ALIGN)));
 
-	struct netmap_slot slot[];    /* num_slots entries, at byte 256 */
+	NMXDP_FLEX_ struct netmap_slot slot[];  /* num_slots entries, at byte 256 */
 };
 
 /* netmap_ring.flags */
@@ -126,7 +136,7 @@ struct netmap_if {
 	const uint32_t  ni_host_tx_rings;   /* host TX rings (never 0) */
 	const uint32_t  ni_host_rx_rings;   /* host RX rings (never 0) */
 	uint32_t        ni_spare1[3];
-	const ssize_t   ring_ofs[];
+	NMXDP_FLEX_ const ssize_t ring_ofs[];
 };
 
 /* netmap_if.ni_flags */
@@ -279,6 +289,9 @@ struct nmreq_vale_polling {
 	uint32_t pad1;
 };
 
+/* Prefix of VALE port names ("vale0:p"). */
+#define NM_BDG_NAME  "vale"
+
 #define NETMAP_POLLING_MODE_SINGLE_CPU  1
 #define NETMAP_POLLING_MODE_MULTI_CPU   2
 
@@ -326,9 +339,9 @@ struct nmreq_opt_extmem {
 /* NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS: 24 bytes + 8 per ring. */
 struct nmreq_opt_sync_kloop_eventfds {
 	struct nmreq_option nro_opt;  /* nro_size = total size */
-	struct {
-		int32_t ioeventfd;
-		int32_t irqfd;
+	NMXDP_FLEX_ struct {
+		int32_t ioeventfd;    /* application -> kernel loop, < 0 = none */
+		int32_t irqfd;        /* kernel loop -> application, < 0 = none */
 	} eventfds[];
 };
 
@@ -374,6 +387,43 @@ struct nm_csb_ktoa {
 	uint32_t kern_need_kick;
 	uint32_t pad[13];
 };
+
+/*
+ * Application side of CSB mode (sync kloop).  The kernel reads head after
+ * cur, so cur is published first: it may then see a cur newer than head,
+ * which is valid, but never a head newer than cur.  Symmetrically hwcur is
+ * read after hwtail.
+ */
+static inline void
+nm_stst_barrier(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);  /* store-store (and load-store) */
+}
+
+static inline void
+nm_ldld_barrier(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);  /* load-load (and load-store) */
+}
+
+static inline void
+nm_sync_kloop_appl_write(struct nm_csb_atok *atok, uint32_t cur, uint32_t head)
+{
+	nm_stst_barrier();  /* ring and slot updates before the new indices */
+	atok->cur = cur;
+	nm_stst_barrier();
+	atok->head = head;
+}
+
+static inline void
+nm_sync_kloop_appl_read(struct nm_csb_ktoa *ktoa, uint32_t *hwtail,
+    uint32_t *hwcur)
+{
+	*hwtail = ktoa->hwtail;
+	nm_ldld_barrier();
+	*hwcur = ktoa->hwcur;
+	nm_ldld_barrier();  /* the indices before any ring or slot read */
+}
 
 /* ------------------------------------------------------------------ */
 /* ioctls                                                              */

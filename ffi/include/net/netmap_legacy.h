@@ -63,9 +63,38 @@ struct nmreq {
 #define NETMAP_BDG_POLLING_OFF 11  /* stop kernel polling threads */
 #define NETMAP_VNET_HDR_GET    12  /* get the virtio-net header length */
 #define NETMAP_POOLS_INFO_GET  13  /* API 11 only; rejected by API 14 kernels */
+#define NETMAP_POOLS_CREATE    14  /* API 11.4 only: external memory; rejected */
+
+/* API 11 spellings of the same commands */
+#define NETMAP_BDG_LOOKUP_REG  NETMAP_BDG_REGOPS
+#define NETMAP_BDG_OFFSET      NETMAP_BDG_VNET_HDR
 
 /* nr_arg1 for NETMAP_BDG_ATTACH: attach the host stack too */
 #define NETMAP_BDG_HOST  1
+
+/* API 11 nr_flags bit: ptnetmap host mode (passthrough).  The bit is unused
+ * since API 13 and ignored, like any unknown flag. */
+#define NR_PTNETMAP_HOST     0x1000
+#define NR_PASSTHROUGH_HOST  NR_PTNETMAP_HOST
+
+/*
+ * Allocator geometry returned by the API 11 NETMAP_POOLS_INFO_GET command
+ * (pointer in the request): 48 bytes.  Superseded by struct
+ * nmreq_pools_info and NETMAP_REQ_POOLS_INFO_GET.
+ */
+struct netmap_pools_info {
+	uint64_t memsize;              /* region size, as nr_memsize */
+	uint32_t memid;                /* allocator id, as nr_arg2 */
+	uint32_t if_pool_offset;
+	uint32_t if_pool_objtotal;
+	uint32_t if_pool_objsize;
+	uint32_t ring_pool_offset;
+	uint32_t ring_pool_objtotal;
+	uint32_t ring_pool_objsize;
+	uint32_t buf_pool_offset;
+	uint32_t buf_pool_objtotal;
+	uint32_t buf_pool_objsize;
+};
 
 #define NIOCGINFO  _IOWR('i', 145, struct nmreq)  /* 0xc03c6991 */
 #define NIOCREGIF  _IOWR('i', 146, struct nmreq)  /* 0xc03c6992 */

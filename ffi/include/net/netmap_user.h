@@ -16,15 +16,28 @@
 #ifndef _NET_NETMAP_USER_H_
 #define _NET_NETMAP_USER_H_
 
+/*
+ * Upstream's header makes these system headers available to the application
+ * (with or without NETMAP_WITH_LIBS), and applications rely on them, e.g.
+ * for isalnum(), poll(), mmap() or signal(): all are included here.
+ */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <poll.h>
 #include <sys/types.h>
 #include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <net/if.h>
 
 #include <net/netmap.h>
@@ -204,14 +217,7 @@ nmxdp_debug_print(const char *func, int line, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 
 #ifdef NETMAP_WITH_LIBS
-
-#include <stdlib.h>
-#include <errno.h>
-#include <ctype.h>
-#include <signal.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/mman.h>
+#define HAVE_NETMAP_WITH_LIBS
 
 struct nm_desc;
 
@@ -250,9 +256,9 @@ struct nm_desc {
 	struct nmreq req;                /* the NIOCREGIF request */
 	struct nm_pkthdr hdr;            /* used by nm_dispatch() */
 
-	const struct netmap_ring * const some_ring;  /* any bound ring */
-	const void * const buf_start;    /* buffer 0 */
-	const void * const buf_end;      /* end of the region */
+	struct netmap_ring * const some_ring;  /* any bound ring */
+	void * const buf_start;          /* buffer 0 */
+	void * const buf_end;            /* end of the region */
 	/* pcap compatibility */
 	int snaplen;
 	int promisc;
@@ -285,13 +291,21 @@ typedef void (*nm_cb_t)(unsigned char *, const struct nm_pkthdr *,
 #define NM_OPEN_ARG2      0x200000  /* take nr_arg2 (allocator) from parent */
 #define NM_OPEN_ARG3      0x400000  /* take nr_arg3 (extra buffers) from parent */
 #define NM_OPEN_RING_CFG  0x800000  /* take ring and slot counts from parent */
+/* API 11-13: share the parent's external memory (NETMAP_POOLS_CREATE).  A
+ * parent here never has any (nm_parse() sets no external memory), so the
+ * flag changes nothing. */
+#define NM_OPEN_EXTMEM    0x1000000
+
+/* Size of the err buffer nm_parse() writes, message and NUL included. */
+#define MAXERRMSG  80
 
 /* Writes a member declared const (set once, by the library only). */
 #define NMXDP_SET_CONST_(type, member, value) \
 	(*(type *)(uintptr_t)&(member) = (value))
 
+/* Is [s, e) made of letters, digits and '_' only (empty included)? */
 static inline int
-nmxdp_is_ident_(const char *s, const char *e)
+nm_is_identifier(const char *s, const char *e)
 {
 	for (; s < e; s++)
 		if (!isalnum((unsigned char)*s) && *s != '_')
@@ -352,7 +366,7 @@ nmxdp_parse_num_(const char **p, long max)
  * Sets nr_name, nr_ringid, the mode nibble and flags of nr_flags (other
  * nr_flags bits already in d->req are kept).  Returns 0, or -1 with errno
  * set (EINVAL; 0 if the name has neither prefix, i.e. is not a netmap
- * name) and a message in err (NM_ERRBUF_SIZE bytes, may be NULL).
+ * name) and a message in err (MAXERRMSG bytes, may be NULL).
  */
 static inline int
 nm_parse(const char *ifname, struct nm_desc *d, char *err)
@@ -365,7 +379,7 @@ nm_parse(const char *ifname, struct nm_desc *d, char *err)
 
 	if (ifname == NULL || !nmxdp_is_netmap_name_(ifname)) {
 		if (err != NULL)
-			snprintf(err, NM_ERRBUF_SIZE, "%s: not a netmap port name",
+			snprintf(err, MAXERRMSG, "%s: not a netmap port name",
 			    ifname ? ifname : "(null)");
 		errno = 0;
 		return -1;
@@ -382,13 +396,13 @@ nm_parse(const char *ifname, struct nm_desc *d, char *err)
 			why = "missing ':' in VALE name";
 			goto fail;
 		}
-		if (!nmxdp_is_ident_(ifname + 4, colon)) {
+		if (!nm_is_identifier(ifname + 4, colon)) {
 			why = "invalid VALE switch name";
 			goto fail;
 		}
 		for (end = colon + 1; !nmxdp_name_end_(*end); end++)
 			;
-		if (!nmxdp_is_ident_(colon + 1, end)) {
+		if (!nm_is_identifier(colon + 1, end)) {
 			why = "invalid VALE port name";
 			goto fail;
 		}
@@ -463,7 +477,7 @@ nm_parse(const char *ifname, struct nm_desc *d, char *err)
 
 fail:
 	if (err != NULL)
-		snprintf(err, NM_ERRBUF_SIZE, "%s: %s", ifname, why);
+		snprintf(err, MAXERRMSG, "%s: %s", ifname, why);
 	errno = EINVAL;
 	return -1;
 }
@@ -522,9 +536,9 @@ nm_mmap(struct nm_desc *d, const struct nm_desc *parent)
 	if ((void *)r == (void *)nifp) /* RX rings not bound: TX only */
 		r = NETMAP_TXRING(nifp, d->first_tx_ring);
 	NMXDP_SET_CONST_(struct netmap_if *, d->nifp, nifp);
-	NMXDP_SET_CONST_(const struct netmap_ring *, d->some_ring, r);
-	NMXDP_SET_CONST_(const void *, d->buf_start, NETMAP_BUF(r, 0));
-	NMXDP_SET_CONST_(const void *, d->buf_end, (char *)d->mem + d->memsize);
+	NMXDP_SET_CONST_(struct netmap_ring *, d->some_ring, r);
+	NMXDP_SET_CONST_(void *, d->buf_start, NETMAP_BUF(r, 0));
+	NMXDP_SET_CONST_(void *, d->buf_end, (char *)d->mem + d->memsize);
 	return 0;
 }
 
