@@ -484,12 +484,19 @@ pub unsafe extern "C" fn nmport_enable_option(opt: *const c_char) -> c_int {
     on_option(unsafe { opt_cstr(opt) }, true)
 }
 
+/// Disables a libnetmap option. Returns nothing, as upstream declares it: a name that is not
+/// an option this library can switch off ("offset") is ignored, as upstream ignores names it
+/// has no parser for.
+///
 /// # Safety
 /// `opt` NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn nmport_disable_option(opt: *const c_char) -> c_int {
+pub unsafe extern "C" fn nmport_disable_option(opt: *const c_char) {
     // SAFETY: the C caller's contract above.
-    on_option(unsafe { opt_cstr(opt) }, false)
+    let opt = unsafe { opt_cstr(opt) };
+    guard((), || {
+        let _ = set_option(opt, false);
+    })
 }
 
 /// Runs (and unlinks) the cleanup records of `d`.
