@@ -27,16 +27,16 @@ pub struct TxJob {
 }
 
 /// Spaces batches of `burst` frames `burst / rate` seconds apart.
-struct Pacer {
-    start: Instant,
+pub(crate) struct Pacer {
+    pub(crate) start: Instant,
     rate: u64,
-    burst: u64,
+    pub(crate) burst: u64,
     batch: u64,
 }
 
 impl Pacer {
     /// A batch size that keeps the period near 1 ms, within `1..=burst`.
-    fn new(rate: u64, burst: u32) -> Pacer {
+    pub(crate) fn new(rate: u64, burst: u32) -> Pacer {
         let b = (rate / 1000).clamp(1, burst.max(1) as u64);
         Pacer {
             start: Instant::now(),
@@ -47,7 +47,7 @@ impl Pacer {
     }
 
     /// Waits for the next batch's start time and returns its size.
-    fn next_batch(&mut self) -> u64 {
+    pub(crate) fn next_batch(&mut self) -> u64 {
         let ns = (self.batch as u128 * self.burst as u128 * 1_000_000_000) / self.rate as u128;
         self.batch += 1;
         let at = self.start + Duration::from_nanos(ns.min(u64::MAX as u128) as u64);
@@ -214,7 +214,7 @@ fn first_write(buf: &mut [u8], frame: &[u8], written: &mut bool) {
 }
 
 /// Flushes and waits (up to [`DRAIN_LIMIT`]) until every bound TX ring has nothing pending.
-fn drain(port: &mut Port) -> Result<()> {
+pub(crate) fn drain(port: &mut Port) -> Result<()> {
     port.sync_tx()?;
     let start = Instant::now();
     loop {

@@ -1,0 +1,148 @@
+//! The sender of frames that change per packet ([`crate::gen`]) or that must be seen or left
+//! alone per packet: `-f txseq`, address ranges, `-z`/`-Z`, random sizes, `-6`, `-P`, `-X`,
+//! `-r`/`-I`, `-o` copy options. Its loop is the plain sender's (`tx.rs`), pacing and final
+//! drain included; the per-slot work is what the options ask for.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nmxdp::abi::NS_REPORT;
+use nmxdp::{Events, Port};
+
+use crate::gen::FrameMaker;
+use crate::report::{Counters, Diag, DoneGuard};
+use crate::tx::{drain, Pacer};
+use crate::{dump, stopped};
+
+/// One thread's job.
+pub struct VaryJob {
+    pub index: u32,
+    /// Frames to send; 0 = until stopped.
+    pub quota: u64,
+    pub burst: u32,
+    /// This thread's share of `-R` (0 = unlimited).
+    pub rate: u64,
+    pub maker: FrameMaker,
+    /// `-X`: dump every frame.
+    pub dump: bool,
+    /// `-r`: leave the buffers as they are (only the length is set).
+    pub rubbish: bool,
+    /// txseq: the first bound TX ring only.
+    pub first_ring_only: bool,
+}
+
+pub fn run(mut port: Port, mut job: VaryJob, ctrs: &Counters) -> Result<Diag> {
+    let _done = DoneGuard(ctrs);
+    let mut rings = port.tx_rings();
+    if rings.is_empty() {
+        bail!("thread {}: the port has no TX rings bound", job.index);
+    }
+    if job.first_ring_only {
+        rings.end = rings.start + 1;
+    }
+    let max = port.tx_ring(rings.start).max_frame();
+    if job.maker.len() > max {
+        bail!(
+            "frame length {} exceeds the {max} bytes a netmap buffer carries",
+            job.maker.len()
+        );
+    }
+    let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
+    let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
+    let mut budget: u64 = 0;
+    let (mut sent, mut bytes, mut events) = (0u64, 0u64, 0u64);
+    let timeout = Some(Duration::from_millis(2000));
+    ctrs.set_tic(Instant::now());
+    if let Some(p) = pacer.as_mut() {
+        p.start = Instant::now();
+    }
+    'outer: while !stopped() && (job.quota == 0 || sent < job.quota) {
+        if let Some(p) = pacer.as_mut() {
+            if budget == 0 {
+                budget = p.next_batch();
+                if stopped() {
+                    break;
+                }
+            }
+        }
+        let rev = port.poll(Events::OUT, timeout)?;
+        if rev.contains(Events::ERR) {
+            bail!(
+                "thread {}: poll reported POLLERR on the TX rings",
+                job.index
+            );
+        }
+        if rev.is_empty() {
+            eprintln!(
+                "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
+                job.index
+            );
+            continue;
+        }
+        for r in rings.clone() {
+            let mut limit = burst;
+            if pacer.is_some() {
+                limit = limit.min(budget);
+            }
+            if job.quota > 0 {
+                limit = limit.min(job.quota - sent);
+            }
+            let mut ring = port.tx_ring(r);
+            if ring.is_full() {
+                continue;
+            }
+            job.maker.next_batch_len();
+            let (m, b) = fill(&mut ring, &mut job, limit as u32);
+            sent += m as u64;
+            bytes += b;
+            if m > 0 {
+                events += 1;
+            }
+            ctrs.publish(sent, bytes, events);
+            if pacer.is_some() {
+                budget -= m as u64;
+                if budget == 0 {
+                    continue 'outer;
+                }
+            }
+            if job.quota > 0 && sent >= job.quota {
+                break 'outer;
+            }
+        }
+    }
+    drain(&mut port)?;
+    ctrs.set_toc(Instant::now());
+    Ok(Diag::of(&port))
+}
+
+/// Fills up to `limit` free slots of `ring`; returns (frames, bytes).
+fn fill(ring: &mut nmxdp::TxRing<'_>, job: &mut VaryJob, limit: u32) -> (u32, u64) {
+    // SAFETY: the pointer is only printed by -X, never dereferenced.
+    let ring_addr = unsafe { ring.as_raw() } as usize;
+    let mut batch = ring.batch();
+    let n = batch.remaining().min(limit);
+    let mut bytes = 0u64;
+    for k in 0..n {
+        let Some(mut slot) = batch.slot() else { break };
+        let len = if job.rubbish {
+            job.maker.len()
+        } else {
+            job.maker.emit(slot.buf_mut())
+        };
+        if job.dump {
+            let (i, idx, flags) = (slot.index(), slot.buf_idx().unwrap_or(0), slot.flags());
+            dump::print(ring_addr, i, idx, flags, &slot.buf_mut()[..len]);
+        }
+        if k + 1 == n {
+            slot.set_flags(NS_REPORT);
+        }
+        slot.send(len);
+        bytes += len as u64;
+    }
+    drop(batch);
+    if n < limit {
+        let t = ring.tail();
+        ring.set_cur(t);
+    }
+    (n, bytes)
+}
