@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use crate::config::{BindChoice, Config};
 use crate::error::{Error, Result};
 use crate::ifinfo::IfInfo;
+use crate::pipe::PipeTable;
 use crate::queue::{ring_bytes, QueueCtx, QueueKey, QueueSetup};
 use crate::region::Region;
 use crate::shared::{hold_queue, iface_key};
@@ -39,6 +40,8 @@ pub(crate) struct Engine {
     ports: usize,
     /// Buffers taken back from apps that lost them (see [`Region::recover_all`]).
     pub recovered_buffers: usize,
+    /// The process's netmap pipes (docs/architecture.md, "Pipes").
+    pub pipes: PipeTable,
 }
 
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
@@ -99,6 +102,7 @@ pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
                         bind_mode: None,
                         ports: 0,
                         recovered_buffers: 0,
+                        pipes: PipeTable::default(),
                     }));
                     ENGINE.get().expect("set above, under the creation lock")
                 }

@@ -69,6 +69,7 @@ mod engine;
 pub mod error;
 pub mod ifinfo;
 pub mod name;
+mod pipe;
 mod port;
 pub mod probe;
 pub mod queue;

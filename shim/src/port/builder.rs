@@ -127,9 +127,21 @@ impl PortBuilder {
         self
     }
 
-    /// Which rings to bind.
+    /// Which rings to bind. A pipe end becomes part of the name (`eth0` with
+    /// `RegMode::PipeMaster(1)` opens `eth0{1`), as netmap translates the legacy pipe modes.
     pub fn mode(self, mode: RegMode) -> Self {
-        self.with(|s| (s.mode, s.ringid) = mode.raw())
+        self.with(|s| match mode {
+            RegMode::PipeMaster(i) | RegMode::PipeSlave(i) => {
+                let brace = if matches!(mode, RegMode::PipeMaster(_)) {
+                    '{'
+                } else {
+                    '}'
+                };
+                s.name = format!("{}{brace}{i}", s.name);
+                (s.mode, s.ringid) = (NR_REG_ALL_NIC, 0);
+            }
+            _ => (s.mode, s.ringid) = mode.raw(),
+        })
     }
 
     /// Registration flags (replacing those the name gave).
@@ -212,6 +224,16 @@ mod tests {
             assert_eq!(RegMode::from_raw(mode, ring), Some(m));
         }
         assert_eq!(RegMode::from_raw(99, 0), None);
+    }
+
+    #[test]
+    fn pipe_modes_become_names() {
+        let s = Port::builder("x").mode(RegMode::PipeSlave(3));
+        let s = s.spec().unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.mode, s.ringid),
+            ("x}3", NR_REG_ALL_NIC, 0)
+        );
     }
 
     #[test]

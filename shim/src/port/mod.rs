@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::abi::{
-    netmap_if, NR_MONITOR_RX, NR_MONITOR_TX, NR_NO_TX_POLL, NR_REG_ALL_NIC, NR_REG_NIC_SW,
-    NR_REG_NULL, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY,
-    NR_ZCOPY_MON,
+    netmap_if, NR_EXCLUSIVE, NR_MONITOR_RX, NR_MONITOR_TX, NR_NO_TX_POLL, NR_REG_ALL_NIC,
+    NR_REG_NIC_SW, NR_REG_NULL, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY,
+    NR_TX_RINGS_ONLY, NR_ZCOPY_MON,
 };
 use crate::engine::{current_netns, engine, unsupported, Modes, QueueRequest};
 use crate::error::{Error, Result};
 use crate::ifinfo::{if_info, IfInfo};
 use crate::name::{parse_port, PortSpec};
+use crate::pipe::{parse_pipe_name, PipeEnd, PipeName, PipeRequest};
 use crate::queue::{PortStats, QueueCtx, QueueKey, SyncStatus};
 use crate::region::{Region, GLOBAL_MEM_ID};
 use crate::ring::{busy, Held, Ring, RxRing, TxRing};
@@ -63,6 +64,8 @@ pub struct Port {
     rx_nap: Duration,
     /// The next wait for TX room (see `poll::TX_WAIT_FIRST`).
     tx_wait: Duration,
+    /// The pipe end of a pipe port (`NAME{ID`, `NAME}ID`); `tx` and `rx` are then empty.
+    pipe: Option<PipeEnd>,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -102,6 +105,9 @@ impl Port {
     /// Opens a parsed port, asking for `extra_bufs` extra buffers (netmap's `nr_extra_bufs`).
     pub fn open_spec(spec: PortSpec, extra_bufs: u32) -> Result<Port> {
         check_supported(&spec)?;
+        if let Some(name) = parse_pipe_name(&spec.name) {
+            return Self::open_pipe(spec, name?, extra_bufs);
+        }
         // A name that cannot work is reported before missing privileges, as netmap reports
         // ENXIO to anyone allowed to open /dev/netmap.
         let info = if_info(&spec.name)?;
@@ -185,6 +191,7 @@ impl Port {
             rx_frames_seen: 0,
             rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
             tx_wait: poll::TX_WAIT_FIRST,
+            pipe: None,
         };
         port.rx_pollfds = port
             .rx
@@ -201,9 +208,111 @@ impl Port {
         Ok(port)
     }
 
+    /// Opens an end of a pipe (docs/architecture.md, "Pipes"). Any NAME works: netmap too serves
+    /// a pipe on a name that is no interface (it creates a VALE port for it). No privileges are
+    /// needed, as no kernel object is involved.
+    fn open_pipe(spec: PortSpec, name: PipeName, extra_bufs: u32) -> Result<Port> {
+        check_pipe_mode(&spec)?;
+        let mut eng = engine()?;
+        let region = eng.region;
+        let cfg = eng.cfg.clone();
+        let req = PipeRequest {
+            name,
+            tx: spec.flags & NR_RX_RINGS_ONLY == 0,
+            rx: spec.flags & NR_TX_RINGS_ONLY == 0,
+            exclusive: spec.flags & NR_EXCLUSIVE != 0,
+            tx_slots: spec.conf.tx_slots,
+            rx_slots: spec.conf.rx_slots,
+        };
+        let end = eng.pipes.open(region, cfg.slots, req)?;
+        let nifp_off = match region.alloc_if() {
+            Ok(o) => o,
+            Err(e) => {
+                eng.pipes.close(end);
+                return Err(e);
+            }
+        };
+        eng.port_opened();
+        drop(eng);
+        let (tx_slots, rx_slots) = end.slots();
+        let info = IfInfo {
+            name: spec.name.clone(),
+            ifindex: 0,
+            mtu: region.layout.max_frame().saturating_sub(14),
+            mac: [0; 6],
+            is_up: true,
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_ring_size: Some(rx_slots),
+            tx_ring_size: Some(tx_slots),
+            driver: Some("pipe".to_string()),
+        };
+        let mut port = Port {
+            first_tx: if end.tx { 0 } else { 1 },
+            first_rx: if end.rx { 0 } else { 1 },
+            tx_slots,
+            rx_slots,
+            no_tx_poll: spec.flags & NR_NO_TX_POLL != 0,
+            spec,
+            info,
+            region,
+            nifp_off,
+            tx: Vec::new(),
+            rx: Vec::new(),
+            modes: Modes {
+                xdp: None,
+                method: None,
+                bind: crate::xsk::BindMode::Copy,
+            },
+            extra_bufs: 0,
+            ntx: 1,
+            nrx: 1,
+            rx_pollfds: Vec::new(),
+            rx_frames_seen: 0,
+            rx_nap: Duration::ZERO,
+            tx_wait: poll::TX_WAIT_FIRST,
+            pipe: None,
+        };
+        port.rx_pollfds = end
+            .wake_fds()
+            .into_iter()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        port.pipe = Some(end);
+        port.write_nifp();
+        port.extra_bufs = port.give_extra_bufs(extra_bufs);
+        Ok(port)
+    }
+
     /// Fills this port's `netmap_if`: unbound rings have offset 0 (docs/netmap-compat.md,
     /// "Register modes and flags").
     fn write_nifp(&mut self) {
+        if let Some(end) = &self.pipe {
+            // A pipe end has one ring per direction and no host rings. The RX ring's offset is
+            // also written one entry further, where API 11-13 binaries look for it (they skip
+            // one host TX ring whatever ni_host_tx_rings says).
+            let (t, r) = end.ring_offsets();
+            let rel = |on: bool, off: u64| {
+                if on {
+                    (off - self.nifp_off) as isize
+                } else {
+                    0
+                }
+            };
+            let (t, r) = (rel(end.tx, t), rel(end.rx, r));
+            let mut hdr = netmap_if {
+                ni_tx_rings: 1,
+                ni_rx_rings: 1,
+                ..Default::default()
+            };
+            hdr.set_name(&self.info.name);
+            self.nifp().write(hdr, &[t, r, r, 0]);
+            return;
+        }
         let nifp = self.nifp();
         let rx_base = (self.ntx + 1) as usize;
         let mut ofs = vec![0isize; rx_base + self.nrx as usize + 1];
@@ -272,6 +381,7 @@ impl Port {
 
     /// Registration results, as NIOCCTRL/REGISTER writes them back.
     pub fn registration(&self) -> Registration {
+        let host = if self.pipe.is_some() { 0 } else { 1 };
         Registration {
             nr_offset: self.nifp_off,
             nr_memsize: self.region.layout.memsize,
@@ -279,8 +389,8 @@ impl Port {
             nr_rx_slots: self.rx_slots,
             nr_tx_rings: self.ntx as u16,
             nr_rx_rings: self.nrx as u16,
-            nr_host_tx_rings: 1,
-            nr_host_rx_rings: 1,
+            nr_host_tx_rings: host,
+            nr_host_rx_rings: host,
             nr_mem_id: GLOBAL_MEM_ID,
             nr_extra_bufs: self.extra_bufs,
         }
@@ -298,12 +408,20 @@ impl Port {
 
     /// Netmap indices of the bound TX rings (first..=last); empty when none.
     pub fn tx_rings(&self) -> std::ops::Range<u32> {
-        self.first_tx..self.first_tx + self.tx.len() as u32
+        let n = match &self.pipe {
+            Some(end) => end.tx as u32,
+            None => self.tx.len() as u32,
+        };
+        self.first_tx..self.first_tx + n
     }
 
     /// Netmap indices of the bound RX rings (first..=last); empty when none.
     pub fn rx_rings(&self) -> std::ops::Range<u32> {
-        self.first_rx..self.first_rx + self.rx.len() as u32
+        let n = match &self.pipe {
+            Some(end) => end.rx as u32,
+            None => self.rx.len() as u32,
+        };
+        self.first_rx..self.first_rx + n
     }
 
     /// A view of TX ring `i` (a netmap ring index in [`Port::tx_rings`]).
@@ -372,21 +490,42 @@ impl Port {
     }
 
     fn tx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
+        self.no_pipe_views()?;
         i.checked_sub(self.first_tx)
             .and_then(|k| self.tx.get(k as usize))
             .ok_or_else(|| not_bound("TX", i, self.tx_rings()))
     }
 
     fn rx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
+        self.no_pipe_views()?;
         i.checked_sub(self.first_rx)
             .and_then(|k| self.rx.get(k as usize))
             .ok_or_else(|| not_bound("RX", i, self.rx_rings()))
+    }
+
+    /// Rust ring views are built over NIC queues only so far; a pipe's rings are reached
+    /// through [`Port::netmap_if`], as C apps reach them.
+    fn no_pipe_views(&self) -> Result<()> {
+        if self.pipe.is_none() {
+            return Ok(());
+        }
+        Err(Error::new(
+            libc::EOPNOTSUPP,
+            format!(
+                "{}: Rust ring views of pipe rings are not available yet: use the rings of Port::netmap_if() with sync_tx/sync_rx/poll",
+                self.info.name
+            ),
+        ))
     }
 
     /// NIOCTXSYNC: transmit `[hwcur, head)` of every bound TX ring and reclaim completed slots.
     /// Like netmap, a ring with bad head/cur is re-initialised and the call still succeeds;
     /// a device that went away or down is an error (EIO).
     pub fn sync_tx(&mut self) -> Result<()> {
+        if let Some(end) = &self.pipe {
+            end.txsync();
+            return Ok(());
+        }
         let mut down = false;
         for c in &self.tx {
             down |= c.txsync() == SyncStatus::DeviceError;
@@ -396,6 +535,10 @@ impl Port {
 
     /// NIOCRXSYNC: return released slots to the kernel and pick up received packets.
     pub fn sync_rx(&mut self) -> Result<()> {
+        if let Some(end) = &self.pipe {
+            end.rxsync();
+            return Ok(());
+        }
         let mut down = false;
         for c in &self.rx {
             down |= c.rxsync() == SyncStatus::DeviceError;
@@ -420,6 +563,14 @@ impl Port {
     /// Counters summed over this port's queues.
     pub fn stats(&self) -> PortStats {
         let mut s = PortStats::default();
+        if let Some(end) = &self.pipe {
+            let [tp, tb, rp, rb] = end.counts();
+            s.tx_packets = tp;
+            s.tx_bytes = tb;
+            s.rx_packets = rp;
+            s.rx_bytes = rb;
+            return s;
+        }
         for c in self.queues() {
             s.add(&c.counters);
         }
@@ -443,8 +594,14 @@ impl Port {
         sum
     }
 
-    /// AF_XDP socket fds (one per queue), for callers that build their own event loops.
+    /// The fds a sleeper on this port waits on, for callers that build their own event loops:
+    /// the AF_XDP sockets (one per queue) of a NIC port; the eventfds of a pipe end, which the
+    /// peer signals when it publishes frames or gives room back to an end that said it sleeps
+    /// ([`Port::wait_plan`] says so).
     pub fn socket_fds(&self) -> Vec<i32> {
+        if let Some(end) = &self.pipe {
+            return end.wake_fds();
+        }
         self.queues().into_iter().map(|c| c.fd()).collect()
     }
 }
@@ -499,9 +656,13 @@ impl Drop for Port {
         };
         self.tx.clear();
         self.rx.clear();
+        let pipe = self.pipe.take();
         if let Ok(mut eng) = engine() {
             for (k, t, r) in keys {
                 eng.release(k, t, r);
+            }
+            if let Some(end) = pipe {
+                eng.pipes.close(end);
             }
             eng.region.free_if(self.nifp_off);
             eng.port_closed();
@@ -512,6 +673,9 @@ impl Drop for Port {
 /// What PORT_INFO_GET reports for `spec` without registering it (rings, slots, memory).
 pub fn port_info(spec: &PortSpec) -> Result<Registration> {
     check_supported(spec)?;
+    if let Some(name) = parse_pipe_name(&spec.name) {
+        return pipe_registration(spec, &name?);
+    }
     let info = if_info(&spec.name)?;
     check_mode(spec)?;
     let eng = engine()?;
@@ -523,11 +687,52 @@ pub fn port_info(spec: &PortSpec) -> Result<Registration> {
 /// of a request that fails later for another reason gives the errno a registration would.
 pub fn check_registration(spec: &PortSpec) -> Result<Registration> {
     check_supported(spec)?;
+    if let Some(name) = parse_pipe_name(&spec.name) {
+        return pipe_registration(spec, &name?);
+    }
     let info = if_info(&spec.name)?;
     check_mode(spec)?;
     let eng = engine()?;
     bound_queues(spec, &info)?;
     Ok(registration_for(spec, &info, &eng.cfg, &eng.region.layout))
+}
+
+/// What registering pipe end `name` would report (its checks, and the slots the pipe has or
+/// would get), without creating it.
+fn pipe_registration(spec: &PortSpec, name: &PipeName) -> Result<Registration> {
+    check_pipe_mode(spec)?;
+    let eng = engine()?;
+    let (tx, rx) = eng
+        .pipes
+        .slots_for(name, eng.cfg.slots, spec.conf.tx_slots, spec.conf.rx_slots);
+    Ok(Registration {
+        nr_offset: 0,
+        nr_memsize: eng.region.layout.memsize,
+        nr_tx_slots: tx,
+        nr_rx_slots: rx,
+        nr_tx_rings: 1,
+        nr_rx_rings: 1,
+        nr_host_tx_rings: 0,
+        nr_host_rx_rings: 0,
+        nr_mem_id: GLOBAL_MEM_ID,
+        nr_extra_bufs: 0,
+    })
+}
+
+/// netmap serves pipes in the modes that name hardware rings only; a pipe end has one ring pair,
+/// ring 0.
+fn check_pipe_mode(spec: &PortSpec) -> Result<()> {
+    match (spec.mode, spec.ringid) {
+        (NR_REG_ALL_NIC, _) | (NR_REG_ONE_NIC, 0) => Ok(()),
+        (NR_REG_ONE_NIC, r) => Err(Error::new(
+            libc::EINVAL,
+            format!("{}: ring {r} does not exist, a pipe end has one ring pair: use -0 or no ring suffix", spec.name),
+        )),
+        (m, _) => Err(Error::new(
+            libc::EINVAL,
+            format!("{}: register mode {m} is not valid for a pipe, netmap accepts the hardware-ring modes only (NAME{{ID or NAME{{ID-0)", spec.name),
+        )),
+    }
 }
 
 fn registration_for(
@@ -663,15 +868,11 @@ fn check_privileges() -> Result<()> {
 }
 
 fn check_supported(spec: &PortSpec) -> Result<()> {
-    if spec.name.starts_with("vale") && spec.name.contains(':') {
+    // A pipe on a VALE port needs no switch: the pipe is all there is (see Port::open_pipe).
+    let pipe = parse_pipe_name(&spec.name).is_some();
+    if !pipe && spec.name.starts_with("vale") && spec.name.contains(':') {
         return Err(unsupported(&format!(
             "{}: VALE switch ports need the netmap kernel module; nmxdp serves NIC ports only (use netmap:IFACE)",
-            spec.name
-        )));
-    }
-    if spec.name.contains('{') || spec.name.contains('}') {
-        return Err(unsupported(&format!(
-            "{}: netmap pipes are not available in nmxdp yet (use a veth pair instead)",
             spec.name
         )));
     }

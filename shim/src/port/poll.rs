@@ -39,6 +39,7 @@ pub const TX_WAIT: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitPlan {
     /// Sleep on the port's RX sockets ([`Port::socket_fds`]): a packet's arrival ends the sleep.
+    /// For a pipe end, its eventfds: the peer's publication or release ends the sleep.
     pub watch_rx: bool,
     /// Sleep at most this long (None: until a watched socket or the caller's timeout).
     pub cap: Option<Duration>,
@@ -62,6 +63,9 @@ impl Port {
     fn ready(&mut self, events: Events) -> Events {
         let want_tx = events.contains(Events::OUT);
         let want_rx = events.contains(Events::IN);
+        if self.pipe.is_some() {
+            return self.pipe_ready(want_tx, want_rx);
+        }
         let mut revents = Events::empty();
         if want_tx || !self.no_tx_poll {
             for c in &self.tx {
@@ -94,6 +98,39 @@ impl Port {
         revents
     }
 
+    /// [`Port::ready`] of a pipe end: the same steps, over the pipe's rings.
+    fn pipe_ready(&mut self, want_tx: bool, want_rx: bool) -> Events {
+        let no_tx_poll = self.no_tx_poll;
+        let Some(end) = self.pipe.as_mut() else {
+            return Events::empty();
+        };
+        end.disarm();
+        let mut revents = Events::empty();
+        let bad = |s: SyncStatus| s == SyncStatus::Reinit;
+        if end.tx && (want_tx || !no_tx_poll) {
+            let (status, ready) = end.txsync();
+            if bad(status) {
+                revents |= Events::ERR;
+            }
+            if want_tx && ready {
+                revents |= Events::OUT;
+            }
+        }
+        if end.rx && want_rx {
+            let (status, ready) = end.rxsync();
+            if bad(status) {
+                revents |= Events::ERR;
+            }
+            if ready {
+                revents |= Events::IN;
+            }
+        }
+        if !end.tx && !end.rx {
+            revents |= Events::ERR;
+        }
+        revents
+    }
+
     /// Frames received on this port's RX queues so far, by any sync (poll, ioctl, Rust API).
     pub(super) fn rx_frames(&self) -> u64 {
         self.rx
@@ -117,9 +154,20 @@ impl Port {
     ///
     /// A wait for TX room kicks transmissions still queued and sleeps [`TX_WAIT_FIRST`], twice
     /// as long each time no room appeared, up to [`TX_WAIT`].
+    ///
+    /// A pipe end asks its peer to signal its eventfds ([`Port::socket_fds`]) at the next
+    /// publication (for input) or release (for room), then sleeps on them with no cap; if the
+    /// peer moved in between, the plan is a zero-length sleep.
     pub fn wait_plan(&mut self, events: Events) -> WaitPlan {
         let want_tx = events.contains(Events::OUT);
         let want_rx = events.contains(Events::IN);
+        if let Some(end) = self.pipe.as_mut() {
+            let moved = end.arm(want_rx, want_tx);
+            return WaitPlan {
+                watch_rx: !moved,
+                cap: moved.then_some(Duration::ZERO),
+            };
+        }
         if want_rx {
             let frames = self.rx_frames();
             let since = frames.wrapping_sub(self.rx_frames_seen);

@@ -1,0 +1,273 @@
+//! netmap pipes within one process (docs/architecture.md, "Pipes"). Every test but the last
+//! runs unprivileged (pipes involve no interface and no XDP); `nic_buffers_swapped_into_a_pipe`
+//! needs root (a veth pair). The tests share one region, so they take turns (pool audits).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nmxdp::abi::{netmap_ring, ring_ofs_ptr, NS_BUF_CHANGED};
+use nmxdp::shm::SharedRing;
+use nmxdp::{Events, Port};
+
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A port's TX ring 0 and RX ring 0 as C sees them (`NETMAP_TXRING`, `NETMAP_RXRING`).
+struct Raw {
+    tx: SharedRing,
+    rx: SharedRing,
+}
+
+fn raw(port: &Port) -> Raw {
+    let nifp = port.netmap_if();
+    // SAFETY: the netmap_if and its rings stay mapped while the port is open; the offsets are
+    // the ones nmxdp wrote.
+    unsafe {
+        let ofs = ring_ofs_ptr(nifp);
+        let base = nifp.cast::<u8>();
+        let ring = |i: usize| {
+            let p = base.offset(*ofs.add(i)).cast::<netmap_ring>();
+            SharedRing::new(p, (*p).num_slots)
+        };
+        let rx_at = ((*nifp).ni_tx_rings + (*nifp).ni_host_tx_rings) as usize;
+        Raw {
+            tx: ring(0),
+            rx: ring(rx_at),
+        }
+    }
+}
+
+/// `NETMAP_BUF(ring, idx)`: the first 16 bytes, as two u64.
+fn buf_words(ring: SharedRing, idx: u32) -> *mut [u64; 2] {
+    // SAFETY: reads the ring header's buffer offset and size.
+    let (ofs, size) = unsafe { ((*ring.as_ptr()).buf_ofs, (*ring.as_ptr()).nr_buf_size) };
+    let p = ring.as_ptr().cast::<u8>();
+    p.wrapping_offset(ofs as isize + idx as isize * size as isize)
+        .cast()
+}
+
+/// Sends frames `seq..seq+n` (sequence number and buffer index in the first 16 bytes).
+fn send(port: &mut Port, r: &Raw, seq: &mut u64, n: u64, poll: bool) {
+    let end = *seq + n;
+    while *seq < end {
+        let t = r.tx;
+        let (mut h, tail) = (t.head(), t.tail());
+        while h != tail && *seq < end {
+            let idx = t.buf_idx(h);
+            // SAFETY: slot h is the app's, so is its buffer.
+            unsafe { buf_words(t, idx).write_unaligned([*seq, idx as u64]) };
+            t.set_len(h, 60);
+            *seq += 1;
+            h = if h + 1 == t.num_slots() { 0 } else { h + 1 };
+        }
+        t.set_head_cur(h);
+        if poll {
+            port.poll(Events::OUT, Some(Duration::from_secs(10)))
+                .unwrap();
+        } else {
+            port.sync_tx().unwrap();
+        }
+    }
+    port.sync_tx().unwrap();
+}
+
+/// Receives `n` frames, checking order from `seq` and that each slot's buffer is the one the
+/// writer filled (zero-copy). Returns how many slots carried NS_BUF_CHANGED.
+fn recv(port: &mut Port, r: &Raw, seq: &mut u64, n: u64, poll: bool) -> u64 {
+    let end = *seq + n;
+    let mut changed = 0;
+    while *seq < end {
+        if poll {
+            let ev = port
+                .poll(Events::IN, Some(Duration::from_secs(10)))
+                .unwrap();
+            assert!(ev.contains(Events::IN), "no frame within 10 s at {}", *seq);
+        } else {
+            port.sync_rx().unwrap();
+        }
+        let x = r.rx;
+        let (mut h, tail) = (x.head(), x.tail());
+        while h != tail {
+            let s = x.slot(h);
+            // SAFETY: slot h is the app's, so is its buffer.
+            let [got, idx] = unsafe { buf_words(x, s.buf_idx).read_unaligned() };
+            assert_eq!(got, *seq, "frame out of order");
+            assert_eq!(idx, s.buf_idx as u64, "the frame moved to another buffer");
+            assert_eq!(s.len, 60);
+            changed += (s.flags & NS_BUF_CHANGED != 0) as u64;
+            *seq += 1;
+            h = if h + 1 == x.num_slots() { 0 } else { h + 1 };
+        }
+        x.set_head_cur(h);
+    }
+    port.sync_rx().unwrap();
+    changed
+}
+
+fn free_buffers() -> usize {
+    nmxdp::pool_audit().unwrap().0[0]
+}
+
+fn stream(name: &str, frames: u64, poll: bool) {
+    let _t = turn();
+    let free = free_buffers();
+    let mut master = Port::open(&format!("netmap:{name}{{1")).unwrap();
+    let mut slave = Port::open(&format!("netmap:{name}}}1")).unwrap();
+    let reg = master.registration();
+    assert_eq!((reg.nr_tx_rings, reg.nr_rx_rings), (1, 1));
+    assert_eq!((reg.nr_host_tx_rings, reg.nr_host_rx_rings), (0, 0));
+    assert_eq!(reg.nr_mem_id, 1);
+    let changed = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let r = raw(&slave);
+            let mut seq = 0;
+            recv(&mut slave, &r, &mut seq, frames, poll)
+        });
+        let r = raw(&master);
+        let mut seq = 0;
+        send(&mut master, &r, &mut seq, frames, poll);
+        h.join().unwrap()
+    });
+    assert_eq!(changed, frames, "every moved slot carries NS_BUF_CHANGED");
+    let st = master.stats();
+    assert_eq!(st.tx_packets, frames);
+    assert_eq!(slave.stats().rx_packets, frames);
+    drop(master);
+    drop(slave);
+    assert_eq!(free_buffers(), free, "the pipe gave its buffers back");
+}
+
+#[test]
+fn a_million_frames_in_order_zero_copy_busy_wait() {
+    stream("bw", 1_000_000, false);
+}
+
+#[test]
+fn a_million_frames_in_order_zero_copy_with_poll() {
+    stream("pw", 1_000_000, true);
+}
+
+#[test]
+fn poll_wakes_a_sleeping_slave() {
+    let _t = turn();
+    let mut master = Port::open("netmap:wk{0").unwrap();
+    let mut slave = Port::open("netmap:wk}0").unwrap();
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            // Nothing is there: this sleeps until the master's txsync signals it.
+            let ev = slave
+                .poll(Events::IN, Some(Duration::from_secs(30)))
+                .unwrap();
+            assert!(ev.contains(Events::IN));
+            let r = raw(&slave);
+            let mut seq = 0;
+            recv(&mut slave, &r, &mut seq, 1, false);
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let r = raw(&master);
+        let mut seq = 0;
+        send(&mut master, &r, &mut seq, 1, false);
+        h.join().unwrap();
+    });
+    // And the other way round: a master that waits for room wakes when the slave releases.
+    let r = raw(&master);
+    let mut seq = 0;
+    let n = r.tx.num_slots() as u64 - 1;
+    send(&mut master, &r, &mut seq, n, false);
+    assert_eq!(r.tx.head(), r.tx.tail(), "the ring is full");
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let ev = master
+                .poll(Events::OUT, Some(Duration::from_secs(30)))
+                .unwrap();
+            assert!(ev.contains(Events::OUT));
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let r = raw(&slave);
+        let mut got = 0;
+        recv(&mut slave, &r, &mut got, n, false);
+        h.join().unwrap();
+    });
+}
+
+#[test]
+fn exclusive_opens_and_ebusy() {
+    let _t = turn();
+    // netmap's rule: /x on an end in use, or any open of an end held with /x, is EBUSY.
+    let a = Port::open("netmap:ex{1/x").unwrap();
+    let e = Port::open("netmap:ex{1")
+        .err()
+        .expect("second open of an /x end");
+    assert_eq!(e.errno(), libc::EBUSY, "{e}");
+    let e = Port::open("netmap:ex{1/x").err().expect("second /x open");
+    assert_eq!(e.errno(), libc::EBUSY);
+    // The other end is free.
+    let b = Port::open("netmap:ex}1").unwrap();
+    let e = Port::open("netmap:ex}1/x")
+        .err()
+        .expect("/x on an end in use");
+    assert_eq!(e.errno(), libc::EBUSY);
+    // Without /x, an end may be open twice (netmap shares rings between fds).
+    let b2 = Port::open("netmap:ex}1").unwrap();
+    drop((a, b, b2));
+    // All closed: /x is granted again.
+    let _a = Port::open("netmap:ex{1/x").unwrap();
+}
+
+#[test]
+fn bad_names_and_memory_ids() {
+    let _t = turn();
+    for (name, errno) in [
+        ("netmap:x{1@2", libc::EINVAL),
+        ("netmap:x{1-1", libc::EINVAL),
+        ("netmap:x{1^", libc::EINVAL),
+    ] {
+        let e = Port::open(name)
+            .err()
+            .unwrap_or_else(|| panic!("{name} opened"));
+        assert_eq!(e.errno(), errno, "{name}: {e}");
+    }
+    // @1 is the one region, and -0 is the pipe's only ring.
+    let p = Port::open("netmap:x{1-0@1").unwrap();
+    assert_eq!(p.registration().nr_mem_id, 1);
+    // @conf sizes the rings of the end that creates the pipe; the peer's twins match.
+    drop(p);
+    let m = Port::open("netmap:cf{2@conf:tx-slots=256,rx-slots=128").unwrap();
+    let s = Port::open("netmap:cf}2").unwrap();
+    let (mr, sr) = (m.registration(), s.registration());
+    assert_eq!((mr.nr_tx_slots, mr.nr_rx_slots), (256, 128));
+    assert_eq!((sr.nr_tx_slots, sr.nr_rx_slots), (128, 256));
+}
+
+#[test]
+fn closing_one_end_while_the_other_reads() {
+    let _t = turn();
+    let free = free_buffers();
+    let mut slave = Port::open("netmap:cl}5").unwrap();
+    let mut seq = 0;
+    {
+        let mut master = Port::open("netmap:cl{5").unwrap();
+        let r = raw(&master);
+        send(&mut master, &r, &mut seq, 10, false);
+    }
+    // The frames the master queued before closing are still there, then nothing: no error.
+    let r = raw(&slave);
+    let mut got = 0;
+    recv(&mut slave, &r, &mut got, 10, true);
+    let ev = slave
+        .poll(Events::IN, Some(Duration::from_millis(100)))
+        .unwrap();
+    assert!(ev.is_empty(), "{ev:?}");
+    slave.sync_rx().unwrap();
+    // A master reopening finds the pipe as it was and can send again.
+    let mut master = Port::open("netmap:cl{5").unwrap();
+    let rm = raw(&master);
+    send(&mut master, &rm, &mut seq, 5, false);
+    recv(&mut slave, &r, &mut got, 5, true);
+    drop(master);
+    drop(slave);
+    assert_eq!(free_buffers(), free);
+}
