@@ -454,6 +454,27 @@ impl EpSet {
             .any(|m| !m.fired && m.events & EPOLLOUT as u32 != 0)
     }
 
+    /// Before sleeping: the pipe ends among the members ask their peers to signal the eventfds
+    /// whose duplicates are in the kernel's set ([`nmxdp::Port::arm_wakeup`]). True when a peer
+    /// moved meanwhile (look again instead of sleeping).
+    fn arm_pipes(&self) -> bool {
+        let mut gone: Vec<NmFile> = Vec::new();
+        let mut moved = false;
+        for m in self.lock().iter().filter(|m| !m.fired) {
+            let Some(file) = m.file.upgrade() else {
+                continue;
+            };
+            if let Some(port) = file.lock().port.as_mut() {
+                moved |= port.arm_wakeup(netmap_events(poll_of_epoll(m.events)));
+            }
+            if let Some(last) = Arc::into_inner(file) {
+                gone.push(last);
+            }
+        }
+        drop(gone);
+        moved
+    }
+
     /// Netmap steps on the members; fills `out` with the ready ones. Returns how many.
     fn step(&self, epfd: c_int, out: &mut [epoll_event]) -> usize {
         // A file whose last fd another thread closed meanwhile is dropped here, after the set's
@@ -765,6 +786,9 @@ pub unsafe fn epoll_wait(
         }
         if deadline.expired() {
             return 0;
+        }
+        if set.arm_pipes() {
+            continue;
         }
         let cap = set.wants_out().then_some(tx_wait);
         tx_wait = (tx_wait * 2).min(TX_WAIT);

@@ -348,9 +348,13 @@ fn legacy_requests() {
     let before = n;
     assert_eq!(call(&f, NIOCREGIF, &mut n), ENXIO);
     assert_eq!(n, before);
-    // Pipes are names; nmxdp has none.
+    // The legacy pipe modes open pipe lo{1 (the kernel appends {N to the name): one ring pair.
+    let p = NmFile::new();
     let mut n = legacy_req("lo", NR_REG_PIPE_MASTER, 1);
-    assert_eq!(call(&f, NIOCREGIF, &mut n), EOPNOTSUPP);
+    assert_eq!(call(&p, NIOCREGIF, &mut n), 0);
+    assert_eq!((n.nr_tx_rings, n.nr_rx_rings, n.nr_arg2), (1, 1, 1));
+    assert!(n.nr_tx_slots > 0 && n.nr_tx_slots == n.nr_rx_slots);
+    drop(p.clear_registration());
     // NIOCGINFO with and without a name.
     let mut n = legacy_req("lo", 0, 0);
     assert_eq!(call(&f, NIOCGINFO, &mut n), 0);

@@ -305,6 +305,16 @@ fn is_interface(name: &str) -> bool {
     !name.is_empty() && unsafe { libc::if_nametoindex(c.as_ptr()) } != 0
 }
 
+/// True when registering `name` would succeed: an interface, or a pipe (`NAME{ID`, `NAME}ID`:
+/// pipes need no interface).
+fn registers(name: &str) -> bool {
+    let pipe = name
+        .rfind('{')
+        .or_else(|| name.rfind('}'))
+        .is_some_and(|i| i > 0 && i + 1 < name.len());
+    pipe || is_interface(name)
+}
+
 const GUARD_NAME: &str = "nmxf-guard";
 
 /// Replaces a NIOCCTRL name that would register an existing interface.
@@ -313,7 +323,7 @@ fn keep_off_interfaces(name: &mut [c_char; NETMAP_REQ_IFNAMSIZ]) {
         .iter()
         .map(|&c| c as u8)
         .collect();
-    if is_interface(&c_string(&bytes)) {
+    if registers(&c_string(&bytes)) {
         set_c_name(name, GUARD_NAME).unwrap();
     }
 }
@@ -1194,8 +1204,13 @@ fn check_legacy(dm: &Pages, c: &LegacyCase) -> Check {
     n.nr_arg1 = c.arg1;
     n.nr_arg2 = c.arg2;
     // NIOCREGIF with nr_cmd 0 registers: never an existing interface.
-    if c.regif && c.cmd == 0 && is_interface(&legacy_spec(&n).name) {
+    if c.regif && c.cmd == 0 && registers(&legacy_spec(&n).name) {
         n.set_name(GUARD_NAME).unwrap();
+        // The legacy pipe modes would make GUARD_NAME a pipe name.
+        let mode = n.nr_flags & NR_REG_MASK;
+        if mode == NR_REG_PIPE_MASTER || mode == NR_REG_PIPE_SLAVE {
+            n.nr_flags = (n.nr_flags & !NR_REG_MASK) | NR_REG_ALL_NIC;
+        }
     }
     let addr = c.at.addr(dm, 0, NMREQ_LEN);
     dm.put(addr, &bytes_of(&n));

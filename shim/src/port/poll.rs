@@ -161,8 +161,8 @@ impl Port {
     pub fn wait_plan(&mut self, events: Events) -> WaitPlan {
         let want_tx = events.contains(Events::OUT);
         let want_rx = events.contains(Events::IN);
-        if let Some(end) = self.pipe.as_mut() {
-            let moved = end.arm(want_rx, want_tx);
+        if self.pipe.is_some() {
+            let moved = self.arm_wakeup(events);
             return WaitPlan {
                 watch_rx: !moved,
                 cap: moved.then_some(Duration::ZERO),
@@ -192,6 +192,17 @@ impl Port {
         WaitPlan {
             watch_rx: want_rx,
             cap,
+        }
+    }
+
+    /// For event loops that sleep on [`Port::socket_fds`] themselves (the C library's epoll): a
+    /// pipe end asks its peer to signal them at its next publication or release, as
+    /// [`Port::wait_plan`] does; true when the peer moved meanwhile, so the caller should look
+    /// again instead of sleeping. A NIC port's sockets need no asking: false.
+    pub fn arm_wakeup(&mut self, events: Events) -> bool {
+        match self.pipe.as_mut() {
+            Some(end) => end.arm(events.contains(Events::IN), events.contains(Events::OUT)),
+            None => false,
         }
     }
 
