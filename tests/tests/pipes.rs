@@ -271,3 +271,77 @@ fn closing_one_end_while_the_other_reads() {
     drop(slave);
     assert_eq!(free_buffers(), free);
 }
+
+/// The zero-copy load-balancer pattern: frames received on a NIC port are swapped into a pipe's
+/// TX ring (the pipe's buffers go to the NIC's RX ring), read on the other end; afterwards every
+/// buffer is back in the pool without the last-close recovery. Needs root (a veth pair).
+#[test]
+fn nic_buffers_swapped_into_a_pipe() {
+    nmxdp_tests::require_root();
+    let _t = turn();
+    let (audit, recovered) = nmxdp::pool_audit().unwrap();
+    let pair = nmxdp_tests::VethPair::new("pipe", 1);
+    let n = 2000u64;
+    let frames: Vec<Vec<u8>> = (0..n).map(|i| nmxdp_tests::frame(i, 60)).collect();
+    let got = pair.a.run(|| {
+        let mut nic = Port::open("netmap:va").unwrap();
+        let mut master = Port::open("netmap:va{0").unwrap();
+        let mut slave = Port::open("netmap:va}0").unwrap();
+        let (nr, mr, sr) = (raw(&nic), raw(&master), raw(&slave));
+        let mut seqs = Vec::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                pair.b.run(|| {
+                    let mut p = Port::open("netmap:vb").unwrap();
+                    nmxdp_tests::send_all(&mut p, 0, &frames);
+                })
+            });
+            let mut idle = 0;
+            while (seqs.len() as u64) < n && idle < 50 {
+                let ev = nic
+                    .poll(Events::IN, Some(Duration::from_millis(100)))
+                    .unwrap();
+                idle = if ev.contains(Events::IN) { 0 } else { idle + 1 };
+                master.sync_tx().unwrap();
+                let (rx, tx) = (nr.rx, mr.tx);
+                let (mut i, mut j) = (rx.head(), tx.head());
+                while i != rx.tail() && j != tx.tail() {
+                    let (a, b) = (rx.slot(i), tx.slot(j));
+                    tx.set_buf_idx(j, a.buf_idx);
+                    tx.set_len(j, a.len);
+                    tx.set_flags(j, NS_BUF_CHANGED);
+                    rx.set_buf_idx(i, b.buf_idx);
+                    rx.set_flags(i, NS_BUF_CHANGED);
+                    i = if i + 1 == rx.num_slots() { 0 } else { i + 1 };
+                    j = if j + 1 == tx.num_slots() { 0 } else { j + 1 };
+                }
+                rx.set_head_cur(i);
+                tx.set_head_cur(j);
+                master.sync_tx().unwrap();
+                slave.sync_rx().unwrap();
+                let x = sr.rx;
+                let mut h = x.head();
+                while h != x.tail() {
+                    let s = x.slot(h);
+                    let p = buf_words(x, s.buf_idx).cast::<u8>();
+                    // SAFETY: slot h is the app's, so is its buffer, of at least len bytes.
+                    let f = unsafe { std::slice::from_raw_parts(p, s.len as usize) };
+                    seqs.push(nmxdp_tests::seq_of(f).expect("a numbered frame"));
+                    h = if h + 1 == x.num_slots() { 0 } else { h + 1 };
+                }
+                x.set_head_cur(h);
+                slave.sync_rx().unwrap();
+            }
+        });
+        drop((nic, master, slave));
+        seqs
+    });
+    assert_eq!(got, (0..n).collect::<Vec<_>>(), "frames lost or reordered");
+    let (after, rec) = nmxdp::pool_audit().unwrap();
+    assert_eq!(after, audit, "buffers per owner after every port closed");
+    assert_eq!(
+        rec, recovered,
+        "buffers had to be recovered at the last close"
+    );
+    pair.assert_no_xdp();
+}
