@@ -1,6 +1,8 @@
 //! Test bed: network namespaces and veth pairs made by the test itself, always removed, and
 //! helpers to run code inside a namespace and to build and check numbered frames.
 
+pub mod bins;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::Command;

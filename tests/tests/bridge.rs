@@ -8,7 +8,6 @@
 //! peer's receive count), so no ring on the path can overflow and every count is exact.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
@@ -323,7 +322,7 @@ fn bridged(tag: &str, len: usize, n_ac: u64, n_ca: u64, runner: Runner) -> Outco
                 bridge_thread = Some(h);
             }
             Runner::Binary => {
-                let bin = bridge_binary();
+                let bin = nmxdp_tests::bins::bridge();
                 let total = total.to_string();
                 let mut c = Reaper(
                     Command::new("ip")
@@ -528,41 +527,6 @@ fn check_arrival(at: &str, r: &SideResult, sent: &[Vec<u8>], diag: &str) {
     }
 }
 
-/// `target/<profile>/bridge`, next to this test's `deps/` directory (`make test` and
-/// `cargo build --release -p bridge` build it; cargo does not build other packages' binaries
-/// for a test).
-fn bridge_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let profile_dir = deps.parent().expect("profile dir");
-    let bin = profile_dir.join("bridge");
-    assert!(
-        bin.exists(),
-        "{} missing: build it first (cargo build --release -p bridge, or make test)",
-        bin.display()
-    );
-    // A binary older than the bridge library this test links would test stale code.
-    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let newest_lib = std::fs::read_dir(deps)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with("libbridge-") && n.ends_with(".rlib")
-        })
-        .filter_map(|e| mtime(&e.path()))
-        .max();
-    if let (Some(lib), Some(b)) = (newest_lib, mtime(&bin)) {
-        assert!(
-            b >= lib,
-            "{} is older than the bridge library: rebuild it (cargo build --release -p bridge)",
-            bin.display()
-        );
-    }
-    bin
-}
-
 const N: u64 = 5000;
 
 #[test]
@@ -636,7 +600,7 @@ fn binary_with_count_both_directions() {
 
 #[test]
 fn binary_rejects_one_interface() {
-    let out = Command::new(bridge_binary())
+    let out = Command::new(nmxdp_tests::bins::bridge())
         .args(["-w", "0", "-i", "va"])
         .output()
         .expect("run bridge");

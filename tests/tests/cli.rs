@@ -3,26 +3,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use nmxdp_tests::bins::{c_app, nmxdp};
 use nmxdp_tests::{Netns, VethPair};
-
-/// target/<profile>/nmxdp, next to this test's deps/ directory.
-fn nmxdp_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("nmxdp");
-    assert!(
-        bin.exists(),
-        "{} missing: build the workspace first (make test does)",
-        bin.display()
-    );
-    bin
-}
 
 #[test]
 fn info_reports_queues_and_modes() {
     let pair = VethPair::new("cli", 2);
     let out = Command::new("ip")
         .args(["netns", "exec", &pair.a.name])
-        .arg(nmxdp_bin())
+        .arg(nmxdp())
         .args(["info", "va"])
         .output()
         .unwrap();
@@ -51,7 +40,7 @@ fn info_reports_queues_and_modes() {
 
     let bad = Command::new("ip")
         .args(["netns", "exec", &pair.a.name])
-        .arg(nmxdp_bin())
+        .arg(nmxdp())
         .args(["info", "nosuch0"])
         .output()
         .unwrap();
@@ -103,7 +92,7 @@ fn status_removes_dead_files_and_keeps_held_ones() {
     let before = inodes(&live);
 
     let status = || {
-        let out = Command::new(nmxdp_bin()).arg("status").output().unwrap();
+        let out = Command::new(nmxdp()).arg("status").output().unwrap();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -160,7 +149,7 @@ fn status_removes_stale_pins_and_keeps_live_ones() {
             live.join("prog").exists(),
             "the open port's program is pinned"
         );
-        let out = Command::new(nmxdp_bin()).arg("status").output().unwrap();
+        let out = Command::new(nmxdp()).arg("status").output().unwrap();
         assert!(out.status.success());
         assert!(!stale.exists(), "stale pins left: {}", stale.display());
         assert!(
@@ -181,7 +170,7 @@ fn info_and_status_print_json() {
     let run = |args: &[&str]| {
         let out = Command::new("ip")
             .args(["netns", "exec", &pair.a.name])
-            .arg(nmxdp_bin())
+            .arg(nmxdp())
             .args(args)
             .output()
             .unwrap();
@@ -207,7 +196,7 @@ fn info_and_status_print_json() {
     // A port open in this process shows up, with its queue and pid.
     pair.a.run(|| {
         let _port = nmxdp::Port::open("netmap:va").unwrap();
-        let out = Command::new(nmxdp_bin())
+        let out = Command::new(nmxdp())
             .args(["status", "--json"])
             .output()
             .unwrap();
@@ -221,31 +210,15 @@ fn info_and_status_print_json() {
     });
 }
 
-/// `target/c/nm_lib-plain` (mk/c.mk; make test builds it first).
-fn nm_lib_plain() -> PathBuf {
-    let bin = nmxdp_bin()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("c/nm_lib-plain");
-    assert!(
-        bin.exists(),
-        "{} missing: make target/c/nm_lib-plain (make test does)",
-        bin.display()
-    );
-    bin
-}
-
 #[test]
 fn exec_preloads_libnetmap() {
     let pair = VethPair::new("exec", 1);
-    let app = nm_lib_plain();
+    let app = c_app("nm_lib-plain", "nm_lib");
     // 1000 frames fit the receiver's ring and fill ring, so none is lost however the two
     // processes are scheduled.
     let rx = Command::new("ip")
         .args(["netns", "exec", &pair.b.name])
-        .arg(nmxdp_bin())
+        .arg(nmxdp())
         .args(["exec", "--"])
         .arg(&app)
         .args(["-i", "netmap:vb", "-f", "rx", "-n", "1000"])
@@ -256,7 +229,7 @@ fn exec_preloads_libnetmap() {
     std::thread::sleep(std::time::Duration::from_millis(700));
     let tx = Command::new("ip")
         .args(["netns", "exec", &pair.a.name])
-        .arg(nmxdp_bin())
+        .arg(nmxdp())
         .args(["exec", "--"])
         .arg(&app)
         .args(["-i", "netmap:va", "-f", "tx", "-n", "1000", "-l", "60"])
@@ -279,7 +252,7 @@ fn exec_preloads_libnetmap() {
     assert!(rxo.contains("received 1000"), "{rxo}");
 
     // Without the library nothing runs, and the message says where it looked and what to do.
-    let out = Command::new(nmxdp_bin())
+    let out = Command::new(nmxdp())
         .env("NMXDP_LIB", "/nonexistent/libnetmap.so")
         .args(["exec", "--"])
         .arg(&app)
@@ -292,7 +265,7 @@ fn exec_preloads_libnetmap() {
         "{err}"
     );
     // A program that does not exist: the system's reason.
-    let out = Command::new(nmxdp_bin())
+    let out = Command::new(nmxdp())
         .args(["exec", "--", "/nonexistent/app"])
         .output()
         .unwrap();

@@ -60,17 +60,6 @@ impl Holder {
     }
 }
 
-/// target/<profile>/nmxdp, built by `make test` before the tests run.
-fn nmxdp_bin() -> std::path::PathBuf {
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_nmxdp-hold")).with_file_name("nmxdp");
-    assert!(
-        bin.exists(),
-        "{} missing: build the workspace first (make test does)",
-        bin.display()
-    );
-    bin
-}
-
 fn send(pair: &VethPair, ring: u32, frames: &[Vec<u8>]) {
     pair.a.run(|| {
         let mut port = Port::open(&format!("netmap:va-{ring}/T")).unwrap();
@@ -130,7 +119,7 @@ fn two_processes_share_an_interface_and_a_third_gets_ebusy() {
     let _ = p2.finish_err();
 
     // nmxdp status (run in B's namespace) lists both holders with their socket counters.
-    let bin = nmxdp_bin();
+    let bin = nmxdp_tests::bins::nmxdp();
     {
         let out = Command::new("ip")
             .args(["netns", "exec", &pair.b.name])
@@ -210,7 +199,7 @@ fn after_sigkill_mid_traffic_the_queue_reopens_at_once() {
 fn status_in(ns: &Netns) -> String {
     let out = Command::new("ip")
         .args(["netns", "exec", &ns.name])
-        .arg(nmxdp_bin())
+        .arg(nmxdp_tests::bins::nmxdp())
         .arg("status")
         .output()
         .unwrap();
@@ -481,7 +470,7 @@ fn without_privileges_open_is_eperm_and_info_still_works() {
     );
     assert!(h.first.contains("CAP_NET_ADMIN"), "{}", h.first);
     let _ = h.finish_err();
-    let bin = nmxdp_bin();
+    let bin = nmxdp_tests::bins::nmxdp();
     {
         let out = Command::new("ip")
             .args(["netns", "exec", &pair.b.name])

@@ -8,10 +8,11 @@
 //! `make test` builds them all first.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use nmxdp_tests::bins::{c_app, libnetmap, pkt_gen};
 use nmxdp_tests::VethPair;
 use pkt_gen::latency::{parse_latency, warmup, Latency};
 
@@ -19,95 +20,6 @@ use pkt_gen::latency::{parse_latency, warmup, Latency};
 const N: u64 = 2000;
 /// Longest a run may take (a lost ping costs 100 ms; 2000 of them would be 200 s).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository root")
-        .to_path_buf()
-}
-
-/// `target/<profile>`, the parent of this test's `deps/` directory.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .to_path_buf()
-}
-
-fn mtime(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-/// `bin`, asserting it exists and is newer than every file of `sources` (directories are read
-/// one level deep): a stale binary would test old code.
-fn fresh(bin: PathBuf, sources: &[PathBuf], how: &str) -> PathBuf {
-    assert!(
-        bin.exists(),
-        "{} missing: build it first ({how})",
-        bin.display()
-    );
-    let newest = sources
-        .iter()
-        .flat_map(|s| {
-            if s.is_dir() {
-                std::fs::read_dir(s)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-                    .collect()
-            } else {
-                vec![s.clone()]
-            }
-        })
-        .filter_map(|p| mtime(&p))
-        .max();
-    if let (Some(src), Some(b)) = (newest, mtime(&bin)) {
-        assert!(
-            b >= src,
-            "{} is older than its sources: rebuild it ({how})",
-            bin.display()
-        );
-    }
-    bin
-}
-
-fn pkt_gen() -> PathBuf {
-    let root = repo_root();
-    fresh(
-        profile_dir().join("pkt-gen"),
-        &[root.join("examples/pkt-gen/src")],
-        "cargo build --release -p pkt-gen, or make test",
-    )
-}
-
-fn libnetmap() -> PathBuf {
-    let lib = profile_dir().join("libnetmap.so");
-    assert!(
-        lib.exists(),
-        "{} missing: build it first (cargo build --release -p netmap-ffi, or make test)",
-        lib.display()
-    );
-    lib
-}
-
-/// `nm_lib-plain` next to the profile directory (`target/c`, where mk/c.mk puts it).
-fn nm_lib_plain() -> PathBuf {
-    let root = repo_root();
-    fresh(
-        profile_dir()
-            .parent()
-            .expect("target dir")
-            .join("c/nm_lib-plain"),
-        &[
-            root.join("examples/c/nm_lib.c"),
-            root.join("examples/c/nm_frame.h"),
-        ],
-        "make target/c/nm_lib-plain, or make test",
-    )
-}
 
 /// A child process killed (and reaped) if the test leaves early.
 struct Running(Option<Child>);
@@ -289,7 +201,12 @@ fn c_ping(busy: bool) -> impl FnOnce(&str) -> Command {
         if busy {
             args.push("-B");
         }
-        in_ns(ns, Some(&libnetmap()), &nm_lib_plain(), &args)
+        in_ns(
+            ns,
+            Some(&libnetmap()),
+            &c_app("nm_lib-plain", "nm_lib"),
+            &args,
+        )
     }
 }
 

@@ -7,44 +7,13 @@
 //! make test).
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use nmxdp_tests::bins::pkt_gen;
 use nmxdp_tests::{Netns, VethPair};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// `target/<profile>/pkt-gen`, asserting it is newer than its sources.
-fn pkt_gen() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .join("pkt-gen");
-    let how = "cargo build --release -p pkt-gen, or make test";
-    assert!(
-        bin.exists(),
-        "{} missing: build it first ({how})",
-        bin.display()
-    );
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pkt-gen/src");
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let newest: Option<SystemTime> = std::fs::read_dir(&src)
-        .expect("pkt-gen sources")
-        .flatten()
-        .filter_map(|e| mtime(&e.path()))
-        .max();
-    if let (Some(s), Some(b)) = (newest, mtime(&bin)) {
-        assert!(
-            b >= s,
-            "{} is older than its sources: rebuild it ({how})",
-            bin.display()
-        );
-    }
-    bin
-}
 
 /// A pkt-gen started in a namespace, killed (and reaped) if the test leaves early.
 struct Running {
