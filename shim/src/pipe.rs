@@ -104,40 +104,57 @@ impl Drop for Hold<'_> {
     }
 }
 
-/// The writer's half of a channel: written only by the writer's syncs (except `sleeping`).
+/// A value alone on its cache line: each side writes its own lines only, and the lines one
+/// side reads are written only when something changes, so idle syncs move no line between CPUs.
 #[repr(C, align(64))]
 #[derive(Default)]
-struct WriterSide {
-    /// Held during a txsync.
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One side's private state (the writer's or the reader's), written only by its syncs.
+#[repr(C)]
+#[derive(Default)]
+struct Side {
+    /// Held during a sync of this side.
     busy: AtomicU32,
-    /// Next slot to hand over (netmap's TX `nr_hwcur`).
+    /// netmap's `nr_hwcur`: the writer's next slot to hand over, the reader's first slot not
+    /// released.
     hwcur: AtomicU32,
-    /// The TX ring's tail as the last txsync exposed it.
+    /// The ring's tail as the last sync exposed it.
     tail_seen: AtomicU32,
-    /// Slots before this one hold complete frames for the reader (netmap's RX `pipe_tail`).
-    published: AtomicU32,
-    /// The writer sleeps for room: the reader's next release must signal it.
-    sleeping: AtomicU32,
-    /// Frames and bytes handed over.
+    /// Frames and bytes handed over (writer only).
     frames: AtomicU64,
     bytes: AtomicU64,
 }
 
-/// The reader's half of a channel: written only by the reader's syncs (except `sleeping`).
-#[repr(C, align(64))]
+/// The writer's lines of a channel.
+#[repr(C)]
+#[derive(Default)]
+struct WriterSide {
+    own: Line<Side>,
+    /// Slots before this one hold complete frames for the reader (netmap's RX `pipe_tail`).
+    published: Line<AtomicU32>,
+    /// The writer sleeps for room: the reader's next release must signal it.
+    sleeping: Line<AtomicU32>,
+}
+
+/// The reader's lines of a channel.
+#[repr(C)]
 #[derive(Default)]
 struct ReaderSide {
-    /// Held during an rxsync.
-    busy: AtomicU32,
-    /// First slot the reader has not released (netmap's RX `nr_hwcur`).
-    hwcur: AtomicU32,
-    /// The RX ring's tail as the last rxsync exposed it.
-    tail_seen: AtomicU32,
+    own: Line<Side>,
     /// Where the writer's tail may go: the slot before the first unreleased one (netmap's TX
     /// `pipe_tail`).
-    released: AtomicU32,
+    released: Line<AtomicU32>,
     /// The reader sleeps for frames: the writer's next publication must signal it.
-    sleeping: AtomicU32,
+    sleeping: Line<AtomicU32>,
 }
 
 /// One direction of a pipe, as plain data (see the module documentation).
@@ -265,7 +282,7 @@ impl Pipe {
                 w: WriterSide::default(),
                 r: ReaderSide::default(),
             };
-            ch.w.tail_seen.store(n - 1, Ordering::Relaxed);
+            ch.w.own.tail_seen.store(n - 1, Ordering::Relaxed);
             ch.r.released.store(n - 1, Ordering::Relaxed);
             chans.push(ch);
         }
@@ -295,8 +312,8 @@ impl Pipe {
         let mut out = Vec::new();
         for (c, &(t, r)) in self.chan.iter().zip(&self.rings) {
             let n = c.slots;
-            let from = c.r.hwcur.load(Ordering::Acquire);
-            let upto = c.w.hwcur.load(Ordering::Acquire);
+            let from = c.r.own.hwcur.load(Ordering::Acquire);
+            let upto = c.w.own.hwcur.load(Ordering::Acquire);
             let reader_has = nm_ring_dist(n, from, upto);
             for k in 0..n {
                 let on_reader = nm_ring_dist(n, from, k) < reader_has;
@@ -332,13 +349,13 @@ impl Pipe {
     /// room the reader gave back. Returns the status and whether `cur != tail` after it.
     fn txsync(&self, c: usize) -> (SyncStatus, bool) {
         let ch = &self.chan[c];
-        let Some(_hold) = Hold::try_take(&ch.w.busy) else {
+        let Some(_hold) = Hold::try_take(&ch.w.own.busy) else {
             return (SyncStatus::Busy, false);
         };
         let (t, r) = self.rings[c];
         let n = ch.slots;
-        let hwcur = ch.w.hwcur.load(Ordering::Relaxed);
-        let seen = ch.w.tail_seen.load(Ordering::Relaxed);
+        let hwcur = ch.w.own.hwcur.load(Ordering::Relaxed);
+        let seen = ch.w.own.tail_seen.load(Ordering::Relaxed);
         let (mut head, cur) = (t.head(), t.cur());
         let mut status = SyncStatus::Ok;
         if !(nm_ring_within(n, hwcur, head, seen) && nm_ring_within(n, head, cur, seen)) {
@@ -365,9 +382,9 @@ impl Pipe {
                     frames += 1;
                 }
             }
-            ch.w.hwcur.store(head, Ordering::Relaxed);
-            ch.w.frames.fetch_add(frames, Ordering::Relaxed);
-            ch.w.bytes.fetch_add(bytes, Ordering::Relaxed);
+            ch.w.own.hwcur.store(head, Ordering::Relaxed);
+            ch.w.own.frames.fetch_add(frames, Ordering::Relaxed);
+            ch.w.own.bytes.fetch_add(bytes, Ordering::Relaxed);
             if let Some(p) = complete_upto {
                 // Release: the slot copies (and the frames' bytes) before the new tail.
                 ch.w.published.store(p, Ordering::Release);
@@ -376,7 +393,7 @@ impl Pipe {
         }
         let tail = ch.r.released.load(Ordering::Acquire);
         t.set_tail(tail);
-        ch.w.tail_seen.store(tail, Ordering::Relaxed);
+        ch.w.own.tail_seen.store(tail, Ordering::Relaxed);
         (status, t.cur() != tail)
     }
 
@@ -385,13 +402,13 @@ impl Pipe {
     /// Returns the status and whether `cur != tail` after it.
     fn rxsync(&self, c: usize) -> (SyncStatus, bool) {
         let ch = &self.chan[c];
-        let Some(_hold) = Hold::try_take(&ch.r.busy) else {
+        let Some(_hold) = Hold::try_take(&ch.r.own.busy) else {
             return (SyncStatus::Busy, false);
         };
         let (t, r) = self.rings[c];
         let n = ch.slots;
-        let hwcur = ch.r.hwcur.load(Ordering::Relaxed);
-        let seen = ch.r.tail_seen.load(Ordering::Relaxed);
+        let hwcur = ch.r.own.hwcur.load(Ordering::Relaxed);
+        let seen = ch.r.own.tail_seen.load(Ordering::Relaxed);
         let (mut head, cur) = (r.head(), r.cur());
         let mut status = SyncStatus::Ok;
         if !(nm_ring_within(n, hwcur, head, seen) && nm_ring_within(n, head, cur, seen)) {
@@ -412,7 +429,7 @@ impl Pipe {
                 }
                 k = nm_ring_next(n, k);
             }
-            ch.r.hwcur.store(head, Ordering::Relaxed);
+            ch.r.own.hwcur.store(head, Ordering::Relaxed);
             // Release: the copied-back slots before the room they free.
             ch.r.released
                 .store(nm_ring_prev(n, head), Ordering::Release);
@@ -420,7 +437,7 @@ impl Pipe {
         }
         let tail = ch.w.published.load(Ordering::Acquire);
         r.set_tail(tail);
-        ch.r.tail_seen.store(tail, Ordering::Relaxed);
+        ch.r.own.tail_seen.store(tail, Ordering::Relaxed);
         (status, r.cur() != tail)
     }
 }
@@ -518,9 +535,10 @@ impl PipeEnd {
             self.armed_tx = true;
         }
         fence(Ordering::SeqCst);
-        (rx && rc.w.published.load(Ordering::Relaxed) != rc.r.tail_seen.load(Ordering::Relaxed))
+        (rx && rc.w.published.load(Ordering::Relaxed) != rc.r.own.tail_seen.load(Ordering::Relaxed))
             || (tx
-                && tc.r.released.load(Ordering::Relaxed) != tc.w.tail_seen.load(Ordering::Relaxed))
+                && tc.r.released.load(Ordering::Relaxed)
+                    != tc.w.own.tail_seen.load(Ordering::Relaxed))
     }
 
     /// After a sleep: withdraws the requests and empties the eventfds, so the next sleep waits
@@ -554,8 +572,8 @@ impl PipeEnd {
     pub(crate) fn counts(&self) -> [u64; 4] {
         let p = &self.pipe;
         let (t, r) = (
-            &p.chan[self.role.tx_channel()].w,
-            &p.chan[self.role.rx_channel()].w,
+            &p.chan[self.role.tx_channel()].w.own,
+            &p.chan[self.role.rx_channel()].w.own,
         );
         [
             t.frames.load(Ordering::Relaxed),

@@ -345,3 +345,22 @@ fn nic_buffers_swapped_into_a_pipe() {
     );
     pair.assert_no_xdp();
 }
+
+/// Pipe throughput between two threads, busy-wait and poll (each frame gets a 16-byte write and
+/// its check): prints Mpps, asserts only the counts. Run with
+/// `cargo test -p nmxdp-tests --release --test pipes -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    let n = 20_000_000u64;
+    for poll in [false, true] {
+        let t0 = std::time::Instant::now();
+        stream(if poll { "tp" } else { "tb" }, n, poll);
+        let s = t0.elapsed().as_secs_f64();
+        println!(
+            "pipe throughput ({}): {:.1} Mpps ({n} frames in {s:.2} s)",
+            if poll { "poll" } else { "busy-wait" },
+            n as f64 / s / 1e6
+        );
+    }
+}
