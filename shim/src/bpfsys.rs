@@ -27,10 +27,16 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 pub enum Cmd {
     /// `BPF_MAP_CREATE`: creates a map.
     MapCreate = 0,
+    /// `BPF_MAP_LOOKUP_ELEM`: reads a map element (every CPU's copy for per-CPU maps).
+    MapLookupElem = 1,
+    /// `BPF_MAP_UPDATE_ELEM`: writes a map element.
+    MapUpdateElem = 2,
     /// `BPF_PROG_LOAD`: verifies and loads a program.
     ProgLoad = 5,
     /// `BPF_OBJ_PIN`: pins a map or program in bpffs.
     ObjPin = 6,
+    /// `BPF_MAP_GET_FD_BY_ID`: opens a map by id.
+    MapGetFdById = 14,
     /// `BPF_OBJ_GET_INFO_BY_FD`: what the kernel knows about an object.
     ObjGetInfoByFd = 15,
     /// `BPF_LINK_GET_FD_BY_ID`: opens a bpf_link by id.
@@ -44,8 +50,11 @@ impl Cmd {
     pub const fn name(self) -> &'static str {
         match self {
             Cmd::MapCreate => "BPF_MAP_CREATE",
+            Cmd::MapLookupElem => "BPF_MAP_LOOKUP_ELEM",
+            Cmd::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
             Cmd::ProgLoad => "BPF_PROG_LOAD",
             Cmd::ObjPin => "BPF_OBJ_PIN",
+            Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
@@ -54,7 +63,10 @@ impl Cmd {
 
     /// Whether a successful call returns a new file descriptor.
     const fn returns_fd(self) -> bool {
-        matches!(self, Cmd::LinkGetFdById | Cmd::MapCreate | Cmd::ProgLoad)
+        matches!(
+            self,
+            Cmd::LinkGetFdById | Cmd::MapGetFdById | Cmd::MapCreate | Cmd::ProgLoad
+        )
     }
 }
 
@@ -279,6 +291,209 @@ pub fn obj_pin(fd: BorrowedFd<'_>, path: &std::path::Path) -> Result<(), SysErro
         bpf_fd: fd_u32(fd),
         file_flags: 0,
         _path: PhantomData,
+    })
+    .map(drop)
+}
+
+/// `BPF_MAP_LOOKUP_ELEM` / `BPF_MAP_UPDATE_ELEM`: the element member. `key` and `value` borrow
+/// the caller's buffers (the value mutably for a lookup) for as long as the attr lives.
+#[repr(C, align(8))]
+struct MapElemAttr<'a, const CMD: u32> {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+    _bufs: PhantomData<(&'a [u8], &'a mut [u8])>,
+}
+
+const _: () = {
+    assert!(size_of::<MapElemAttr<'static, 0>>() == 32);
+    assert!(offset_of!(MapElemAttr<'static, 0>, key) == 8);
+    assert!(offset_of!(MapElemAttr<'static, 0>, value) == 16);
+    assert!(offset_of!(MapElemAttr<'static, 0>, flags) == 24);
+};
+
+// SAFETY: repr(C, align(8)) at the kernel's offsets (asserted above), no padding the kernel
+// reads (`_pad` is the union's alignment hole, zero). `key` points at the map's key size of
+// readable bytes and `value` at its value size (times the CPUs for a per-CPU map) of bytes,
+// writable for a lookup: `map_lookup` and `map_update`, the only constructors, check the
+// lengths against the kernel's map info before building it.
+unsafe impl Attr for MapElemAttr<'_, 1> {
+    const CMD: Cmd = Cmd::MapLookupElem;
+}
+
+// SAFETY: as above; the kernel only reads `value` for an update.
+unsafe impl Attr for MapElemAttr<'_, 2> {
+    const CMD: Cmd = Cmd::MapUpdateElem;
+}
+
+/// `BPF_MAP_GET_FD_BY_ID`: the `BPF_*_GET_*_ID` member (`map_id` is the first union field).
+#[repr(C)]
+struct MapGetFdByIdAttr {
+    map_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+const _: () = assert!(size_of::<MapGetFdByIdAttr>() == 12);
+
+// SAFETY: repr(C), three u32 at the kernel's offsets (the same member as links'), no pointers.
+unsafe impl Attr for MapGetFdByIdAttr {
+    const CMD: Cmd = Cmd::MapGetFdById;
+}
+
+/// Opens map `id` (a new reference).
+pub fn map_fd_by_id(id: u32) -> Result<OwnedFd, SysError> {
+    bpf_fd(&mut MapGetFdByIdAttr {
+        map_id: id,
+        next_id: 0,
+        open_flags: 0,
+    })
+}
+
+/// The start of the kernel's `struct bpf_map_info`, up to the name.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct BpfMapInfo {
+    map_type: u32,
+    id: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    name: [u8; 16],
+}
+
+const _: () = {
+    assert!(size_of::<BpfMapInfo>() == 40);
+    assert!(offset_of!(BpfMapInfo, value_size) == 12);
+    assert!(offset_of!(BpfMapInfo, name) == 24);
+};
+
+/// `BPF_OBJ_GET_INFO_BY_FD` on a map: the `info` member, pointing at a [`BpfMapInfo`] that
+/// stays mutably borrowed while the attr lives.
+#[repr(C, align(8))]
+struct MapInfoAttr<'a> {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+    _info: PhantomData<&'a mut BpfMapInfo>,
+}
+
+const _: () = assert!(size_of::<MapInfoAttr<'static>>() == 16);
+
+// SAFETY: repr(C, align(8)) with the kernel's offsets (as `LinkInfoAttr`); `info` points at a
+// `BpfMapInfo` of `info_len` bytes, mutably borrowed for the attr's whole life.
+unsafe impl Attr for MapInfoAttr<'_> {
+    const CMD: Cmd = Cmd::ObjGetInfoByFd;
+}
+
+/// What the kernel says about a map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    /// `enum bpf_map_type`.
+    pub map_type: u32,
+    /// The map's id.
+    pub id: u32,
+    /// Bytes of a key.
+    pub key_size: u32,
+    /// Bytes of a value (of one CPU's copy, for per-CPU maps).
+    pub value_size: u32,
+    /// Entries at most.
+    pub max_entries: u32,
+    /// The map's name (at most 15 bytes).
+    pub name: String,
+}
+
+/// Type, sizes and name of a map.
+pub fn map_info(map: BorrowedFd<'_>) -> Result<MapInfo, SysError> {
+    let mut info = BpfMapInfo::default();
+    bpf(&mut MapInfoAttr {
+        bpf_fd: fd_u32(map),
+        info_len: size_of::<BpfMapInfo>() as u32,
+        info: std::ptr::from_mut(&mut info) as u64,
+        _info: PhantomData,
+    })?;
+    let len = info.name.iter().position(|&c| c == 0).unwrap_or(16);
+    Ok(MapInfo {
+        map_type: info.map_type,
+        id: info.id,
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        name: String::from_utf8_lossy(&info.name[..len]).into_owned(),
+    })
+}
+
+/// Possible CPUs, as the kernel sizes per-CPU map values.
+pub fn possible_cpus() -> Result<usize, SysError> {
+    aya::util::nr_cpus().map_err(|(_, e)| SysError::Bpf {
+        cmd: Cmd::MapLookupElem,
+        source: e,
+    })
+}
+
+/// Bytes a lookup or update of `map` moves: the value size, or for a per-CPU map each CPU's
+/// value rounded up to 8 bytes.
+fn value_bytes(info: &MapInfo) -> Result<usize, SysError> {
+    const PERCPU: [u32; 3] = [5, 6, 10]; // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
+    let v = info.value_size as usize;
+    if PERCPU.contains(&info.map_type) {
+        Ok(v.next_multiple_of(8) * possible_cpus()?)
+    } else {
+        Ok(v)
+    }
+}
+
+/// Checks `key` and `value` against the map's sizes, so the kernel never reads or writes past
+/// them.
+fn check_sizes(cmd: Cmd, map: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> Result<(), SysError> {
+    let info = map_info(map)?;
+    if key.len() != info.key_size as usize || value.len() != value_bytes(&info)? {
+        return Err(SysError::Bpf {
+            cmd,
+            source: io::Error::from_raw_os_error(libc::EINVAL),
+        });
+    }
+    Ok(())
+}
+
+/// Bytes to pass as the value of a lookup or update of `map` (see [`map_lookup`]).
+pub fn map_value_bytes(map: BorrowedFd<'_>) -> Result<usize, SysError> {
+    value_bytes(&map_info(map)?)
+}
+
+/// Reads element `key` of `map` into `value`, which must be exactly [`map_value_bytes`] long
+/// (checked: EINVAL otherwise). ENOENT: no such element.
+pub fn map_lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> Result<(), SysError> {
+    check_sizes(Cmd::MapLookupElem, map, key, value)?;
+    bpf(&mut MapElemAttr::<1> {
+        map_fd: fd_u32(map),
+        _pad: 0,
+        key: key.as_ptr() as u64,
+        value: value.as_mut_ptr() as u64,
+        flags: 0,
+        _bufs: PhantomData,
+    })
+    .map(drop)
+}
+
+/// Writes element `key` of `map` (`flags`: `BPF_ANY` 0), sized as for [`map_lookup`].
+pub fn map_update(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> Result<(), SysError> {
+    check_sizes(Cmd::MapUpdateElem, map, key, value)?;
+    bpf(&mut MapElemAttr::<2> {
+        map_fd: fd_u32(map),
+        _pad: 0,
+        key: key.as_ptr() as u64,
+        value: value.as_ptr() as u64,
+        flags,
+        _bufs: PhantomData,
     })
     .map(drop)
 }

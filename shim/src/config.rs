@@ -57,6 +57,10 @@ pub struct Config {
     /// instead of sleeping on the socket, so the sending side has no sleeper to wake per packet
     /// burst (0 = always sleep on the socket).
     pub rx_nap_us: u32,
+    /// Selective steering (`NMXDP_STEER`): a rule in the tcpdump vocabulary (see
+    /// [`crate::steer`]); the queues this process receives on get only the frames it matches,
+    /// the others go to the kernel stack. None: every frame, as in netmap.
+    pub steer: Option<String>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             xdp_mode: XdpModeChoice::Auto,
             bind: BindChoice::Auto,
             rx_nap_us: 50,
+            steer: None,
         }
     }
 }
@@ -139,7 +144,20 @@ impl Config {
             xdp_mode,
             bind,
             rx_nap_us: env_u32("NMXDP_RX_NAP_US", d.rx_nap_us, 0, 10_000)?,
+            steer: steer_from_env()?,
         })
+    }
+}
+
+/// `NMXDP_STEER`, checked (an empty value is no rule): EINVAL with the column of what is wrong.
+fn steer_from_env() -> Result<Option<String>> {
+    match std::env::var("NMXDP_STEER") {
+        Ok(v) if !v.trim().is_empty() => {
+            crate::steer::Rule::parse(&v)
+                .map_err(|e| Error::new(e.errno(), format!("NMXDP_STEER: {e}")))?;
+            Ok(Some(v))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -194,6 +212,12 @@ impl Config {
         self
     }
 
+    /// Selective steering rule (None: every frame to the rings).
+    pub fn steer(mut self, rule: Option<&str>) -> Self {
+        self.steer = rule.map(str::to_string);
+        self
+    }
+
     /// The ranges the `NMXDP_*` variables are held to, for a configuration built in code.
     pub fn validate(&self) -> Result<()> {
         let range = |name: &str, v: u32, min: u32, max: u32| {
@@ -219,6 +243,9 @@ impl Config {
         range("if_num", self.if_num, 4, 4096)?;
         range("ring_num", self.ring_num, 4, 4096)?;
         range("slots", self.slots, MIN_SLOTS, MAX_SLOTS)?;
+        if let Some(rule) = &self.steer {
+            crate::steer::Rule::parse(rule)?;
+        }
         Ok(())
     }
 }

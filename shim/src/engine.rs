@@ -225,8 +225,15 @@ impl Engine {
             );
         }
         let fd = self.queues[&key].ctx.fd();
+        // The rule before the socket: no frame the rule refuses ever reaches the ring.
+        let rule = match &self.cfg.steer {
+            Some(text) => Some(crate::steer::Rule::parse(text)?),
+            None => None,
+        };
         let iface = self.ifaces.get_mut(&ik).expect("inserted above");
-        if let Err(e) = iface.xdp.insert(key.queue, fd) {
+        let set = iface.xdp.set_rule(&info.name, key.queue, rule.as_ref());
+        if let Err(e) = set.and_then(|()| iface.xdp.insert(key.queue, fd)) {
+            iface.xdp.clear_rule(key.queue);
             if iface.rx_queues_steered == 0 {
                 self.ifaces.remove(&ik);
             }
@@ -354,6 +361,7 @@ impl Engine {
                 let ik = (key.netns, key.ifindex);
                 if let Some(iface) = self.ifaces.get_mut(&ik) {
                     iface.xdp.remove(key.queue);
+                    iface.xdp.clear_rule(key.queue);
                     iface.rx_queues_steered -= 1;
                     if iface.rx_queues_steered == 0 {
                         // Dropping the link detaches the program: the interface is as before.

@@ -78,6 +78,7 @@ mod ring;
 pub mod shared;
 pub mod shm;
 pub mod status;
+pub mod steer;
 pub mod sys;
 pub mod xdp;
 mod xdpload;

@@ -372,8 +372,9 @@ pub fn sweep_pins() -> usize {
         if Path::new(RUN_DIR).join(format!("{key}.users")).exists() {
             continue;
         }
-        let _ = std::fs::remove_file(e.path().join("prog"));
-        let _ = std::fs::remove_file(e.path().join("map"));
+        for f in crate::xdp::PIN_FILES {
+            let _ = std::fs::remove_file(e.path().join(f));
+        }
         if std::fs::remove_dir(e.path()).is_ok() {
             removed += 1;
         }

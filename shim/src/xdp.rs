@@ -25,11 +25,22 @@ use crate::bpfsys::{self, AttachedXdp, SysError, XdpAttachedMode};
 use crate::config::XdpModeChoice;
 use crate::error::{Error, Result};
 use crate::shared::{bpffs_root, iface_key, lock_iface, Users};
+use crate::steer::maps::SteerMaps;
+use crate::steer::Rule;
 
 /// The committed, clang-built object (see bpf/README.md).
 pub static XDP_OBJECT: &[u8] = include_bytes!("../../bpf/xsk_redirect.o");
 const PROG_NAME: &str = "nmxdp_redirect";
 const MAP_NAME: &str = "xsks_map";
+/// Files pinned per interface under /sys/fs/bpf/nmxdp/<key>/: the program, the XSK map and
+/// the steering maps (by their names).
+pub const PIN_FILES: &[&str] = &[
+    "prog",
+    "map",
+    crate::steer::maps::SEL_MAP,
+    crate::steer::maps::RULES_MAP,
+    crate::steer::maps::STATS_MAP,
+];
 /// Entries of the XSK map, as declared in the C source.
 pub const MAX_QUEUES: u32 = 256;
 
@@ -92,6 +103,9 @@ pub struct XdpAttachment {
     map: Map,
     link: Option<LinkHold>,
     users: Option<Users>,
+    /// The steering maps; None when the program on the interface was loaded by an nmxdp
+    /// without steering (it still redirects every frame, and steering is refused).
+    steer: Option<SteerMaps>,
     // Dropped last: the program we loaded (a netlink attachment refers to its fd).
     #[allow(dead_code, reason = "held only for what dropping it does")]
     prog: Option<Xdp>,
@@ -158,6 +172,11 @@ fn program_info(id: u32) -> Option<ProgramInfo> {
 /// The name of program `id` (as the kernel keeps it: at most 15 bytes), if it can be read.
 pub fn program_name(id: u32) -> Option<String> {
     program_info(id).map(|p| String::from_utf8_lossy(p.name()).into_owned())
+}
+
+/// Ids of the maps program `id` uses, if it is still loaded.
+pub(crate) fn program_map_ids(id: u32) -> Option<Vec<u32>> {
+    program_info(id)?.map_ids().ok().flatten()
 }
 
 /// The XSK map program `prog` uses (ours has exactly one map).
@@ -275,6 +294,11 @@ impl XdpAttachment {
             return Ok(None);
         };
         let link = find_xdp_link(attached.prog_id, ifindex);
+        let steer = prog
+            .map_ids()
+            .ok()
+            .flatten()
+            .and_then(|ids| SteerMaps::of_ids(&ids));
         Ok(Some(XdpAttachment {
             mode: mode_of(attached.mode),
             method: if link.is_some() {
@@ -287,6 +311,7 @@ impl XdpAttachment {
             map,
             link: link.map(LinkHold::Joined),
             users: Some(Users::join(key)?),
+            steer,
             prog: None,
         }))
     }
@@ -305,6 +330,9 @@ impl XdpAttachment {
         let pinned = (|| {
             crate::xdpload::pin(&loaded.prog, &pin_dir.join("prog"))?;
             crate::xdpload::pin(&loaded.map, &pin_dir.join("map"))?;
+            for (name, fd) in &loaded.others {
+                crate::xdpload::pin(fd, &pin_dir.join(name))?;
+            }
             let prog = Xdp::from_pin(
                 pin_dir.join("prog"),
                 aya_obj::programs::XdpAttachType::Interface,
@@ -318,6 +346,7 @@ impl XdpAttachment {
             let map = MapData::from_fd(loaded.map).map_err(|e| map_error("the XSK map", &e))?;
             Ok::<_, Error>((prog, Map::XskMap(map)))
         })();
+        let steer = SteerMaps::from_fds(loaded.others);
         let (mut prog, map) = match pinned {
             Ok(v) => v,
             Err(e) => {
@@ -348,6 +377,7 @@ impl XdpAttachment {
             map,
             link: Some(LinkHold::Created(link)),
             users: None,
+            steer,
             prog: Some(prog),
         })
     }
@@ -428,6 +458,33 @@ impl XdpAttachment {
             .map_err(|e| map_error(what(), &e))
     }
 
+    /// Sets the rule of `queue` before its socket is inserted: with a rule only the frames it
+    /// matches reach the socket, without one (None) every frame does, as in netmap.
+    pub fn set_rule(&mut self, ifname: &str, queue: u32, rule: Option<&Rule>) -> Result<()> {
+        match (&self.steer, rule) {
+            (Some(maps), Some(rule)) => maps.install(queue, rule),
+            (Some(maps), None) => {
+                maps.clear(queue);
+                Ok(())
+            }
+            (None, None) => Ok(()),
+            (None, Some(rule)) => Err(Error::new(
+                libc::EOPNOTSUPP,
+                format!(
+                    "{ifname}: cannot steer '{}': the XDP program on the interface was loaded by an older nmxdp without steering maps; stop the nmxdp programs using {ifname} (`nmxdp status`) so that the next open loads the current program",
+                    rule.text
+                ),
+            )),
+        }
+    }
+
+    /// Drops the rule of `queue` (after its socket left the XSK map).
+    pub fn clear_rule(&mut self, queue: u32) {
+        if let Some(maps) = &self.steer {
+            maps.clear(queue);
+        }
+    }
+
     /// Stops steering `queue` (its packets go back to the kernel stack).
     pub fn remove(&mut self, queue: u32) {
         // An entry that is already gone is what we want.
@@ -436,8 +493,9 @@ impl XdpAttachment {
 }
 
 fn remove_pins(dir: &Path) {
-    let _ = std::fs::remove_file(dir.join("prog"));
-    let _ = std::fs::remove_file(dir.join("map"));
+    for f in PIN_FILES {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     let _ = std::fs::remove_dir(dir);
     if let Some(parent) = dir.parent() {
         let _ = std::fs::remove_dir(parent);

@@ -20,10 +20,13 @@ const BPF_PROG_TYPE_XDP: u32 = 6;
 /// `BPF_XDP`, the attach type of XDP programs.
 const BPF_XDP: u32 = 37;
 
-/// The program and its XSK map, loaded.
+/// The program and its maps, loaded.
 pub(crate) struct Loaded {
     pub prog: OwnedFd,
+    /// The XSK map.
     pub map: OwnedFd,
+    /// The other maps of the object (the steering maps), by name.
+    pub others: Vec<(String, OwnedFd)>,
 }
 
 fn rebuild(what: impl std::fmt::Display) -> Error {
@@ -40,28 +43,36 @@ fn encode(i: &aya_obj::generated::bpf_insn) -> u64 {
     i.code as u64 | (regs as u64) << 8 | (i.off as u16 as u64) << 16 | (i.imm as u32 as u64) << 32
 }
 
-/// Loads program `prog_name` of `object` with its map `map_name` (which must be an XSK map).
+/// Loads program `prog_name` of `object` with every map the object declares, created here;
+/// `map_name` is the XSK map.
 pub(crate) fn load(object: &[u8], prog_name: &str, map_name: &str, ifname: &str) -> Result<Loaded> {
     let mut obj = aya_obj::Object::parse(object).map_err(rebuild)?;
-    let map_obj = obj
-        .maps
-        .remove(map_name)
-        .ok_or_else(|| rebuild(format!("no map {map_name}")))?;
-    if map_obj.map_type() != BPF_MAP_TYPE_XSKMAP {
-        return Err(rebuild(format!("{map_name} is not an XSK map")));
+    match obj.maps.get(map_name) {
+        None => return Err(rebuild(format!("no map {map_name}"))),
+        Some(m) if m.map_type() != BPF_MAP_TYPE_XSKMAP => {
+            return Err(rebuild(format!("{map_name} is not an XSK map")))
+        }
+        Some(_) => {}
     }
-    let map = bpfsys::map_create(
-        map_obj.map_type(),
-        map_obj.key_size(),
-        map_obj.value_size(),
-        map_obj.max_entries(),
-        map_obj.map_flags(),
-        map_name,
-    )
-    .map_err(|e| kernel_refused(ifname, "creating the XSK map", &e))?;
+    let maps = std::mem::take(&mut obj.maps);
+    let mut created = Vec::new();
+    for (name, m) in &maps {
+        let fd = bpfsys::map_create(
+            m.map_type(),
+            m.key_size(),
+            m.value_size(),
+            m.max_entries(),
+            m.map_flags(),
+            name,
+        )
+        .map_err(|e| kernel_refused(ifname, &format!("creating map {name}"), &e))?;
+        created.push((name.clone(), fd, m));
+    }
     let text: HashSet<usize> = obj.functions.keys().map(|(s, _)| *s).collect();
     obj.relocate_maps(
-        std::iter::once((map_name, map.as_raw_fd(), &map_obj)),
+        created
+            .iter()
+            .map(|(name, fd, m)| (name.as_str(), fd.as_raw_fd(), *m)),
         &text,
     )
     .map_err(rebuild)?;
@@ -77,7 +88,20 @@ pub(crate) fn load(object: &[u8], prog_name: &str, map_name: &str, ifname: &str)
     let insns: Vec<u64> = function.instructions.iter().map(encode).collect();
     let prog = bpfsys::prog_load(BPF_PROG_TYPE_XDP, BPF_XDP, &insns, &prog.license, prog_name)
         .map_err(|e| kernel_refused(ifname, "loading the XDP program", &e))?;
-    Ok(Loaded { prog, map })
+    let mut map = None;
+    let mut others = Vec::new();
+    for (name, fd, _) in created {
+        if name == map_name {
+            map = Some(fd);
+        } else {
+            others.push((name, fd));
+        }
+    }
+    Ok(Loaded {
+        prog,
+        map: map.expect("checked above"),
+        others,
+    })
 }
 
 fn kernel_refused(ifname: &str, what: &str, e: &bpfsys::SysError) -> Error {
@@ -104,9 +128,10 @@ mod tests {
     fn instructions_encode_as_the_kernel_reads_them() {
         let mut obj = aya_obj::Object::parse(crate::xdp::XDP_OBJECT).unwrap();
         let f = obj.functions.values_mut().next().unwrap();
-        // The last instruction of the program is `exit` (opcode 0x95, nothing else).
-        assert_eq!(encode(f.instructions.last().unwrap()), 0x95);
-        // `r2 = *(u32 *)(r1 + 16)` (ctx->rx_queue_index): ldx w, dst 2, src 1, off 16.
-        assert!(f.instructions.iter().map(encode).any(|w| w == 0x0010_1261));
+        // `exit` is opcode 0x95 and nothing else.
+        assert!(f.instructions.iter().map(encode).any(|w| w == 0x95));
+        // `r1 = *(u32 *)(r7 + 16)` (ctx->rx_queue_index, ctx kept in r7 across the helper
+        // calls): ldx w, dst 1, src 7, off 16.
+        assert!(f.instructions.iter().map(encode).any(|w| w == 0x0010_7161));
     }
 }
