@@ -4,6 +4,7 @@
 mod exec;
 mod info;
 mod status;
+mod steer;
 
 use std::ffi::OsString;
 
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "nmxdp",
     version,
-    about = "netmap over AF_XDP: interface information, ports in use, running netmap binaries"
+    about = "netmap over AF_XDP: interface information, ports in use, steering rules, running netmap binaries"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +34,14 @@ enum Cmd {
     },
     /// Interfaces in use: attached program and mode, queue holders (pid), socket counters.
     Status {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Steering rules (NMXDP_STEER) in force on an interface, per queue, with match counters.
+    Steer {
+        /// Interface name (e.g. eth0), in the current network namespace.
+        iface: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -65,6 +74,14 @@ fn main() -> Result<()> {
                 print_json(&status::json(&all));
             } else {
                 print!("{}", status::text(&all));
+            }
+        }
+        Cmd::Steer { iface, json } => {
+            let all = nmxdp::steer::status(&iface)?;
+            if json {
+                print_json(&steer::json(&iface, &all));
+            } else {
+                print!("{}", steer::text(&iface, &all));
             }
         }
         Cmd::Exec { app } => exec::exec(&app)?,

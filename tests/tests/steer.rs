@@ -304,6 +304,27 @@ fn a_rule_that_matches_nothing_receives_nothing_and_the_stack_sees_everything() 
     let q = wait_rule(&pair.b, "vb", 0, rule);
     assert!(q.terms.iter().all(|t| t.hits == 0), "{q:?}");
     assert!(q.passed >= n as u64, "{q:?}");
+    // `nmxdp steer` shows the rule and the same counters.
+    let cli = Command::new("ip")
+        .args(["netns", "exec", &pair.b.name])
+        .arg(bin("nmxdp"))
+        .args(["steer", "vb"])
+        .output()
+        .unwrap();
+    let shown = text(&cli);
+    assert!(cli.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!("queue 0 (pid {}): {rule}", rx.pid())),
+        "{shown}"
+    );
+    assert!(shown.contains("dport 9: 0 frames"), "{shown}");
+    let passed: u64 = shown
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("to the stack: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no 'to the stack' line: {shown}"));
+    assert!(passed >= n as u64, "{shown}");
     let out = text(&rx.interrupt());
     assert!(out.contains("Received nothing."), "{out}");
 }
