@@ -60,7 +60,6 @@ fn unsupported_modes_say_so() {
         for name in [
             "netmap:va^",
             "netmap:va*",
-            "netmap:va{1",
             "vale0:p",
             "netmap:va/t",
         ] {
