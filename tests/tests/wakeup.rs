@@ -3,7 +3,7 @@
 //! from a short first wait.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use nmxdp::port_poll::{DENSE_FRAMES, TX_WAIT, TX_WAIT_FIRST};
@@ -119,28 +119,38 @@ fn streams_nap_and_lone_frames_wake() {
     let pair = VethPair::new("nap", 1);
     let n = DENSE_FRAMES as usize * 4;
     let frames: Vec<Vec<u8>> = (0..n as u64).map(|s| frame(s, 60)).collect();
+    // The steps are sequenced through channels, so which plan each wait gets does not depend
+    // on how the two threads happen to be scheduled.
+    let (burst_sent, burst_arrived) = mpsc::channel::<()>();
+    let (lone_wanted, lone_go) = mpsc::channel::<()>();
     std::thread::scope(|s| {
         let b = &pair.b;
         let receiver = s.spawn(move || {
-            b.run(|| {
+            b.run(move || {
                 let mut port = Port::open("netmap:vb").unwrap();
-                let mut plans = Vec::new();
-                // A burst arrives (the sender waits below until this side is ready).
+                port.sync_rx().unwrap();
+                lone_wanted.send(()).unwrap();
+                // The whole burst is in the kernel's RX ring before the first poll, so one
+                // pass takes it all and no wait happens in between.
+                burst_arrived.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(100));
                 let got = recv_upto(&mut port, n, Duration::from_secs(2));
-                plans.push(port.wait_plan(Events::IN));
+                let mut plans = vec![port.wait_plan(Events::IN)];
                 // Nothing came during the nap: the next wait sleeps on the sockets.
                 plans.push(port.wait_plan(Events::IN));
                 // A lone frame: still a sleep on the sockets afterwards.
+                lone_wanted.send(()).unwrap();
                 let lone = recv_upto(&mut port, 1, Duration::from_secs(2));
                 plans.push(port.wait_plan(Events::IN));
                 (got.len(), lone.len(), plans)
             })
         });
-        std::thread::sleep(Duration::from_millis(300));
-        pair.a.run(|| {
+        pair.a.run(move || {
             let mut port = Port::open("netmap:va").unwrap();
+            lone_go.recv().unwrap();
             send_all(&mut port, 0, &frames);
-            std::thread::sleep(Duration::from_millis(200));
+            burst_sent.send(()).unwrap();
+            lone_go.recv().unwrap();
             send_all(&mut port, 0, &[frame(n as u64, 60)]);
         });
         let (got, lone, plans) = receiver.join().unwrap();
