@@ -58,6 +58,9 @@ pub struct Cli {
     /// Paced-loss runs. Default 20 (smoke 1); env BENCH_PACED_RUNS.
     #[arg(long, value_name = "N")]
     pub paced_runs: Option<u32>,
+    /// Skip the steering (NMXDP_STEER rule cost) section.
+    #[arg(long)]
+    pub no_steer: bool,
     /// Run only this section (the others are skipped).
     #[arg(long, value_enum, value_name = "SECTION")]
     pub only: Option<Section>,
@@ -86,6 +89,8 @@ pub struct Cli {
 pub enum Section {
     /// The ping-pong rows.
     Latency,
+    /// The steering rows (receive rate with NMXDP_STEER rules).
+    Steer,
 }
 
 /// What the bench will do, with every default and environment variable applied.
@@ -108,6 +113,8 @@ pub struct Plan {
     pub latency_rtts: Option<u64>,
     /// Paced-loss runs; `None` skips the section.
     pub paced_runs: Option<u32>,
+    /// Repetitions of the steering rows; `None` skips the section.
+    pub steer_reps: Option<u32>,
     pub verbose: bool,
 }
 
@@ -117,10 +124,11 @@ impl Plan {
         let (n60, n1514) = packets(cli)?;
         let reps = reps(cli)?;
         let bins = Bins::locate(cli)?;
-        let only_latency = cli.only == Some(Section::Latency);
-        let rows = if only_latency { Vec::new() } else { rows(cli)? };
+        // `--only SECTION` skips every other section.
+        let only_one = cli.only.is_some();
+        let rows = if only_one { Vec::new() } else { rows(cli)? };
         let out_dir = out_dir(cli)?;
-        let want_instr = !only_latency && !cli.no_instr && (!cli.smoke || cli.instr);
+        let want_instr = !only_one && !cli.no_instr && (!cli.smoke || cli.instr);
         let instr = if want_instr {
             InstrMethod::detect()
         } else {
@@ -136,19 +144,21 @@ impl Plan {
             out_dir,
             instr,
             smoke: cli.smoke,
-            mq: !cli.no_mq && !only_latency,
-            open_cycles: (!cli.no_open && !only_latency)
+            mq: !cli.no_mq && !only_one,
+            open_cycles: (!cli.no_open && !only_one)
                 .then(|| cli.open_cycles.unwrap_or(if cli.smoke { 3 } else { 50 })),
-            latency_rtts: if cli.no_latency {
+            latency_rtts: if cli.no_latency || cli.only == Some(Section::Steer) {
                 None
             } else {
                 Some(rtts(cli)?)
             },
-            paced_runs: if cli.no_paced || only_latency {
+            paced_runs: if cli.no_paced || only_one {
                 None
             } else {
                 Some(paced_runs(cli)?)
             },
+            steer_reps: (!cli.no_steer && matches!(cli.only, None | Some(Section::Steer)))
+                .then_some(if cli.smoke { 1 } else { crate::steer::REPS }),
             verbose: cli.verbose,
         })
     }
@@ -321,6 +331,8 @@ mod tests {
         assert_eq!(rtts(&cli(&["--rtts", "0"])).unwrap(), 1);
         assert_eq!(rtts(&cli(&["--rtts", "500"])).unwrap(), 500);
         assert_eq!(cli(&["--only", "latency"]).only, Some(Section::Latency));
+        assert_eq!(cli(&["--only", "steer"]).only, Some(Section::Steer));
+        assert!(cli(&["--no-steer"]).no_steer);
         assert!(Cli::try_parse_from(["bench-harness", "--only", "nope"]).is_err());
     }
 }

@@ -28,7 +28,7 @@
 //! to), [`bins`] (where the programs are), [`rows`] (what each row runs), [`netns`] (the veth
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
-//! (open latency), [`paced`] (loss at half the measured rate), [`latency`](mod@latency) (the
+//! (open latency), [`paced`] (loss at half the measured rate), [`steer`] (NMXDP_STEER rule cost), [`latency`](mod@latency) (the
 //! ping-pong rows), [`render`] (results.md and
 //! results.json).
 
@@ -45,6 +45,7 @@ mod render;
 mod reps;
 mod rows;
 mod run;
+mod steer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -120,6 +121,7 @@ fn run(cli: &Cli) -> Result<bool> {
     let instr_note = instr::measure(&plan, &topo, &mut cells);
     let open = open::measure(&plan, &topo)?;
     let paced = paced::measure(&plan, &topo, &cells);
+    let steer = steer::measure(&plan, &topo);
     drop(topo);
     let latency = latency::measure(&plan)?;
     let mq = reps::run_mq(&plan)?;
@@ -130,6 +132,7 @@ fn run(cli: &Cli) -> Result<bool> {
         open,
         latency,
         paced,
+        steer,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

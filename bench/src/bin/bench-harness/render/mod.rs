@@ -12,6 +12,7 @@ mod paced;
 mod ratios;
 mod resources;
 mod scaling;
+mod steer;
 mod table;
 
 use std::fmt::Write as _;
@@ -36,6 +37,8 @@ pub struct Results {
     pub latency: Option<LatencyRuns>,
     /// The paced-loss runs (none when skipped).
     pub paced: Option<crate::paced::PacedRuns>,
+    /// The steering rows (none when skipped).
+    pub steer: Option<crate::steer::SteerRuns>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -57,6 +60,7 @@ struct Sections {
     open_latency: Json,
     latency: Json,
     paced: Json,
+    steer: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -124,6 +128,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     let open_latency = open::open_latency(&mut doc, &res.open, umem_mib);
     let latency = latency::latency(&mut doc, res.latency.as_ref());
     let paced = paced::paced(&mut doc, res.paced.as_ref());
+    let steer = steer::steer(&mut doc, res.steer.as_ref());
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -135,6 +140,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         open_latency,
         latency,
         paced,
+        steer,
         memory,
         modes,
         sleeps,
@@ -264,6 +270,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("open_latency", s.open_latency),
         ("latency", s.latency),
         ("paced", s.paced),
+        ("steer", s.steer),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
