@@ -57,6 +57,14 @@ impl Rule {
 pub fn status(ifname: &str) -> Result<Vec<QueueRules>> {
     let info = crate::ifinfo::if_info(ifname)?;
     let Some(maps) = maps::SteerMaps::of_interface(info.ifindex)? else {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Unprivileged, the program's maps cannot be opened: say so rather than "no rule".
+            return Err(Error::new(
+                libc::EPERM,
+                format!("{ifname}: reading the steering maps needs CAP_BPF and CAP_SYS_ADMIN (run as root)"),
+            ));
+        }
         return Ok(Vec::new());
     };
     let key = crate::shared::iface_key(crate::engine::current_netns(), info.ifindex);

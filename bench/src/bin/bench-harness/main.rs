@@ -28,8 +28,8 @@
 //! to), [`bins`] (where the programs are), [`rows`] (what each row runs), [`netns`] (the veth
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
-//! (open latency), [`paced`] (loss at half the measured rate), [`steer`] (NMXDP_STEER rule cost), [`latency`](mod@latency) (the
-//! ping-pong rows), [`render`] (results.md and
+//! (open latency), [`paced`] (loss at half the measured rate), [`steer`] (NMXDP_STEER rule
+//! cost), [`latency`](mod@latency) (the ping-pong rows), [`render`] (results.md and
 //! results.json).
 
 mod bins;
