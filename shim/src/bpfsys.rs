@@ -35,6 +35,8 @@ pub enum Cmd {
     ProgLoad = 5,
     /// `BPF_OBJ_PIN`: pins a map or program in bpffs.
     ObjPin = 6,
+    /// `BPF_PROG_TEST_RUN`: runs a program once on a given packet.
+    ProgTestRun = 10,
     /// `BPF_MAP_GET_FD_BY_ID`: opens a map by id.
     MapGetFdById = 14,
     /// `BPF_OBJ_GET_INFO_BY_FD`: what the kernel knows about an object.
@@ -54,6 +56,7 @@ impl Cmd {
             Cmd::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
             Cmd::ProgLoad => "BPF_PROG_LOAD",
             Cmd::ObjPin => "BPF_OBJ_PIN",
+            Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
             Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
@@ -496,6 +499,71 @@ pub fn map_update(
         _bufs: PhantomData,
     })
     .map(drop)
+}
+
+/// `BPF_PROG_TEST_RUN`: the `test` member, up to `batch_size`. `data_in` borrows the packet;
+/// no output buffer and no context are passed (the kernel then copies nothing back but the
+/// return value and the duration).
+#[repr(C, align(8))]
+struct TestRunAttr<'a> {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    _pad: u32,
+    _data: PhantomData<&'a [u8]>,
+}
+
+const _: () = {
+    assert!(size_of::<TestRunAttr<'static>>() == 80);
+    assert!(offset_of!(TestRunAttr<'static>, data_in) == 16);
+    assert!(offset_of!(TestRunAttr<'static>, repeat) == 32);
+    assert!(offset_of!(TestRunAttr<'static>, ctx_in) == 48);
+    assert!(offset_of!(TestRunAttr<'static>, flags) == 64);
+};
+
+// SAFETY: repr(C, align(8)) at the kernel's offsets (asserted above), no implicit padding;
+// `data_in` points at `data_size_in` readable bytes the `'a` borrow keeps alive, the output
+// and context pointers are null with sizes 0.
+unsafe impl Attr for TestRunAttr<'_> {
+    const CMD: Cmd = Cmd::ProgTestRun;
+}
+
+/// Runs program `prog` once on `data` (a copy; the packet is not sent anywhere); returns its
+/// return value (for XDP, the action).
+pub fn prog_test_run(prog: BorrowedFd<'_>, data: &[u8]) -> Result<u32, SysError> {
+    let mut attr = TestRunAttr {
+        prog_fd: fd_u32(prog),
+        retval: 0,
+        data_size_in: data.len() as u32,
+        data_size_out: 0,
+        data_in: data.as_ptr() as u64,
+        data_out: 0,
+        repeat: 1,
+        duration: 0,
+        ctx_size_in: 0,
+        ctx_size_out: 0,
+        ctx_in: 0,
+        ctx_out: 0,
+        flags: 0,
+        cpu: 0,
+        batch_size: 0,
+        _pad: 0,
+        _data: PhantomData,
+    };
+    bpf(&mut attr)?;
+    Ok(attr.retval)
 }
 
 /// `BPF_LINK_DETACH`: the `link_detach` member.

@@ -197,7 +197,7 @@ impl SteerMaps {
     }
 
     /// Per-term hits and frames passed, summed over the CPUs.
-    fn counters(&self, queue: u32) -> ([u64; MAX_TERMS], u64) {
+    pub(crate) fn counters(&self, queue: u32) -> ([u64; MAX_TERMS], u64) {
         let mut hits = [0u64; MAX_TERMS];
         let mut passed = 0;
         let Ok(n) = bpfsys::map_value_bytes(self.stats.as_fd()) else {
