@@ -61,14 +61,32 @@ fn socket_stats(pid: u32, fd: i32) -> Option<xdp_statistics> {
     crate::xsk::statistics(std::os::fd::AsRawFd::as_raw_fd(&sock)).ok()
 }
 
+/// Clears the steering rules dead holders left on the interfaces of our namespace.
+fn sweep_steering(netns: u64, all: &[Holder]) {
+    let mut keys: Vec<&str> = all.iter().map(|h| h.key.as_str()).collect();
+    keys.dedup();
+    for key in keys {
+        let ifindex = key
+            .split_once('-')
+            .filter(|(ns, _)| ns.parse::<u64>().ok() == Some(netns))
+            .and_then(|(_, ifi)| ifi.parse::<u32>().ok());
+        if let Some(ifindex) = ifindex {
+            crate::steer::sweep(ifindex, key, all);
+        }
+    }
+}
+
 /// Every interface with a queue held by a live nmxdp process. Also removes the files in
-/// `/run/nmxdp` that processes which died left behind (see [`holders`]), and the bpffs pins of
-/// interfaces nobody uses any more ([`crate::shared::sweep_pins`]).
+/// `/run/nmxdp` that processes which died left behind (see [`holders`]), the steering rules of
+/// their queues ([`crate::steer::sweep`]), and the bpffs pins of interfaces nobody uses any more
+/// ([`crate::shared::sweep_pins`]).
 pub fn status() -> Vec<IfaceStatus> {
     crate::shared::sweep_pins();
     let netns = crate::engine::current_netns();
     let mut out: Vec<IfaceStatus> = Vec::new();
-    for h in holders() {
+    let all = holders();
+    sweep_steering(netns, &all);
+    for h in all {
         let stats = socket_stats(h.pid, h.sock_fd);
         if let Some(i) = out.iter_mut().find(|i| i.key == h.key) {
             i.queues.push(QueueStatus { holder: h, stats });

@@ -53,7 +53,8 @@ impl Rule {
 
 /// The rules in force on interface `ifname` (in the calling thread's network namespace), queue
 /// by queue, with their counters summed over the CPUs. Rules of queues whose holder died
-/// (SIGKILL) are cleared on the way.
+/// (SIGKILL) are cleared on the way: the program outlives a killed user when others remain,
+/// and the selector it left would otherwise show until the queue's next user.
 pub fn status(ifname: &str) -> Result<Vec<QueueRules>> {
     let info = crate::ifinfo::if_info(ifname)?;
     let Some(maps) = maps::SteerMaps::of_interface(info.ifindex)? else {
@@ -68,18 +69,39 @@ pub fn status(ifname: &str) -> Result<Vec<QueueRules>> {
         return Ok(Vec::new());
     };
     let key = crate::shared::iface_key(crate::engine::current_netns(), info.ifindex);
-    let live: Vec<u32> = crate::shared::holders()
+    let live = live_queues(&key, &crate::shared::holders());
+    Ok(sweep_with(&maps, &live)
         .into_iter()
+        .filter_map(|q| maps.read(q))
+        .collect())
+}
+
+/// Queues of interface `key` that a live process holds.
+fn live_queues(key: &str, holders: &[crate::shared::Holder]) -> Vec<u32> {
+    holders
+        .iter()
         .filter(|h| h.key == key)
         .map(|h| h.queue)
-        .collect();
-    let mut out = Vec::new();
+        .collect()
+}
+
+/// Clears the rules of queues not in `live`; returns the queues whose rules stay.
+fn sweep_with(maps: &maps::SteerMaps, live: &[u32]) -> Vec<u32> {
+    let mut kept = Vec::new();
     for q in maps.steered_queues() {
-        if !live.contains(&q) {
+        if live.contains(&q) {
+            kept.push(q);
+        } else {
             maps.clear(q);
-            continue;
         }
-        out.extend(maps.read(q));
     }
-    Ok(out)
+    kept
+}
+
+/// For `nmxdp status`: clears the rules that processes which died left on interface `ifindex`
+/// (key `key`, in the calling thread's namespace), given the live holders it found.
+pub fn sweep(ifindex: u32, key: &str, holders: &[crate::shared::Holder]) {
+    if let Ok(Some(maps)) = maps::SteerMaps::of_interface(ifindex) {
+        sweep_with(&maps, &live_queues(key, holders));
+    }
 }
