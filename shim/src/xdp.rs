@@ -32,7 +32,7 @@ use crate::steer::Rule;
 pub static XDP_OBJECT: &[u8] = include_bytes!("../../bpf/xsk_redirect.o");
 const PROG_NAME: &str = "nmxdp_redirect";
 const MAP_NAME: &str = "xsks_map";
-/// Files pinned per interface under /sys/fs/bpf/nmxdp/<key>/: the program, the XSK map and
+/// Files pinned per interface under `/sys/fs/bpf/nmxdp/<key>/`: the program, the XSK map and
 /// the steering maps (by their names).
 pub const PIN_FILES: &[&str] = &[
     "prog",

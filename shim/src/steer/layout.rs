@@ -56,7 +56,7 @@ pub const OP_MASKED: u8 = 1;
 /// Predicate: `val[0] <= key[word] <= val[1]`.
 pub const OP_RANGE: u8 = 2;
 
-/// Bytes of one predicate: op, word, neg, pad, mask[4], val[4].
+/// Bytes of one predicate: op, word, neg, pad, `mask[4]`, `val[4]`.
 pub const PRED_BYTES: usize = 4 + 16 + 16;
 /// Bytes of one term: npreds, preds.
 pub const TERM_BYTES: usize = 4 + MAX_PREDS * PRED_BYTES;
