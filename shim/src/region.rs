@@ -405,6 +405,19 @@ impl Region {
         }
     }
 
+    /// Hands buffer `idx`, which the kernel just gave back, to the application: a plain store
+    /// where [`Region::transfer`] compares and swaps. Only for an entry the calling ring moved
+    /// to `KernelTx` or `KernelRx` itself (a TX ring's posted buffer named by its completion, an
+    /// RX ring's fill buffer named by its RX descriptor): nothing else moves an entry out of a
+    /// kernel state, and every move into `App` or out of it compares first, so no other ring
+    /// can hold or take the buffer meanwhile. Indices outside the pool are ignored.
+    #[inline]
+    pub(crate) fn kernel_to_app(&self, idx: u32) {
+        if let Some(o) = self.owner.get(idx as usize) {
+            o.store(Owner::App as u8, Relaxed);
+        }
+    }
+
     /// Buffers per owner, the pool audit: they always add up to the pool (minus 0 and 1).
     pub fn audit(&self) -> [usize; 4] {
         let mut n = [0usize; 4];

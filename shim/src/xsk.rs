@@ -164,6 +164,19 @@ impl<T: Copy> ProdRing<T> {
         unsafe { self.r.desc.add(idx as usize).write(v) };
     }
 
+    /// A cursor writing entries from the current producer position on, with the ring's
+    /// address, mask and position in locals (a loop keeps them in registers instead of
+    /// reloading them through `self`). Nothing is published until [`submit`](Self::submit).
+    #[inline]
+    pub(crate) fn writer(&mut self) -> RingCursor<'_, T> {
+        RingCursor {
+            desc: self.r.desc,
+            mask: self.r.mask,
+            pos: self.cached_prod,
+            _ring: std::marker::PhantomData,
+        }
+    }
+
     /// Publishes `n` written entries to the kernel.
     #[inline]
     pub fn submit(&mut self, n: u32) {
@@ -242,6 +255,18 @@ impl<T: Copy> ConsRing<T> {
         unsafe { self.r.desc.add(idx as usize).read() }
     }
 
+    /// A cursor reading entries from the current consumer position on (see
+    /// [`ProdRing::writer`]); read only entries [`available`](Self::available) counted.
+    #[inline]
+    pub(crate) fn reader(&self) -> RingCursor<'_, T> {
+        RingCursor {
+            desc: self.r.desc,
+            mask: self.r.mask,
+            pos: self.cached_cons,
+            _ring: std::marker::PhantomData,
+        }
+    }
+
     /// Gives `n` read entries back to the kernel.
     #[inline]
     pub fn release(&mut self, n: u32) {
@@ -252,6 +277,49 @@ impl<T: Copy> ConsRing<T> {
     /// Number of entries in the ring (a power of two).
     pub fn size(&self) -> u32 {
         self.r.size
+    }
+}
+
+/// Walks a ring's entries one after the other from a position (see [`ProdRing::writer`] and
+/// [`ConsRing::reader`]); borrows its ring, so the ring cannot publish or release meanwhile.
+/// Writes are only for a producer's cursor, reads only of entries the kernel published.
+pub(crate) struct RingCursor<'a, T> {
+    desc: *mut T,
+    mask: u32,
+    pos: u32,
+    _ring: std::marker::PhantomData<&'a mut T>,
+}
+
+impl<T: Copy> RingCursor<'_, T> {
+    /// Writes the entry at the cursor and moves past it.
+    #[inline]
+    pub(crate) fn push(&mut self, v: T) {
+        // SAFETY: masked into the ring; for a producer's cursor, the entries past the producer
+        // index are user space's until published.
+        unsafe { self.desc.add((self.pos & self.mask) as usize).write(v) };
+        self.pos = self.pos.wrapping_add(1);
+    }
+
+    /// Entries the cursor moved past since it was made from `start`'s position.
+    #[inline]
+    pub(crate) fn moved(&self, start: u32) -> u32 {
+        self.pos.wrapping_sub(start)
+    }
+
+    /// The cursor's position (a ring index, unmasked).
+    #[inline]
+    pub(crate) fn pos(&self) -> u32 {
+        self.pos
+    }
+
+    /// Reads the entry at the cursor and moves past it.
+    #[inline]
+    pub(crate) fn next(&mut self) -> T {
+        // SAFETY: masked into the ring; the caller reads only entries the kernel published
+        // and that are not released yet (the cursor borrows the ring).
+        let v = unsafe { self.desc.add((self.pos & self.mask) as usize).read() };
+        self.pos = self.pos.wrapping_add(1);
+        v
     }
 }
 

@@ -6,7 +6,7 @@ use crate::abi::{
     nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED,
 };
 use crate::region::{Layout, Owner, Region};
-use crate::shm::SharedRing;
+use crate::shm::{SharedRing, SlotRef};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use crate::xsk::{ConsRing, ProdRing};
 
@@ -108,24 +108,20 @@ impl RxState {
         let count = count.min(self.fill.free(count));
         let bs = self.layout.buf_size as u64;
         let (mut written, mut bad) = (0u32, 0u64);
-        let (fill, region) = (&mut self.fill, self.region);
+        let region = self.region;
+        let mut fill = self.fill.writer();
+        // Flags are left alone: the receive that fills the slot again rewrites them whole.
         self.ring.for_each_slot(self.hwcur, count, |_, slot| {
             let mut idx = slot.buf_idx();
             if !region.transfer(idx, Owner::App, Owner::KernelRx) {
-                // Not a buffer the app owns (broken index, or one the kernel or another slot
-                // has): never hand it to the kernel; keep the queue's count with a fresh one.
+                idx = replace_bad(region, slot);
                 bad += 1;
-                idx = region.alloc_bufs_upto(1).pop().unwrap_or(0);
-                if idx != 0 {
-                    region.transfer(idx, Owner::App, Owner::KernelRx);
+                if idx == 0 {
+                    return;
                 }
-                slot.set_buf_idx(idx);
             }
-            if idx != 0 {
-                fill.write(written, idx as u64 * bs);
-                written += 1;
-            }
-            slot.set_flags(slot.flags() & !NS_BUF_CHANGED);
+            fill.push(idx as u64 * bs);
+            written += 1;
         });
         self.fill.submit(written);
         self.hwcur = nm_ring_add(self.n, self.hwcur, count);
@@ -146,19 +142,17 @@ impl RxState {
         let shift = self.layout.buf_size.trailing_zeros();
         let offset_mask = (1u64 << shift) - 1;
         let mut bytes = 0u64;
-        let mut k = 0;
-        let (xrx, region) = (&self.xrx, self.region);
+        let region = self.region;
+        let mut rx = self.xrx.reader();
         self.ring.for_each_slot(self.hwtail, got, |_, slot| {
-            let d = xrx.read(k);
-            k += 1;
+            let d = rx.next();
             let idx = (d.addr >> shift) as u32;
             // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
-            if d.addr & offset_mask != XDP_PACKET_HEADROOM
-                && region.pull_to_buf_start(d.addr, d.len)
-            {
-                c.copied_bytes.fetch_add(d.len as u64, Relaxed);
+            if d.addr & offset_mask != XDP_PACKET_HEADROOM {
+                pull(region, d, c);
             }
-            region.transfer(idx, Owner::KernelRx, Owner::App);
+            // A fill buffer of this ring, which the descriptor hands back.
+            region.kernel_to_app(idx);
             let changed = slot.buf_idx() != idx;
             slot.set_buf_idx(idx);
             slot.set_len(d.len as u16);
@@ -196,6 +190,30 @@ impl RxState {
         }
         self.xrx.release(avail);
         self.region.free_bufs_from(kernel, Owner::KernelRx);
+    }
+}
+
+/// A released slot whose buffer the app does not own (broken index, or one the kernel or
+/// another slot has): it never goes to the kernel; the queue keeps its count with a fresh buffer
+/// from the pool, put in the slot and returned (0 when the pool is empty). Out of line, off the
+/// loop's path.
+#[cold]
+#[inline(never)]
+fn replace_bad(region: &Region, slot: SlotRef) -> u32 {
+    let idx = region.alloc_bufs_upto(1).pop().unwrap_or(0);
+    if idx != 0 {
+        region.transfer(idx, Owner::App, Owner::KernelRx);
+    }
+    slot.set_buf_idx(idx);
+    idx
+}
+
+/// Moves a frame an XDP program moved off the buffer's start back to it, counting the copy.
+#[cold]
+#[inline(never)]
+fn pull(region: &Region, d: xdp_desc, c: &QueueCounters) {
+    if region.pull_to_buf_start(d.addr, d.len) {
+        c.copied_bytes.fetch_add(d.len as u64, Relaxed);
     }
 }
 

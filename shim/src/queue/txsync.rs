@@ -7,7 +7,7 @@ use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
 use crate::region::{Layout, Owner, Region};
 use crate::shm::SharedRing;
-use crate::sys::xdp_desc;
+use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
 use crate::xsk::{ConsRing, ProdRing};
 
 use super::{reinit, Doorbell, QueueCounters, SyncStatus};
@@ -116,8 +116,12 @@ impl TxState {
     fn post(&mut self, todo: u32, c: &QueueCounters) {
         let todo = todo.min(self.xtx.free(todo));
         let max_len = self.layout.max_frame();
-        let (mut written, mut bytes) = (0u32, 0u64);
-        let (xtx, region, layout) = (&mut self.xtx, self.region, self.layout);
+        let mut bytes = 0u64;
+        let region = self.region;
+        // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
+        let shift = self.layout.buf_size.trailing_zeros();
+        let mut xtx = self.xtx.writer();
+        let start = xtx.pos();
         let slots = self.ring;
         slots.for_each_slot_with(self.hwcur, todo, &mut self.posted, |slot, posted| {
             let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
@@ -129,18 +133,17 @@ impl TxState {
             }
             if ok && region.transfer(idx, Owner::App, Owner::KernelTx) {
                 *posted = idx;
-                let d = xdp_desc {
-                    addr: layout.buf_addr(idx),
+                xtx.push(xdp_desc {
+                    addr: ((idx as u64) << shift) + XDP_PACKET_HEADROOM,
                     len,
                     options: 0,
-                };
-                xtx.write(written, d);
-                written += 1;
+                });
                 bytes += len as u64;
             } else {
                 *posted = NOT_POSTED;
             }
         });
+        let written = xtx.moved(start);
         self.xtx.submit(written);
         self.hwcur = nm_ring_add(self.n, self.hwcur, todo);
         c.tx_packets.fetch_add(written as u64, Relaxed);
@@ -185,16 +188,19 @@ impl TxState {
         // retire the oldest posted slots directly, one contiguous run of `posted` at a time.
         let mut k = 0;
         let mut left = got.min(nm_ring_dist(n, self.done_upto, self.hwcur));
+        let region = self.region;
+        let mut comp = self.comp.reader();
         while left > 0 {
             let du = self.done_upto as usize;
             let run = &self.posted[du..(du + left as usize).min(n as usize)];
             let mut m = 0;
             for &p in run {
-                let idx = (self.comp.read(k + m) >> shift) as u32;
+                let idx = (comp.next() >> shift) as u32;
                 if p != idx {
                     break;
                 }
-                self.region.transfer(idx, Owner::KernelTx, Owner::App);
+                // This ring's own posted buffer, which its completion hands back.
+                region.kernel_to_app(idx);
                 m += 1;
             }
             self.done_upto = nm_ring_add(n, self.done_upto, m);
