@@ -15,6 +15,10 @@ pub struct Cell {
     pub instr: Option<f64>,
     /// Why `instr` is missing.
     pub instr_note: Option<String>,
+    /// User-space instructions per packet of the receiver.
+    pub instr_rx: Option<f64>,
+    /// Why `instr_rx` is missing.
+    pub instr_rx_note: Option<String>,
 }
 
 /// Every frame size of the plan times every row, in the order the repetitions go through them.
@@ -31,6 +35,8 @@ pub fn cells(plan: &Plan) -> Vec<Cell> {
                     .flatten(),
                 instr: None,
                 instr_note: None,
+                instr_rx: None,
+                instr_rx_note: None,
             });
         }
     }

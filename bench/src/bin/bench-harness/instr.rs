@@ -13,8 +13,8 @@ use crate::bins::path_arg;
 use crate::cell::Cell;
 use crate::cli::Plan;
 use crate::netns::Topo;
-use crate::proc::spawn;
-use crate::rows::Report;
+use crate::proc::{cpus, spawn};
+use crate::rows::{plain_pair, Report};
 use crate::run::tail;
 use crate::stopped;
 
@@ -100,11 +100,16 @@ impl InstrMethod {
 }
 
 const PERF_NOTE: &str = "perf stat -e instructions:u of the sender alone, difference of two \
-    runs (N/10 and N packets) divided by the packets";
+    runs (N/10 and N packets) divided by the packets; rx: the receiver, stopped (SIGSTOP) once \
+    ready while xdp-raw sends 2048 or 8192 frames into its rings, then draining them in \
+    batches of 256 (every batch full), difference of the two runs divided by 6144";
 
 const VALGRIND_NOTE: &str = "perf stat -e instructions:u is <not supported> here (no PMU in the \
     VM): user-space instructions counted by valgrind --tool=cachegrind (Ir), sender alone, \
-    difference of two runs (N/4 and N packets) divided by the packets";
+    difference of two runs (N/4 and N packets) divided by the packets; rx: the receiver, \
+    stopped (SIGSTOP) once ready while xdp-raw sends 2048 or 8192 frames into its rings, then \
+    draining them in batches of 256 (every batch full), difference of the two runs divided by \
+    6144";
 
 /// Measures every cell that runs (unless interrupted); returns the report's note on the method.
 pub fn measure(plan: &Plan, t: &Topo, cells: &mut [Cell]) -> String {
@@ -134,15 +139,90 @@ fn measure_cell(plan: &Plan, t: &Topo, cell: &mut Cell) {
         Ok(v) => cell.instr = Some(v),
         Err(e) => cell.instr_note = Some(format!("{e:#}")),
     }
+    match rx_instr_per_packet(plan, t, cell) {
+        Ok(v) => cell.instr_rx = Some(v),
+        Err(e) => cell.instr_rx_note = Some(format!("{e:#}")),
+    }
+    let show = |v: Option<f64>, note: &Option<String>| {
+        v.map_or_else(
+            || note.clone().unwrap_or_default(),
+            |v| format!("{v:.0}/pkt"),
+        )
+    };
     eprintln!(
-        "bench: instr {:<16} {:>4} B: {}",
+        "bench: instr {:<16} {:>4} B: tx {}, rx {}",
         cell.row.name(),
         cell.len,
-        cell.instr.map_or_else(
-            || cell.instr_note.clone().unwrap_or_default(),
-            |v| format!("{v:.0}/pkt")
-        )
+        show(cell.instr, &cell.instr_note),
+        show(cell.instr_rx, &cell.instr_rx_note),
     );
+}
+
+/// Frames of the two receiver runs: both fit the receivers' AF_XDP RX and fill rings (8192
+/// entries), so none is dropped while the receiver is stopped.
+const RX_FRAMES: (u64, u64) = (2048, 8192);
+
+/// Batch of the receivers: their rings hold every frame when they continue, so every batch is
+/// full and the per-batch cost is the same share of each packet in every row.
+const RX_BATCH: &str = "256";
+
+/// User-space instructions per packet of `cell`'s receiver, with the batch size fixed: the
+/// receiver opens its port under the counter and is stopped (SIGSTOP) once ready; xdp-raw sends
+/// exactly `n` frames into its rings; then it continues and drains them in batches of
+/// [`RX_BATCH`]. Two runs (`RX_FRAMES`), difference divided by the packets, as for senders.
+fn rx_instr_per_packet(plan: &Plan, t: &Topo, cell: &Cell) -> Result<f64> {
+    let (row, len) = (cell.row, cell.len);
+    let mut pts = Vec::new();
+    for n in [RX_FRAMES.0, RX_FRAMES.1] {
+        let pair = row
+            .pair(&plan.bins, t, n, len)
+            .ok_or_else(|| anyhow!("row not available"))?;
+        let file = plan
+            .out_dir
+            .join(format!("instr-rx-{}-{len}-{n}.out", row.name()));
+        let _ = std::fs::remove_file(&file);
+        let mut rx = pair.rx.clone();
+        rx.argv.extend(["-b".to_string(), RX_BATCH.to_string()]);
+        let spec = rx.wrapped(&plan.instr.wrapper(&file));
+        if plan.verbose {
+            eprintln!("  instr: {}", spec.display());
+        }
+        let child = spawn(&spec, t.fd_b())?;
+        if !child.wait_for_line(pair.ready, Duration::from_secs(60)) {
+            let e = child.wait(Duration::ZERO);
+            bail!("receiver not ready: {}", tail(&e.stderr, 3));
+        }
+        // Let the port settle (XDP program and socket map in place), then freeze it.
+        std::thread::sleep(Duration::from_millis(500));
+        child.signal(libc::SIGSTOP);
+        let sender = plain_pair(&plan.bins.xdp_raw, t, n, len).tx;
+        let s = spawn(&sender.on_cpu(cpus().tx), t.fd_a())?.wait(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(200));
+        child.signal(libc::SIGCONT);
+        if s.code != 0 {
+            child.wait(Duration::ZERO);
+            bail!("sender exit {}: {}", s.code, tail(&s.stderr, 3));
+        }
+        let e = child.wait(Duration::from_secs(120));
+        let got = match pair.report {
+            Report::Summary => parse_summary(&e.stdout, Dir::Received).map(|s| s.packets),
+            Report::Counts => parse_count_line(&e.stdout, Dir::Received),
+        };
+        if got != Some(n) {
+            bail!("receiver got {got:?} of {n} frames");
+        }
+        let ins = plan
+            .instr
+            .read(&file)
+            .ok_or_else(|| anyhow!("no instruction count in {}", file.display()))?;
+        pts.push((n, ins));
+    }
+    let (s1, i1) = pts[0];
+    let (s2, i2) = pts[1];
+    if i2 <= i1 {
+        bail!("counts do not grow with packets ({s1}: {i1}, {s2}: {i2})");
+    }
+    Ok((i2 - i1) as f64 / (s2 - s1) as f64)
 }
 
 /// User-space instructions per packet of `cell`'s sender: two runs of the sender alone
@@ -194,7 +274,9 @@ mod tests {
         assert_eq!(
             PERF_NOTE,
             "perf stat -e instructions:u of the sender alone, difference of two runs (N/10 and N \
-             packets) divided by the packets"
+             packets) divided by the packets; rx: the receiver, stopped (SIGSTOP) once ready \
+             while xdp-raw sends 2048 or 8192 frames into its rings, then draining them in \
+             batches of 256 (every batch full), difference of the two runs divided by 6144"
         );
         for n in [PERF_NOTE, VALGRIND_NOTE] {
             assert!(!n.contains("  ") && !n.contains('\n'), "{n}");

@@ -104,7 +104,7 @@ fn c_pair((app, lib): &(PathBuf, PathBuf), t: &Topo, n: u64, len: u32) -> Pair {
 }
 
 /// A comparison program (xdp-raw, af-packet) on both ends, by interface name.
-fn plain_pair(bin: &Path, t: &Topo, n: u64, len: u32) -> Pair {
+pub fn plain_pair(bin: &Path, t: &Topo, n: u64, len: u32) -> Pair {
     let bin = path_arg(bin);
     let (n, l) = (n.to_string(), len.to_string());
     Pair {

@@ -196,9 +196,9 @@ fn header(plan: &Plan) -> String {
     if !plan.rows.is_empty() {
         let _ = writeln!(
             md,
-            "| row | frame | tx Mpps | rx Mpps | loss % | instr/pkt |"
+            "| row | frame | tx Mpps | rx Mpps | loss % | tx instr/pkt | rx instr/pkt |"
         );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
     }
     md
 }

@@ -27,7 +27,7 @@ fn line(doc: &mut Doc, c: &Cell) {
         c.row.name().to_string()
     };
     if let Some(why) = &c.skipped {
-        let _ = writeln!(doc.md, "| {name} | {} | skipped | | | |", c.len);
+        let _ = writeln!(doc.md, "| {name} | {} | skipped | | | | |", c.len);
         let note = format!("{} skipped: {why}", c.row.name());
         if !doc.notes.contains(&note) {
             doc.notes.push(note);
@@ -36,6 +36,7 @@ fn line(doc: &mut Doc, c: &Cell) {
     }
     let fails = c.failed();
     let instr_s = c.instr.map_or("n/a".into(), |v| format!("{v:.0}"));
+    let instr_rx = c.instr_rx.map_or("n/a".into(), |v| format!("{v:.0}"));
     let status = if fails.is_empty() {
         String::new()
     } else {
@@ -44,7 +45,7 @@ fn line(doc: &mut Doc, c: &Cell) {
     };
     let _ = writeln!(
         doc.md,
-        "| {name}{status} | {} | {} | {} | {} | {instr_s} |",
+        "| {name}{status} | {} | {} | {} | {} | {instr_s} | {instr_rx} |",
         c.len,
         f3(c.tx()),
         f3(c.rx()),
@@ -57,6 +58,10 @@ fn line(doc: &mut Doc, c: &Cell) {
     if let Some(n) = &c.instr_note {
         doc.notes
             .push(format!("{} {} B instr/pkt: {n}", c.row.name(), c.len));
+    }
+    if let Some(n) = &c.instr_rx_note {
+        doc.notes
+            .push(format!("{} {} B rx instr/pkt: {n}", c.row.name(), c.len));
     }
 }
 
@@ -77,6 +82,7 @@ fn json(c: &Cell) -> Json {
         ("rx_mpps", Json::num(c.rx())),
         ("loss_pct", Json::num(c.loss())),
         ("instr_per_pkt", Json::num(c.instr)),
+        ("rx_instr_per_pkt", Json::num(c.instr_rx)),
         ("rx_maxrss_kib", Json::num(c.rx_rss_kib())),
         ("runs", Json::Arr(c.runs.iter().map(Run::json).collect())),
     ])
