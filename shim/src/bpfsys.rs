@@ -41,6 +41,8 @@ pub enum Cmd {
     MapGetFdById = 14,
     /// `BPF_OBJ_GET_INFO_BY_FD`: what the kernel knows about an object.
     ObjGetInfoByFd = 15,
+    /// `BPF_LINK_CREATE`: attaches a program to a hook through a new bpf_link.
+    LinkCreate = 28,
     /// `BPF_LINK_GET_FD_BY_ID`: opens a bpf_link by id.
     LinkGetFdById = 30,
     /// `BPF_LINK_DETACH`: detaches a bpf_link from its hook.
@@ -59,6 +61,7 @@ impl Cmd {
             Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
             Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
+            Cmd::LinkCreate => "BPF_LINK_CREATE",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
         }
@@ -68,7 +71,11 @@ impl Cmd {
     const fn returns_fd(self) -> bool {
         matches!(
             self,
-            Cmd::LinkGetFdById | Cmd::MapGetFdById | Cmd::MapCreate | Cmd::ProgLoad
+            Cmd::LinkGetFdById
+                | Cmd::MapGetFdById
+                | Cmd::MapCreate
+                | Cmd::ProgLoad
+                | Cmd::LinkCreate
         )
     }
 }
@@ -501,6 +508,59 @@ pub fn map_update(
     .map(drop)
 }
 
+/// `BPF_LINK_CREATE`: the link-create member with its `tcx` part (`relative_fd`,
+/// `expected_revision`), which is 0 for "append, whatever is there".
+#[repr(C, align(8))]
+struct TcxLinkCreateAttr {
+    prog_fd: u32,
+    target_ifindex: u32,
+    attach_type: u32,
+    flags: u32,
+    relative_fd: u32,
+    _pad: u32,
+    expected_revision: u64,
+}
+
+const _: () = {
+    assert!(size_of::<TcxLinkCreateAttr>() == 32);
+    assert!(offset_of!(TcxLinkCreateAttr, attach_type) == 8);
+    assert!(offset_of!(TcxLinkCreateAttr, relative_fd) == 16);
+    assert!(offset_of!(TcxLinkCreateAttr, expected_revision) == 24);
+};
+
+// SAFETY: repr(C) at the kernel's offsets (asserted above), the padding is an explicit field,
+// no pointers.
+unsafe impl Attr for TcxLinkCreateAttr {
+    const CMD: Cmd = Cmd::LinkCreate;
+}
+
+/// The kernel's `BPF_PROG_TYPE_SCHED_CLS` (tc programs).
+pub const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+/// The kernel's `BPF_TCX_INGRESS` attach type (Linux 6.6+).
+pub const BPF_TCX_INGRESS: u32 = 46;
+/// The kernel's `BPF_TCX_EGRESS` attach type (Linux 6.6+).
+pub const BPF_TCX_EGRESS: u32 = 47;
+
+/// Attaches tc program `prog` to `ifindex` (in the calling thread's network namespace) at
+/// `attach_type` ([`BPF_TCX_INGRESS`] or [`BPF_TCX_EGRESS`]), after the programs already there.
+/// The program stays attached while the returned link is open, by this process or a dup: the
+/// kernel detaches it when the last fd closes, also when the process is killed.
+pub fn tcx_link_create(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    attach_type: u32,
+) -> Result<OwnedFd, SysError> {
+    bpf_fd(&mut TcxLinkCreateAttr {
+        prog_fd: fd_u32(prog),
+        target_ifindex: ifindex,
+        attach_type,
+        flags: 0,
+        relative_fd: 0,
+        _pad: 0,
+        expected_revision: 0,
+    })
+}
+
 /// `BPF_PROG_TEST_RUN`: the `test` member, up to `batch_size`. `data_in` borrows the packet;
 /// no output buffer and no context are passed (the kernel then copies nothing back but the
 /// return value and the duration).
@@ -903,12 +963,21 @@ impl ClearXdpRequest {
     }
 }
 
-/// The one rtnetlink call site: sends `req` on a fresh NETLINK_ROUTE socket (in the calling
-/// thread's network namespace) and returns the kernel's first answer, or the errno an
-/// NLMSG_ERROR answer carries.
+/// A fixed-layout rtnetlink request, through [`rtnl_message`].
 fn rtnl<R: NlRequest>(req: &R) -> Result<Vec<u8>, SysError> {
+    // SAFETY: `R: NlRequest` is `size_of::<R>()` initialised bytes without pointers, borrowed
+    // for as long as the slice.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(std::ptr::from_ref(req).cast::<u8>(), size_of::<R>()) };
+    rtnl_message(R::NAME, bytes)
+}
+
+/// The one rtnetlink call site: sends one complete rtnetlink message (header included, `len` set) on a fresh NETLINK_ROUTE
+/// socket in the calling thread's network namespace, and returns the kernel's first answer, or
+/// the errno an NLMSG_ERROR answer carries. `name` says what the request does, for errors.
+pub(crate) fn rtnl_message(name: &'static str, msg: &[u8]) -> Result<Vec<u8>, SysError> {
     let fail = |source| SysError::Rtnetlink {
-        request: R::NAME,
+        request: name,
         source,
     };
     // SAFETY: socket(2) takes no pointers.
@@ -924,16 +993,9 @@ fn rtnl<R: NlRequest>(req: &R) -> Result<Vec<u8>, SysError> {
     }
     // SAFETY: socket(2) returned a new file descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: `R: NlRequest` is `size_of::<R>()` initialised bytes without pointers, borrowed
-    // for the call; send(2) only reads them.
-    let sent = unsafe {
-        libc::send(
-            sock.as_raw_fd(),
-            std::ptr::from_ref(req).cast(),
-            size_of::<R>(),
-            0,
-        )
-    };
+    // SAFETY: `msg` is `msg.len()` initialised bytes, borrowed for the call; send(2) only reads
+    // them.
+    let sent = unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
     if sent < 0 {
         return Err(fail(io::Error::last_os_error()));
     }

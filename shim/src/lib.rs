@@ -67,6 +67,7 @@ pub mod bpfsys;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod host;
 pub mod ifinfo;
 pub mod name;
 mod pipe;

@@ -598,15 +598,17 @@ fn binary_with_count_both_directions() {
     );
 }
 
+/// One interface alone means it and its host rings (tests/tests/host.rs); the same port twice
+/// is refused before anything opens.
 #[test]
-fn binary_rejects_one_interface() {
+fn binary_rejects_one_port_twice() {
     let out = Command::new(nmxdp_tests::bins::bridge())
-        .args(["-w", "0", "-i", "va"])
+        .args(["-w", "0", "-i", "va", "-i", "netmap:va"])
         .output()
         .expect("run bridge");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("host rings"), "stderr: {err}");
+    assert!(err.contains("given twice"), "stderr: {err}");
 }
 
 /// The move logic on real rings (one port's RX ring to its own TX ring): an RX slot with an

@@ -103,14 +103,14 @@ impl Args {
         if self.loopback {
             bail!("-L (loopback on one interface) is not available in nmxdp: give two interfaces");
         }
-        let ifb = match ifb {
-            Some(b) if b != ifa => b,
-            _ => bail!(
-                "only one interface ({ifa}): upstream bridge would forward between it and its host \
-                 rings ({ifa}^), and nmxdp has no host rings yet; give two interfaces: \
-                 bridge -i IFA -i IFB"
-            ),
-        };
+        // One interface: upstream bridges it with its own host rings (IFA^), the in-line setup.
+        let ifb = ifb.unwrap_or_else(|| format!("{ifa}^"));
+        if ifb == ifa {
+            bail!(
+                "{ifa} given twice: a port cannot be bridged with itself; give two interfaces, \
+                 or one alone to bridge it with its host rings ({ifa}^)"
+            );
+        }
         Ok(Plan {
             ifa,
             ifb,
@@ -180,11 +180,20 @@ mod tests {
         assert!(plan(&["-i", "a", "-i", "b", "-w", "101"]).is_err());
         assert!(plan(&["-i", "a", "-i", "b", "--count", "0"]).is_err());
         assert!(plan(&["-i", "a", "-i", "b", "-L"]).is_err());
-        let e = plan(&["-i", "eth0"]).unwrap_err().to_string();
-        assert!(e.contains("host rings"), "{e}");
         let e = plan(&["-i", "eth0", "-i", "netmap:eth0"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("host rings"), "{e}");
+        assert!(e.contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn one_interface_is_bridged_with_its_host_rings() {
+        let p = plan(&["-i", "eth0"]).unwrap();
+        assert_eq!(
+            (p.ifa.as_str(), p.ifb.as_str()),
+            ("netmap:eth0", "netmap:eth0^")
+        );
+        let p = plan(&["eth1"]).unwrap();
+        assert_eq!(p.ifb, "netmap:eth1^");
     }
 }

@@ -11,6 +11,7 @@ use crate::abi::{
 };
 use crate::engine::{current_netns, engine, unsupported, Modes, QueueRequest};
 use crate::error::{Error, Result};
+use crate::host::{HostPath, HostRequest};
 use crate::ifinfo::{if_info, IfInfo};
 use crate::name::{parse_port, PortSpec};
 use crate::pipe::{parse_pipe_name, PipeEnd, PipeName, PipeRequest};
@@ -66,6 +67,9 @@ pub struct Port {
     tx_wait: Duration,
     /// The pipe end of a pipe port (`NAME{ID`, `NAME}ID`); `tx` and `rx` are then empty.
     pipe: Option<PipeEnd>,
+    /// The host path of a port with host rings (`^`, `*`); its queue is the last of `tx` and
+    /// of `rx`, ring index `ntx` / `nrx` as in netmap.
+    host: Option<HostPath>,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -149,7 +153,7 @@ impl Port {
                 });
             }
         }
-        let (ctxs, modes) = eng.acquire(&info, &reqs)?;
+        let (ctxs, mut modes) = eng.acquire(&info, &reqs)?;
         let mut tx = Vec::new();
         let mut rx = Vec::new();
         for (r, c) in reqs.iter().zip(ctxs) {
@@ -160,12 +164,46 @@ impl Port {
                 rx.push(c);
             }
         }
+        let host_req = host_request(&spec, tx_slots, rx_slots);
+        let host = match &host_req {
+            None => None,
+            Some(h) => match HostPath::open(&mut eng, &info, h) {
+                Ok((path, ctx)) => {
+                    if h.tx {
+                        tx.push(ctx.clone());
+                    }
+                    if h.rx {
+                        rx.push(ctx);
+                    }
+                    if reqs.is_empty() {
+                        modes = path.modes;
+                    }
+                    Some(path)
+                }
+                Err(e) => {
+                    drop((tx, rx));
+                    for r in &reqs {
+                        eng.release(r.key, r.tx, r.rx);
+                    }
+                    return Err(e);
+                }
+            },
+        };
         let nifp_off = match region.alloc_if() {
             Ok(o) => o,
             Err(e) => {
+                drop((tx, rx));
+                let mut host = host;
+                if let Some(h) = host.as_mut() {
+                    h.stop();
+                }
                 for r in &reqs {
                     eng.release(r.key, r.tx, r.rx);
                 }
+                if let (Some(h), Some(hr)) = (&host, &host_req) {
+                    eng.release(h.key, hr.tx, hr.rx);
+                }
+                drop(host);
                 return Err(e);
             }
         };
@@ -192,6 +230,7 @@ impl Port {
             rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
             tx_wait: poll::TX_WAIT_FIRST,
             pipe: None,
+            host,
         };
         port.rx_pollfds = port
             .rx
@@ -272,6 +311,7 @@ impl Port {
             rx_nap: Duration::ZERO,
             tx_wait: poll::TX_WAIT_FIRST,
             pipe: None,
+            host: None,
         };
         port.rx_pollfds = end
             .wake_fds()
@@ -316,11 +356,12 @@ impl Port {
         let nifp = self.nifp();
         let rx_base = (self.ntx + 1) as usize;
         let mut ofs = vec![0isize; rx_base + self.nrx as usize + 1];
-        for c in &self.tx {
-            ofs[c.key.queue as usize] = (c.tx_ring_off - self.nifp_off) as isize;
+        // Bound rings are contiguous from first_tx/first_rx, the host ring (index ntx/nrx) last.
+        for (k, c) in self.tx.iter().enumerate() {
+            ofs[self.first_tx as usize + k] = (c.tx_ring_off - self.nifp_off) as isize;
         }
-        for c in &self.rx {
-            ofs[rx_base + c.key.queue as usize] = (c.rx_ring_off - self.nifp_off) as isize;
+        for (k, c) in self.rx.iter().enumerate() {
+            ofs[rx_base + self.first_rx as usize + k] = (c.rx_ring_off - self.nifp_off) as isize;
         }
         let mut hdr = netmap_if {
             ni_tx_rings: self.ntx,
@@ -657,6 +698,11 @@ impl Drop for Port {
         self.tx.clear();
         self.rx.clear();
         let pipe = self.pipe.take();
+        let mut host = self.host.take();
+        // The stack goes back to the wire before the host queue's socket closes.
+        if let Some(h) = host.as_mut() {
+            h.stop();
+        }
         if let Ok(mut eng) = engine() {
             for (k, t, r) in keys {
                 eng.release(k, t, r);
@@ -667,6 +713,7 @@ impl Drop for Port {
             eng.region.free_if(self.nifp_off);
             eng.port_closed();
         }
+        drop(host);
     }
 }
 
@@ -785,6 +832,8 @@ fn bound_queues(spec: &PortSpec, info: &IfInfo) -> Result<(Vec<u32>, Vec<u32>)> 
     let (ntx, nrx) = (info.tx_queues, info.rx_queues);
     match spec.mode {
         NR_REG_ALL_NIC => Ok(((0..ntx).collect(), (0..nrx).collect())),
+        NR_REG_SW | NR_REG_ONE_SW => Ok((vec![], vec![])),
+        NR_REG_NIC_SW => Ok(((0..ntx).collect(), (0..nrx).collect())),
         NR_REG_ONE_NIC => {
             let q = spec.ringid as u32;
             if q >= nq {
@@ -807,6 +856,19 @@ fn bound_queues(spec: &PortSpec, info: &IfInfo) -> Result<(Vec<u32>, Vec<u32>)> 
             format!("{}: invalid register mode {m}", spec.name),
         )),
     }
+}
+
+/// What `spec` asks of the host path; None when it binds no host ring.
+fn host_request(spec: &PortSpec, tx_slots: u32, rx_slots: u32) -> Option<HostRequest> {
+    if !matches!(spec.mode, NR_REG_SW | NR_REG_NIC_SW | NR_REG_ONE_SW) {
+        return None;
+    }
+    Some(HostRequest {
+        tx: spec.flags & NR_RX_RINGS_ONLY == 0,
+        rx: spec.flags & NR_TX_RINGS_ONLY == 0,
+        tx_slots,
+        rx_slots,
+    })
 }
 
 /// The pool audit: buffers per owner (free, app, kernel RX, kernel TX), which always add up to
@@ -904,12 +966,19 @@ fn check_supported(spec: &PortSpec) -> Result<()> {
 /// a missing interface before it looks at the mode).
 fn check_mode(spec: &PortSpec) -> Result<()> {
     match spec.mode {
-        NR_REG_ALL_NIC | NR_REG_ONE_NIC => Ok(()),
-        NR_REG_SW | NR_REG_NIC_SW | NR_REG_ONE_SW => Err(unsupported(&format!(
-            "{}: host rings (^, *) have no AF_XDP counterpart in nmxdp yet: bind NIC rings only (netmap:IFACE or netmap:IFACE-N)",
+        NR_REG_ALL_NIC | NR_REG_ONE_NIC | NR_REG_SW | NR_REG_NIC_SW => Ok(()),
+        NR_REG_ONE_SW if spec.ringid == 0 => Ok(()),
+        NR_REG_ONE_SW => Err(Error::new(
+            libc::EINVAL,
+            format!(
+                "{}: host ring {} does not exist, the interface has 1 host ring pair: use ^0 or ^",
+                spec.name, spec.ringid
+            ),
+        )),
+        NR_REG_NULL => Err(unsupported(&format!(
+            "{}: null ports are not available in nmxdp",
             spec.name
         ))),
-        NR_REG_NULL => Err(unsupported(&format!("{}: null ports are not available in nmxdp", spec.name))),
         m => Err(Error::new(
             libc::EINVAL,
             format!("{}: invalid register mode {m}", spec.name),

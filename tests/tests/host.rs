@@ -1,0 +1,368 @@
+//! Host rings (`netmap:vb^`, `netmap:vb*`): our bridge in line between vb and B's own stack.
+//!
+//! A (va, 10.77.0.1) and B (vb, 10.77.0.2) are joined by a veth pair with default offloads.
+//! In B the bridge binds vb's NIC rings and its host rings, so every frame between the wire and
+//! B's stack crosses the bridge; from A, ARP, ICMP and TCP must work as if it were not there,
+//! and once it is gone (exit or SIGKILL) B talks to A directly and nothing of it is left.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nmxdp::Port;
+use nmxdp_tests::{bins, Netns, VethPair};
+
+const A_IP: &str = "10.77.0.1";
+const B_IP: &str = "10.77.0.2";
+const TCP_PORT: u16 = 5201;
+/// Bytes of each TCP transfer.
+const TCP_BYTES: usize = 100 << 20;
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip(8)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pair with addresses on both ends.
+fn topo(tag: &str) -> VethPair {
+    let p = VethPair::new(tag, 1);
+    ip(&[
+        "-n",
+        &p.a.name,
+        "addr",
+        "add",
+        &format!("{A_IP}/24"),
+        "dev",
+        "va",
+    ]);
+    ip(&[
+        "-n",
+        &p.b.name,
+        "addr",
+        "add",
+        &format!("{B_IP}/24"),
+        "dev",
+        "vb",
+    ]);
+    p
+}
+
+/// The bridge binary running in `ns` with `args`, once it printed its ready line.
+fn start_bridge(ns: &Netns, args: &[&str]) -> Running {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(bins::bridge())
+        .args(["-w", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bridge");
+    let err = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if l.starts_with("Ready to go") {
+                let _ = tx.send(Ok(lines.clone()));
+            }
+            lines.push(l);
+        }
+        let _ = tx.send(Err(lines));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(lines)) => {
+            assert!(
+                lines.iter().any(|l| l.contains("zerocopy supported")),
+                "the bridge does not swap buffers between NIC and host rings: {lines:?}"
+            );
+            Running(child)
+        }
+        Ok(Err(lines)) => {
+            let _ = child.kill();
+            panic!("bridge {args:?} exited before it was ready: {lines:?}");
+        }
+        Err(_) => {
+            let _ = child.kill();
+            panic!("bridge {args:?} not ready within 20 s");
+        }
+    }
+}
+
+/// The internet checksum of `b`.
+fn inet_csum(b: &[u8]) -> u16 {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// `n` ICMP echo requests from A to B, one at a time over a raw socket, each waiting up to a
+/// second for its reply; the number of replies (the first request also resolves ARP).
+fn ping(p: &VethPair, n: u16) -> u16 {
+    p.a.run(|| {
+        // SAFETY: socket(2) takes no pointers.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+        assert!(
+            fd >= 0,
+            "raw ICMP socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd nothing else owns.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let tv = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt reads a timeval that lives across the call.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                std::ptr::from_ref(&tv).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        let dst = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(B_IP.parse::<std::net::Ipv4Addr>().unwrap().octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        let id = std::process::id() as u16;
+        let mut replies = 0;
+        for seq in 0..n {
+            let mut req = vec![8u8, 0, 0, 0];
+            req.extend_from_slice(&id.to_be_bytes());
+            req.extend_from_slice(&seq.to_be_bytes());
+            req.extend_from_slice(&[0x5a; 56]);
+            let c = inet_csum(&req);
+            req[2..4].copy_from_slice(&c.to_be_bytes());
+            // SAFETY: sendto reads `req` and `dst`, both alive across the call.
+            let sent = unsafe {
+                libc::sendto(
+                    std::os::fd::AsRawFd::as_raw_fd(&sock),
+                    req.as_ptr().cast(),
+                    req.len(),
+                    0,
+                    std::ptr::from_ref(&dst).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as u32,
+                )
+            };
+            assert_eq!(
+                sent,
+                req.len() as isize,
+                "sendto: {}",
+                std::io::Error::last_os_error()
+            );
+            let mut buf = [0u8; 1500];
+            loop {
+                // SAFETY: recv writes at most buf.len() bytes into buf.
+                let got = unsafe {
+                    libc::recv(
+                        std::os::fd::AsRawFd::as_raw_fd(&sock),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                    )
+                };
+                if got < 0 {
+                    break; // timed out: no reply to this one
+                }
+                // IPv4 header, then the ICMP message: an echo reply with our id and sequence.
+                let ihl = usize::from(buf[0] & 0xf) * 4;
+                let icmp = &buf[ihl..got as usize];
+                if icmp.len() >= 8
+                    && icmp[0] == 0
+                    && icmp[4..6] == id.to_be_bytes()
+                    && icmp[6..8] == seq.to_be_bytes()
+                {
+                    replies += 1;
+                    break;
+                }
+            }
+        }
+        replies
+    })
+}
+
+/// Kills the bridge if the test fails while it runs.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SHA-256 of `data` (sha256sum(1), coreutils).
+fn sha256(data: &[u8]) -> String {
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    let mut stdin = c.stdin.take().expect("piped");
+    let data = data.to_vec();
+    let w = std::thread::spawn(move || stdin.write_all(&data));
+    let out = c.wait_with_output().expect("sha256sum");
+    w.join().unwrap().expect("write to sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so a lost or reordered segment shows.
+fn payload(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A TCP transfer of `TCP_BYTES` from `from` to a listener in `to` at `to_ip`; asserts the
+/// receiver got the same SHA-256 the sender sent.
+fn tcp_transfer(from: &Netns, to: &Netns, to_ip: &str, seed: u64) {
+    let data = payload(TCP_BYTES, seed);
+    let listener = to.run(|| TcpListener::bind((to_ip, TCP_PORT)).expect("listen"));
+    listener.set_nonblocking(true).unwrap();
+    let received = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            // Never waits forever: a failed sender must not hang the test.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            let mut c = loop {
+                match listener.accept() {
+                    Ok((c, _)) => break c,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            c.set_nonblocking(false).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut got = Vec::with_capacity(TCP_BYTES);
+            c.read_to_end(&mut got).map(|_| got)
+        });
+        from.run(|| {
+            let mut c = TcpStream::connect_timeout(
+                &format!("{to_ip}:{TCP_PORT}").parse().unwrap(),
+                Duration::from_secs(10),
+            )
+            .expect("connect");
+            c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(&data).expect("send the transfer");
+        });
+        rx.join().unwrap().expect("accept and read the transfer")
+    });
+    assert_eq!(received.len(), data.len(), "bytes received");
+    assert_eq!(sha256(&received), sha256(&data), "SHA-256 of the transfer");
+}
+
+/// Waits until `ns` has none of nmxdp's host-path leftovers: no private veth end, no tc
+/// program of a host path loaded (tests run one at a time, so any is this test's), no XDP
+/// program on vb. Panics naming what is left after 10 s.
+fn assert_clean(ns: &Netns) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let links = ip(&["-n", &ns.name, "-o", "link", "show"]);
+        let veth_left = links.contains(": nmh");
+        let tc = nmxdp::host::loaded_programs();
+        let tc_left = !tc.is_empty();
+        let xdp_left = ns.xdp_attached("vb");
+        if !veth_left && !tc_left && !xdp_left {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: veth {veth_left} tc programs {tc:?} xdp {xdp_left}\n{links}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn in_line_bridge(tag: &str, args: &[&str]) {
+    let p = topo(tag);
+    let mut br = start_bridge(&p.b, args);
+    assert_eq!(ping(&p, 1000), 1000, "ICMP echo replies through the bridge");
+    tcp_transfer(&p.a, &p.b, B_IP, 1);
+    tcp_transfer(&p.b, &p.a, A_IP, 2);
+    // SIGTERM: the bridge exits normally.
+    // SAFETY: kill(2) on our child's pid.
+    unsafe { libc::kill(br.0.id() as i32, libc::SIGTERM) };
+    let st = br.0.wait().expect("wait bridge");
+    assert!(st.success(), "bridge exit status {st}");
+    assert_clean(&p.b);
+    assert_eq!(ping(&p, 20), 20, "B's stack talks to A directly again");
+}
+
+#[test]
+fn bridge_nic_and_host_rings() {
+    in_line_bridge("hb", &["-i", "netmap:vb", "-i", "netmap:vb^"]);
+}
+
+#[test]
+fn bridge_one_interface_means_its_host_rings() {
+    in_line_bridge("h1", &["-i", "netmap:vb"]);
+}
+
+#[test]
+fn sigkill_leaves_nothing() {
+    let p = topo("hk");
+    let mut br = start_bridge(&p.b, &["-i", "netmap:vb"]);
+    assert_eq!(ping(&p, 50), 50);
+    br.0.kill().expect("SIGKILL the bridge");
+    let _ = br.0.wait();
+    assert_clean(&p.b);
+    assert_eq!(ping(&p, 20), 20, "B's stack talks to A directly again");
+}
+
+#[test]
+fn host_ring_names() {
+    let p = topo("hn");
+    p.b.run(|| {
+        let host = Port::open("netmap:vb^").expect("netmap:vb^");
+        let r = host.registration();
+        assert_eq!((r.nr_host_tx_rings, r.nr_host_rx_rings), (1, 1));
+        assert_eq!(
+            host.tx_rings(),
+            1..2,
+            "the host TX ring follows the NIC rings"
+        );
+        assert_eq!(host.rx_rings(), 1..2);
+        drop(host);
+        let both = Port::open("netmap:vb*").expect("netmap:vb*");
+        assert_eq!(both.tx_rings(), 0..2);
+        assert_eq!(both.rx_rings(), 0..2);
+        drop(both);
+        let one = Port::open("netmap:vb^0").expect("netmap:vb^0");
+        assert_eq!(one.rx_rings(), 1..2);
+        drop(one);
+        let e = Port::open("netmap:vb^1").err().expect("^1 fails");
+        assert_eq!(e.errno(), libc::EINVAL, "{e}");
+        assert!(e.to_string().contains("1 host ring"), "{e}");
+    });
+    assert_clean(&p.b);
+}
