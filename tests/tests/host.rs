@@ -54,45 +54,98 @@ fn topo(tag: &str) -> VethPair {
     p
 }
 
-/// The bridge binary running in `ns` with `args`, once it printed its ready line.
-fn start_bridge(ns: &Netns, args: &[&str]) -> Running {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(bins::bridge())
-        .args(["-w", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn bridge");
-    let err = child.stderr.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+/// A forwarder to start: program, arguments, environment, and the line (on stdout or stderr)
+/// that says it is forwarding.
+struct Forwarder {
+    program: std::path::PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    ready: &'static str,
+}
+
+impl Forwarder {
+    /// Our Rust bridge with `args` (after `-w 0`).
+    fn rust(args: &[&str]) -> Forwarder {
+        let mut a = vec!["-w".to_string(), "0".to_string()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        Forwarder {
+            program: bins::bridge(),
+            args: a,
+            env: Vec::new(),
+            ready: "Ready to go",
+        }
+    }
+
+    /// The C bridge (libnetmap: nmport_open, poll), `nm_bridge-linked` or `nm_bridge-plain`
+    /// under LD_PRELOAD.
+    fn c(preload: bool, args: &[&str]) -> Forwarder {
+        let mut a = vec!["-w".to_string(), "0".to_string()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let (name, env) = if preload {
+            let lib = bins::libnetmap().display().to_string();
+            ("nm_bridge-plain", vec![("LD_PRELOAD".to_string(), lib)])
+        } else {
+            ("nm_bridge-linked", Vec::new())
+        };
+        Forwarder {
+            program: bins::c_app(name, "nm_bridge"),
+            args: a,
+            env,
+            ready: "ready: bridging",
+        }
+    }
+
+    /// Runs it in `ns`; returns once it printed its ready line, having said it swaps buffers
+    /// (zero-copy) between the NIC and the host rings.
+    fn start(&self, ns: &Netns) -> Running {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name, "env"]);
+        for (k, v) in &self.env {
+            cmd.arg(format!("{k}={v}"));
+        }
+        let mut child = cmd
+            .arg(&self.program)
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the forwarder");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        for pipe in [Box::new(out) as Box<dyn Read + Send>, Box::new(err)] {
+            let tx = tx.clone();
+            let ready = self.ready;
+            std::thread::spawn(move || {
+                for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let done = l.starts_with(ready);
+                    let _ = tx.send(Some(l));
+                    if done {
+                        let _ = tx.send(None);
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut lines = Vec::new();
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            if l.starts_with("Ready to go") {
-                let _ = tx.send(Ok(lines.clone()));
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Some(l)) => lines.push(l),
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{:?} {:?}: not ready: {lines:?}", self.program, self.args);
+                }
             }
-            lines.push(l);
         }
-        let _ = tx.send(Err(lines));
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Ok(lines)) => {
-            assert!(
-                lines.iter().any(|l| l.contains("zerocopy supported")),
-                "the bridge does not swap buffers between NIC and host rings: {lines:?}"
-            );
-            Running(child)
-        }
-        Ok(Err(lines)) => {
-            let _ = child.kill();
-            panic!("bridge {args:?} exited before it was ready: {lines:?}");
-        }
-        Err(_) => {
-            let _ = child.kill();
-            panic!("bridge {args:?} not ready within 20 s");
-        }
+        assert!(
+            lines.iter().any(|l| l.contains("zerocopy supported")),
+            "no buffer swapping between NIC and host rings: {lines:?}"
+        );
+        Running(child)
     }
 }
 
@@ -108,67 +161,77 @@ fn inet_csum(b: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// A raw ICMP socket (in the calling thread's namespace) with a 1 s receive timeout.
+fn icmp_socket() -> std::os::fd::OwnedFd {
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+    assert!(
+        fd >= 0,
+        "raw ICMP socket: {}",
+        std::io::Error::last_os_error()
+    );
+    let tv = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads a timeval that lives across the call.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            std::ptr::from_ref(&tv).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    // SAFETY: a new fd nothing else owns.
+    unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+}
+
+/// Sends ICMP echo request `seq` (identifier `id`) to `dst` on `sock`.
+fn echo_request(sock: &std::os::fd::OwnedFd, dst: &str, id: u16, seq: u16) {
+    let mut req = vec![8u8, 0, 0, 0];
+    req.extend_from_slice(&id.to_be_bytes());
+    req.extend_from_slice(&seq.to_be_bytes());
+    req.extend_from_slice(&[0x5a; 56]);
+    let c = inet_csum(&req);
+    req[2..4].copy_from_slice(&c.to_be_bytes());
+    let dst = libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(dst.parse::<std::net::Ipv4Addr>().unwrap().octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sendto reads `req` and `dst`, both alive across the call.
+    let sent = unsafe {
+        libc::sendto(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            std::ptr::from_ref(&dst).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
+    };
+    assert_eq!(
+        sent,
+        req.len() as isize,
+        "sendto: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// `n` ICMP echo requests from A to B, one at a time over a raw socket, each waiting up to a
 /// second for its reply; the number of replies (the first request also resolves ARP).
 fn ping(p: &VethPair, n: u16) -> u16 {
     p.a.run(|| {
-        // SAFETY: socket(2) takes no pointers.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-        assert!(
-            fd >= 0,
-            "raw ICMP socket: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new fd nothing else owns.
-        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        let tv = libc::timeval {
-            tv_sec: 1,
-            tv_usec: 0,
-        };
-        // SAFETY: setsockopt reads a timeval that lives across the call.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                std::ptr::from_ref(&tv).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            )
-        };
-        let dst = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(B_IP.parse::<std::net::Ipv4Addr>().unwrap().octets()),
-            },
-            sin_zero: [0; 8],
-        };
+        let sock = icmp_socket();
         let id = std::process::id() as u16;
         let mut replies = 0;
         for seq in 0..n {
-            let mut req = vec![8u8, 0, 0, 0];
-            req.extend_from_slice(&id.to_be_bytes());
-            req.extend_from_slice(&seq.to_be_bytes());
-            req.extend_from_slice(&[0x5a; 56]);
-            let c = inet_csum(&req);
-            req[2..4].copy_from_slice(&c.to_be_bytes());
-            // SAFETY: sendto reads `req` and `dst`, both alive across the call.
-            let sent = unsafe {
-                libc::sendto(
-                    std::os::fd::AsRawFd::as_raw_fd(&sock),
-                    req.as_ptr().cast(),
-                    req.len(),
-                    0,
-                    std::ptr::from_ref(&dst).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as u32,
-                )
-            };
-            assert_eq!(
-                sent,
-                req.len() as isize,
-                "sendto: {}",
-                std::io::Error::last_os_error()
-            );
+            echo_request(&sock, B_IP, id, seq);
             let mut buf = [0u8; 1500];
             loop {
                 // SAFETY: recv writes at most buf.len() bytes into buf.
@@ -303,9 +366,9 @@ fn assert_clean(ns: &Netns) {
     }
 }
 
-fn in_line_bridge(tag: &str, args: &[&str]) {
+fn in_line_bridge(tag: &str, fwd: Forwarder) {
     let p = topo(tag);
-    let mut br = start_bridge(&p.b, args);
+    let mut br = fwd.start(&p.b);
     assert_eq!(ping(&p, 1000), 1000, "ICMP echo replies through the bridge");
     tcp_transfer(&p.a, &p.b, B_IP, 1);
     tcp_transfer(&p.b, &p.a, A_IP, 2);
@@ -320,18 +383,39 @@ fn in_line_bridge(tag: &str, args: &[&str]) {
 
 #[test]
 fn bridge_nic_and_host_rings() {
-    in_line_bridge("hb", &["-i", "netmap:vb", "-i", "netmap:vb^"]);
+    in_line_bridge(
+        "hb",
+        Forwarder::rust(&["-i", "netmap:vb", "-i", "netmap:vb^"]),
+    );
+}
+
+/// The C bridge through libnetmap (nmport_open of netmap:vb^, poll on its fd), linked.
+#[test]
+fn c_bridge_linked() {
+    in_line_bridge(
+        "hc",
+        Forwarder::c(false, &["-i", "netmap:vb", "-i", "netmap:vb^"]),
+    );
+}
+
+/// The same C bridge built without nmxdp, under LD_PRELOAD.
+#[test]
+fn c_bridge_preloaded() {
+    in_line_bridge(
+        "hp",
+        Forwarder::c(true, &["-i", "netmap:vb", "-i", "netmap:vb^"]),
+    );
 }
 
 #[test]
 fn bridge_one_interface_means_its_host_rings() {
-    in_line_bridge("h1", &["-i", "netmap:vb"]);
+    in_line_bridge("h1", Forwarder::rust(&["-i", "netmap:vb"]));
 }
 
 #[test]
 fn sigkill_leaves_nothing() {
     let p = topo("hk");
-    let mut br = start_bridge(&p.b, &["-i", "netmap:vb"]);
+    let mut br = Forwarder::rust(&["-i", "netmap:vb"]).start(&p.b);
     assert_eq!(ping(&p, 50), 50);
     br.0.kill().expect("SIGKILL the bridge");
     let _ = br.0.wait();
@@ -364,5 +448,176 @@ fn host_ring_names() {
         assert_eq!(e.errno(), libc::EINVAL, "{e}");
         assert!(e.to_string().contains("1 host ring"), "{e}");
     });
+    assert_clean(&p.b);
+}
+
+/// Output lines of a finished child, stdout then stderr.
+fn finish(c: Child) -> (bool, String) {
+    let out = c.wait_with_output().expect("wait");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// nm_legacy (netmap_user.h's nm_open, NIOCREGIF with NR_REG_SW) on netmap:vb^ in B.
+fn legacy(p: &VethPair, preload: bool, args: &[&str]) -> Child {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &p.b.name, "env"]);
+    let prog = if preload {
+        cmd.arg(format!("LD_PRELOAD={}", bins::libnetmap().display()));
+        bins::c_app("nm_legacy-plain", "nm_legacy")
+    } else {
+        bins::c_app("nm_legacy-linked", "nm_legacy")
+    };
+    cmd.arg(prog)
+        .args(["-i", "netmap:vb^"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nm_legacy")
+}
+
+/// The legacy API on the host rings, under LD_PRELOAD: the host RX ring (ring index 1, after
+/// vb's one NIC ring) gets exactly the frames B's stack transmits on vb.
+#[test]
+fn legacy_host_rx_gets_what_the_stack_sends() {
+    let p = topo("hlr");
+    // A's address resolved for good: ARP would be captured too (and never answered).
+    let link = ip(&["-n", &p.a.name, "-o", "link", "show", "va"]);
+    let mac = link
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("va's MAC")
+        .to_string();
+    ip(&[
+        "-n",
+        &p.b.name,
+        "neigh",
+        "replace",
+        A_IP,
+        "lladdr",
+        &mac,
+        "dev",
+        "vb",
+        "nud",
+        "permanent",
+    ]);
+    let mut rx = legacy(&p, true, &["-f", "rx", "-n", "0", "-W", "1500"]);
+    let mut first = String::new();
+    BufReader::new(rx.stdout.as_mut().expect("piped"))
+        .read_line(&mut first)
+        .expect("ready line");
+    assert!(first.contains("rings 1..1"), "host RX ring index: {first}");
+    const N: u16 = 200;
+    p.b.run(|| {
+        let sock = icmp_socket();
+        for seq in 0..N {
+            echo_request(&sock, A_IP, 7, seq);
+        }
+    });
+    let (ok, text) = finish(rx);
+    assert!(ok, "nm_legacy: {text}");
+    // ICMP frames are not test frames: nm_legacy counts them as "other".
+    assert!(text.contains(&format!("other {N} ")), "{text}");
+    assert_clean(&p.b);
+}
+
+/// The legacy API's host TX ring, linked: frames injected there arrive in B's stack as if
+/// received on vb (an AF_PACKET socket on vb sees every one).
+#[test]
+fn legacy_host_tx_reaches_the_stack_as_if_received() {
+    let p = topo("hlt");
+    const N: usize = 300;
+    let seen = p.b.run(|| {
+        // SAFETY: socket(2) takes no pointers.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW,
+                i32::from((libc::ETH_P_ALL as u16).to_be()),
+            )
+        };
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd nothing else owns.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let vb = nmxdp::ifinfo::if_info("vb").expect("vb").ifindex;
+        // SAFETY: sockaddr_ll is plain data.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = vb as i32;
+        // SAFETY: bind reads `sll`, alive across the call.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                std::ptr::from_ref(&sll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        // Room for every frame (the default buffer holds ~256 of them).
+        let rcvbuf: i32 = 8 << 20;
+        // SAFETY: setsockopt reads an int that lives across the call.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                std::ptr::from_ref(&rcvbuf).cast(),
+                4,
+            )
+        };
+        let tv = libc::timeval {
+            tv_sec: 2,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt reads a timeval that lives across the call.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                std::ptr::from_ref(&tv).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        let tx = legacy(&p, false, &["-f", "tx", "-n", &N.to_string(), "-l", "60"]);
+        let (ok, text) = finish(tx);
+        assert!(
+            ok && text.contains(&format!("sent {N}")),
+            "nm_legacy: {text}"
+        );
+        let mut seen = 0;
+        let mut buf = [0u8; 2048];
+        loop {
+            // SAFETY: recv writes at most buf.len() bytes into buf.
+            let got = unsafe {
+                libc::recv(
+                    std::os::fd::AsRawFd::as_raw_fd(&sock),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                )
+            };
+            if got < 0 {
+                break;
+            }
+            // nm_frame.h's test frames: UDP from and to port 1234.
+            if got >= 42 && buf[36..38] == 1234u16.to_be_bytes() {
+                seen += 1;
+            }
+        }
+        seen
+    });
+    assert_eq!(seen, N, "frames B's stack received on vb");
     assert_clean(&p.b);
 }
