@@ -185,6 +185,42 @@ impl AppBufs<'_> {
     }
 }
 
+/// The ownership table, one entry per buffer (see [`Region::owners`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owners<'a>(&'a [AtomicU8]);
+
+impl Owners<'_> {
+    /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
+    #[inline]
+    pub(crate) fn transfer(self, idx: u32, from: Owner, to: Owner) -> bool {
+        // The reserved buffers 0 and 1 are never allocated, so their entries stay Free for
+        // ever: only a move out of Free has to refuse them by index (the test folds away
+        // where `from` is a constant, as on the data path).
+        if from == Owner::Free && idx < 2 {
+            return false;
+        }
+        match self.0.get(idx as usize) {
+            Some(o) => o
+                .compare_exchange(from as u8, to as u8, Relaxed, Relaxed)
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Hands buffer `idx`, which the kernel just gave back, to the application: a plain store
+    /// where [`Owners::transfer`] compares and swaps. Only for an entry the calling ring moved
+    /// to `KernelTx` or `KernelRx` itself (a TX ring's posted buffer named by its completion,
+    /// an RX ring's fill buffer named by its RX descriptor): nothing else moves an entry out of
+    /// a kernel state, and every move into `App` or out of it compares first, so no other ring
+    /// can hold or take the buffer meanwhile. Indices outside the pool are ignored.
+    #[inline]
+    pub(crate) fn kernel_to_app(self, idx: u32) {
+        if let Some(o) = self.0.get(idx as usize) {
+            o.store(Owner::App as u8, Relaxed);
+        }
+    }
+}
+
 /// Which pool objects are in use. Only touched when ports open and close, never per packet.
 struct Alloc {
     free_bufs: Vec<u32>,
@@ -391,31 +427,15 @@ impl Region {
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
     #[inline]
     pub(crate) fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
-        // The reserved buffers 0 and 1 are never allocated, so their entries stay Free for
-        // ever: only a move out of Free has to refuse them by index (the test folds away
-        // where `from` is a constant, as on the data path).
-        if from == Owner::Free && idx < 2 {
-            return false;
-        }
-        match self.owner.get(idx as usize) {
-            Some(o) => o
-                .compare_exchange(from as u8, to as u8, Relaxed, Relaxed)
-                .is_ok(),
-            None => false,
-        }
+        self.owners().transfer(idx, from, to)
     }
 
-    /// Hands buffer `idx`, which the kernel just gave back, to the application: a plain store
-    /// where [`Region::transfer`] compares and swaps. Only for an entry the calling ring moved
-    /// to `KernelTx` or `KernelRx` itself (a TX ring's posted buffer named by its completion, an
-    /// RX ring's fill buffer named by its RX descriptor): nothing else moves an entry out of a
-    /// kernel state, and every move into `App` or out of it compares first, so no other ring
-    /// can hold or take the buffer meanwhile. Indices outside the pool are ignored.
+    /// The ownership table as a plain slice, for a loop to hold in locals: an atomic
+    /// compare-and-swap counts as a store to any memory, so the table's address and length
+    /// would otherwise be reloaded from the region after every one.
     #[inline]
-    pub(crate) fn kernel_to_app(&self, idx: u32) {
-        if let Some(o) = self.owner.get(idx as usize) {
-            o.store(Owner::App as u8, Relaxed);
-        }
+    pub(crate) fn owners(&self) -> Owners<'_> {
+        Owners(&self.owner)
     }
 
     /// Buffers per owner, the pool audit: they always add up to the pool (minus 0 and 1).

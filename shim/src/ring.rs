@@ -566,18 +566,23 @@ impl<'p> TxRing<'p> {
         nm_tx_pending(self.num_slots(), self.head(), self.tail())
     }
 
+    /// Free slots from `head`: only those the kernel side has given the application, whatever
+    /// `head` says.
+    #[inline]
+    fn free_from_head(&self, head: u32) -> u32 {
+        if self.owns(head) {
+            self.available()
+                .min(self.owned - nm_ring_dist(self.num_slots(), self.hwcur, head))
+        } else {
+            0
+        }
+    }
+
     /// The free slots from `head`, queued when the returned batch is dropped.
     #[inline]
     pub fn batch(&mut self) -> TxBatch<'_, 'p> {
-        // Only slots the kernel side has given the application, whatever `head` says.
-        let n = self.num_slots();
         let head = self.head();
-        let left = if self.owns(head) {
-            self.available()
-                .min(self.owned - nm_ring_dist(n, self.hwcur, head))
-        } else {
-            0
-        };
+        let left = self.free_from_head(head);
         TxBatch {
             start: head,
             next: head,
@@ -593,6 +598,67 @@ impl<'p> TxRing<'p> {
     #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
         self.batch().push(frame)
+    }
+
+    /// Queues frames of `len` bytes in up to `max` free slots from `head`, and returns how many
+    /// slots it took (`head` and `cur` move past them): `f(k, buf_idx, frame, state)` writes
+    /// the `k`-th frame (from 0) into `frame`, the first `len` bytes of the slot's buffer
+    /// `buf_idx`; `state` is the entry of `per_slot` with the slot's index, state the
+    /// application keeps per slot (e.g. which buffer already holds a template). A slot whose
+    /// buffer is broken goes out empty without `f` (the sync counts it as bad). Nothing is
+    /// queued when `len` exceeds [`Ring::max_frame`].
+    ///
+    /// The sender's loop without a check per slot that [`TxRing::batch`] needs: the slots are
+    /// walked in runs that do not wrap.
+    ///
+    /// # Panics
+    /// If `per_slot` has fewer entries than the ring has slots.
+    #[inline]
+    pub fn send_each<S>(
+        &mut self,
+        max: u32,
+        len: usize,
+        per_slot: &mut [S],
+        mut f: impl FnMut(u32, u32, &mut [u8], &mut S),
+    ) -> u32 {
+        let n = self.num_slots();
+        assert!(per_slot.len() >= n as usize, "fewer entries than slots");
+        let head = self.head();
+        let count = self.free_from_head(head).min(max);
+        if count == 0 || len > self.max_frame() {
+            return 0;
+        }
+        let bufs = self.region.app_bufs();
+        let (mut from, mut k) = (head, 0u32);
+        while k < count {
+            let r = (count - k).min(n - from);
+            let slots = self.shm.run(from, r as usize);
+            let state = &mut per_slot[from as usize..(from + r) as usize];
+            for (j, st) in state.iter_mut().enumerate() {
+                let slot = slots.get(j);
+                let idx = slot.buf_idx();
+                let sent = match bufs.ptr(idx) {
+                    Some(p) => {
+                        // SAFETY: the application owns the slot (within the free span) and
+                        // its buffer (a whole stride in the mapping, len <= max_frame), and
+                        // `&mut self` makes this the only view of it: safe code cannot make
+                        // two slots share a buffer.
+                        let frame = unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), len) };
+                        f(k + j as u32, idx, frame, st);
+                        len as u16
+                    }
+                    None => 0,
+                };
+                slot.set_len(sent);
+            }
+            k += r;
+            from += r;
+            if from == n {
+                from = 0;
+            }
+        }
+        self.shm.set_head_cur(from);
+        count
     }
 }
 

@@ -187,38 +187,22 @@ impl SharedRing {
         }
     }
 
-    /// Like [`SharedRing::for_each_slot`], with `f` also given the entry of `side` (one per slot
-    /// of the ring) that has the slot's index: per-slot private state, indexed without a check
-    /// per slot.
+    /// The `count` slots from `from`, a run that does not pass the ring's end: a loop over it
+    /// reaches each slot from one base address, and its per-slot check (`j < len`) folds away
+    /// when the loop is bounded by the run's length.
     ///
     /// # Panics
-    /// As `for_each_slot`, and if `side` has fewer entries than the ring has slots.
+    /// If `from` is not a slot of the ring or the run would pass its end
+    /// (`from + count > num_slots`).
     #[inline]
-    pub fn for_each_slot_with<T>(
-        self,
-        from: u32,
-        count: u32,
-        side: &mut [T],
-        mut f: impl FnMut(SlotRef, &mut T),
-    ) {
+    pub fn run(self, from: u32, count: usize) -> SlotRun {
         let n = self.n;
-        if from >= n || count > n {
+        if from >= n || count > (n - from) as usize {
             slot_out_of_range(from, n);
         }
-        assert!(side.len() >= n as usize, "fewer entries than slots");
-        let first = count.min(n - from);
-        // SAFETY: slot 0 lies in the object.
-        let base = unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), 0) };
-        let (a, b) = (from as usize, (from + first) as usize);
-        for (i, x) in (a..b).zip(&mut side[a..b]) {
-            // SAFETY: i < from + first <= n.
-            f(SlotRef(unsafe { base.add(i) }), x);
-        }
-        let rest = (count - first) as usize;
-        for (i, x) in (0..rest).zip(&mut side[..rest]) {
-            // SAFETY: i < count - first <= from < n.
-            f(SlotRef(unsafe { base.add(i) }), x);
-        }
+        // SAFETY: from < n, a slot of the object.
+        let base = unsafe { crate::abi::slot_ptr(self.ptr.as_ptr(), from) };
+        SlotRun { base, len: count }
     }
 
     /// Writes the header fields nmxdp owns when it builds a ring (all other bytes must be zero).
@@ -273,6 +257,37 @@ impl SlotRef {
     slot_field!(buf_idx, set_buf_idx, buf_idx, u32);
     slot_field!(len, set_len, len, u16);
     slot_field!(flags, set_flags, flags, u16);
+}
+
+/// Slots `from..from + len` of a ring, made by [`SharedRing::run`]; valid under the same
+/// contract as the ring handle it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRun {
+    base: *mut netmap_slot,
+    len: usize,
+}
+
+// `len` counts the run's slots; an empty run is never asked for an element.
+#[allow(clippy::len_without_is_empty)]
+impl SlotRun {
+    /// Slots in the run.
+    #[inline]
+    pub fn len(self) -> usize {
+        self.len
+    }
+
+    /// The run's `j`-th slot.
+    ///
+    /// # Panics
+    /// If `j` is not below [`SlotRun::len`].
+    #[inline]
+    pub fn get(self, j: usize) -> SlotRef {
+        if j >= self.len {
+            slot_out_of_range(j as u32, self.len as u32);
+        }
+        // SAFETY: j < len, and the run's len slots from base lie in the ring (checked by `run`).
+        SlotRef(unsafe { self.base.add(j) })
+    }
 }
 
 /// A `netmap_if` in the region, with the number of ring offsets it has room for.

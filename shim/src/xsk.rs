@@ -291,15 +291,6 @@ pub(crate) struct RingCursor<'a, T> {
 }
 
 impl<T: Copy> RingCursor<'_, T> {
-    /// Writes the entry at the cursor and moves past it.
-    #[inline]
-    pub(crate) fn push(&mut self, v: T) {
-        // SAFETY: masked into the ring; for a producer's cursor, the entries past the producer
-        // index are user space's until published.
-        unsafe { self.desc.add((self.pos & self.mask) as usize).write(v) };
-        self.pos = self.pos.wrapping_add(1);
-    }
-
     /// Entries the cursor moved past since it was made from `start`'s position.
     #[inline]
     pub(crate) fn moved(&self, start: u32) -> u32 {
@@ -312,14 +303,41 @@ impl<T: Copy> RingCursor<'_, T> {
         self.pos
     }
 
-    /// Reads the entry at the cursor and moves past it.
+    /// The entries from the cursor to the ring's end, at most `max` of them: one contiguous run,
+    /// which a loop walks without masking each position. A producer's cursor may ask only for
+    /// entries it counted free, a consumer's only for entries the kernel published (the same
+    /// contract as [`ProdRing::write`] and [`ConsRing::read`]). The cursor does not move:
+    /// [`skip`](Self::skip) past what was used.
     #[inline]
-    pub(crate) fn next(&mut self) -> T {
-        // SAFETY: masked into the ring; the caller reads only entries the kernel published
-        // and that are not released yet (the cursor borrows the ring).
-        let v = unsafe { self.desc.add((self.pos & self.mask) as usize).read() };
-        self.pos = self.pos.wrapping_add(1);
-        v
+    pub(crate) fn run_mut(&mut self, max: u32) -> &mut [T] {
+        let (at, len) = self.span(max);
+        // SAFETY: entries at..at+len lie in the ring (see `span`); free entries of a producer
+        // are user space's until published, and published entries of a consumer are not
+        // written by the kernel until released; the cursor borrows its ring mutably, so
+        // nothing else in this process touches them while the slice lives.
+        unsafe { std::slice::from_raw_parts_mut(self.desc.add(at), len) }
+    }
+
+    /// [`run_mut`](Self::run_mut) for reading (a consumer's published entries).
+    #[inline]
+    pub(crate) fn run(&self, max: u32) -> &[T] {
+        let (at, len) = self.span(max);
+        // SAFETY: as for `run_mut`; the entries are only read.
+        unsafe { std::slice::from_raw_parts(self.desc.add(at), len) }
+    }
+
+    /// Ring position of the cursor and the entries from it to the ring's end, at most `max`
+    /// (`at + len` never exceeds the ring's size).
+    #[inline]
+    fn span(&self, max: u32) -> (usize, usize) {
+        let at = self.pos & self.mask;
+        (at as usize, max.min(self.mask - at + 1) as usize)
+    }
+
+    /// Moves the cursor `k` entries on (past entries a run filled or read).
+    #[inline]
+    pub(crate) fn skip(&mut self, k: u32) {
+        self.pos = self.pos.wrapping_add(k);
     }
 }
 

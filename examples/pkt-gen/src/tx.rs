@@ -79,8 +79,13 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
     if len > max {
         bail!("frame length {len} exceeds the {max} bytes a netmap buffer carries");
     }
-    // Every buffer gets the full frame once; afterwards only its sequence number changes.
-    let mut written = vec![false; nmxdp::region_layout()?.buf_num as usize];
+    // Every buffer gets the full frame once; afterwards only its sequence number changes. Per
+    // ring and slot: the buffer last given the full frame there (0: none, never a buffer of
+    // the application). Buffers stay in their TX slots unless the application swaps them.
+    let mut written: Vec<Vec<u32>> = rings
+        .clone()
+        .map(|r| vec![0; port.tx_ring(r).num_slots() as usize])
+        .collect();
 
     let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
     let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
@@ -127,7 +132,8 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
             if ring.is_full() {
                 continue;
             }
-            let m = fill(&mut ring, &job, &mut written, sent, limit as u32) as u64;
+            let w = &mut written[(r - rings.start) as usize];
+            let m = fill(&mut ring, &job, w, sent, limit as u32) as u64;
             sent += m;
             if m > 0 {
                 events += 1;
@@ -151,52 +157,40 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
 }
 
 /// Fills up to `limit` free slots of `ring` with frames numbered from `first`; returns how many.
-/// `written` marks the buffers that already hold the full frame. Not inlined into the sender's
-/// loop, which would leave the per-slot loop short of registers.
+/// `written` has, per slot, the buffer that last received the full frame there. Not inlined
+/// into the sender's loop, which would leave the per-slot loop short of registers.
 #[inline(never)]
 fn fill(
     ring: &mut nmxdp::TxRing<'_>,
     job: &TxJob,
-    written: &mut [bool],
+    written: &mut [u32],
     first: u64,
     limit: u32,
 ) -> u32 {
     let frame = &job.frame[..];
-    let len = frame.len();
-    let mut batch = ring.batch();
-    let n = batch.remaining().min(limit);
-    // Numbers first..first+n, as one addition per frame unless the 48-bit counter wraps here.
+    let head = ring.head();
+    // Numbers first..first+limit, as one addition per frame unless the 48-bit counter wraps.
     let seq0 = seq(job.index, first);
-    let wraps = seq(job.index, first + n as u64) < seq0;
-    for k in 0..n {
-        let Some(mut slot) = batch.slot() else { break };
-        let idx = slot.buf_idx().unwrap_or(0) as usize;
-        // A slot without a valid buffer (never expected) goes out empty.
-        let sent = match slot.buf_mut().get_mut(..len) {
-            Some(buf) => {
-                // Only a buffer that never held the frame gets all of it (as pkt-gen does on
-                // NS_BUF_CHANGED); the others only a new sequence number.
-                if let Some(w @ false) = written.get_mut(idx) {
-                    first_write(buf, frame, w);
-                }
-                let sq = if wraps {
-                    seq(job.index, first + k as u64)
-                } else {
-                    seq0 + k as u64
-                };
-                write_seq(buf, sq);
-                len
-            }
-            None => 0,
+    let wraps = seq(job.index, first + limit as u64) < seq0;
+    let n = ring.send_each(limit, frame.len(), written, |k, idx, buf, w| {
+        // Only a buffer that never held the frame in this slot gets all of it (as pkt-gen does
+        // on NS_BUF_CHANGED); the others only a new sequence number.
+        if *w != idx {
+            first_write(buf, frame, w, idx);
+        }
+        let sq = if wraps {
+            seq(job.index, first + k as u64)
+        } else {
+            seq0 + k as u64
         };
+        write_seq(buf, sq);
+    });
+    if n > 0 {
         // The sync clears NS_REPORT (and NS_BUF_CHANGED) on every slot it sends, and pkt-gen
         // sets no other flag: only the burst's last slot needs a write.
-        if k + 1 == n {
-            slot.set_flags(NS_REPORT);
-        }
-        slot.send(sent);
+        let last = (head + n - 1) % ring.num_slots();
+        ring.set_flags(last, NS_REPORT);
     }
-    drop(batch);
     if n < limit {
         // Not the whole batch: ask poll() to wake us when more room appears.
         let t = ring.tail();
@@ -205,12 +199,13 @@ fn fill(
     n
 }
 
-/// Copies the whole frame into a buffer that never held it (once per buffer: out of line).
+/// Copies the whole frame into a buffer that never held it in this slot (once per buffer and
+/// slot: out of line).
 #[cold]
 #[inline(never)]
-fn first_write(buf: &mut [u8], frame: &[u8], written: &mut bool) {
+fn first_write(buf: &mut [u8], frame: &[u8], written: &mut u32, idx: u32) {
     buf.copy_from_slice(frame);
-    *written = true;
+    *written = idx;
 }
 
 /// Flushes and waits (up to [`DRAIN_LIMIT`]) until every bound TX ring has nothing pending.

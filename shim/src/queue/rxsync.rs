@@ -106,25 +106,48 @@ impl RxState {
     /// holds every buffer of the queue); any slots left go back at the next sync.
     fn release(&mut self, count: u32, c: &QueueCounters) {
         let count = count.min(self.fill.free(count));
-        let bs = self.layout.buf_size as u64;
-        let (mut written, mut bad) = (0u32, 0u64);
-        let region = self.region;
+        let (n, region) = (self.n, self.region);
+        let owners = region.owners();
+        let shift = self.layout.buf_size.trailing_zeros();
+        let mut bad = 0u64;
         let mut fill = self.fill.writer();
-        // Flags are left alone: the receive that fills the slot again rewrites them whole.
-        self.ring.for_each_slot(self.hwcur, count, |_, slot| {
-            let mut idx = slot.buf_idx();
-            if !region.transfer(idx, Owner::App, Owner::KernelRx) {
-                idx = replace_bad(region, slot);
-                bad += 1;
-                if idx == 0 {
-                    return;
+        let start = fill.pos();
+        let (mut from, mut left) = (self.hwcur, count);
+        while left > 0 {
+            // A run in which neither the slots nor the fill ring wrap: slot j and fill entry j
+            // go together. Flags are left alone: the receive that fills the slot again rewrites
+            // them whole.
+            let entries = fill.run_mut(left.min(n - from));
+            let r = entries.len();
+            let slots = self.ring.run(from, r);
+            let mut m = 0;
+            while m < r {
+                let idx = slots.get(m).buf_idx();
+                if !owners.transfer(idx, Owner::App, Owner::KernelRx) {
+                    break;
                 }
+                entries[m] = (idx as u64) << shift;
+                m += 1;
             }
-            fill.push(idx as u64 * bs);
-            written += 1;
-        });
+            let mut used = m as u32;
+            if m < r {
+                // Slot m of the run is bad: it goes back with a fresh buffer, if any.
+                let slot = slots.get(m);
+                let idx = replace_bad(region, slot);
+                bad += 1;
+                if idx != 0 {
+                    entries[m] = (idx as u64) << shift;
+                    m += 1;
+                }
+                used += 1;
+            }
+            fill.skip(m as u32);
+            from = nm_ring_add(n, from, used);
+            left -= used;
+        }
+        let written = fill.moved(start);
         self.fill.submit(written);
-        self.hwcur = nm_ring_add(self.n, self.hwcur, count);
+        self.hwcur = from;
         if bad > 0 {
             c.rx_bad_slots.fetch_add(bad, Relaxed);
         }
@@ -143,22 +166,35 @@ impl RxState {
         let offset_mask = (1u64 << shift) - 1;
         let mut bytes = 0u64;
         let region = self.region;
+        let owners = region.owners();
         let mut rx = self.xrx.reader();
-        self.ring.for_each_slot(self.hwtail, got, |_, slot| {
-            let d = rx.next();
-            let idx = (d.addr >> shift) as u32;
-            // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
-            if d.addr & offset_mask != XDP_PACKET_HEADROOM {
-                pull(region, d, c);
+        let (mut at, mut left) = (self.hwtail, got);
+        while left > 0 {
+            // A run in which neither the RX ring nor the slots wrap: descriptor j fills slot j.
+            let descs = rx.run(left.min(n - at));
+            let r = descs.len();
+            let slots = self.ring.run(at, r);
+            // One index for both runs (of the same length): the slot run's check folds away.
+            #[allow(clippy::needless_range_loop)]
+            for j in 0..r {
+                let (d, slot) = (descs[j], slots.get(j));
+                let idx = (d.addr >> shift) as u32;
+                // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
+                if d.addr & offset_mask != XDP_PACKET_HEADROOM {
+                    pull(region, d, c);
+                }
+                // A fill buffer of this ring, which the descriptor hands back.
+                owners.kernel_to_app(idx);
+                let changed = slot.buf_idx() != idx;
+                slot.set_buf_idx(idx);
+                slot.set_len(d.len as u16);
+                slot.set_flags(if changed { NS_BUF_CHANGED } else { 0 });
+                bytes += d.len as u64;
             }
-            // A fill buffer of this ring, which the descriptor hands back.
-            region.kernel_to_app(idx);
-            let changed = slot.buf_idx() != idx;
-            slot.set_buf_idx(idx);
-            slot.set_len(d.len as u16);
-            slot.set_flags(if changed { NS_BUF_CHANGED } else { 0 });
-            bytes += d.len as u64;
-        });
+            rx.skip(r as u32);
+            at = nm_ring_add(n, at, r as u32);
+            left -= r as u32;
+        }
         self.xrx.release(got);
         self.hwtail = nm_ring_add(n, self.hwtail, got);
         self.ring.set_ts(now());

@@ -115,37 +115,55 @@ impl TxState {
     /// slots left wait for the next sync.
     fn post(&mut self, todo: u32, c: &QueueCounters) {
         let todo = todo.min(self.xtx.free(todo));
-        let max_len = self.layout.max_frame();
-        let mut bytes = 0u64;
-        let region = self.region;
+        let (n, max_len, owners) = (self.n, self.layout.max_frame(), self.region.owners());
         // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
         let shift = self.layout.buf_size.trailing_zeros();
+        let mut bytes = 0u64;
         let mut xtx = self.xtx.writer();
         let start = xtx.pos();
-        let slots = self.ring;
-        slots.for_each_slot_with(self.hwcur, todo, &mut self.posted, |slot, posted| {
-            let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-            // A whole frame of 1..=max_len bytes, in a buffer the application owns.
-            let mut ok = len.wrapping_sub(1) < max_len;
-            if flags != 0 {
-                ok &= flags & NS_MOREFRAG == 0;
-                slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
-            }
-            if ok && region.transfer(idx, Owner::App, Owner::KernelTx) {
-                *posted = idx;
-                xtx.push(xdp_desc {
+        let (mut from, mut left) = (self.hwcur, todo);
+        while left > 0 {
+            // A run in which neither the slots nor the TX ring wrap: slot j, its `posted`
+            // entry and descriptor j go together, all reached from their run's start.
+            let descs = xtx.run_mut(left.min(n - from));
+            let r = descs.len();
+            let slots = self.ring.run(from, r);
+            let posted = &mut self.posted[from as usize..from as usize + r];
+            let mut m = 0;
+            while m < r {
+                let slot = slots.get(m);
+                let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
+                // A whole frame of 1..=max_len bytes, in a buffer the application owns.
+                let mut ok = len.wrapping_sub(1) < max_len;
+                if flags != 0 {
+                    ok &= flags & NS_MOREFRAG == 0;
+                    slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
+                }
+                if !(ok && owners.transfer(idx, Owner::App, Owner::KernelTx)) {
+                    break;
+                }
+                posted[m] = idx;
+                descs[m] = xdp_desc {
                     addr: ((idx as u64) << shift) + XDP_PACKET_HEADROOM,
                     len,
                     options: 0,
-                });
+                };
                 bytes += len as u64;
-            } else {
-                *posted = NOT_POSTED;
+                m += 1;
             }
-        });
+            let mut used = m as u32;
+            if m < r {
+                // Slot m of the run is bad: it takes no descriptor and completes at once.
+                posted[m] = NOT_POSTED;
+                used += 1;
+            }
+            xtx.skip(m as u32);
+            from = nm_ring_add(n, from, used);
+            left -= used;
+        }
         let written = xtx.moved(start);
         self.xtx.submit(written);
-        self.hwcur = nm_ring_add(self.n, self.hwcur, todo);
+        self.hwcur = from;
         c.tx_packets.fetch_add(written as u64, Relaxed);
         c.tx_bytes.fetch_add(bytes, Relaxed);
         if written < todo {
@@ -188,25 +206,29 @@ impl TxState {
         // retire the oldest posted slots directly, one contiguous run of `posted` at a time.
         let mut k = 0;
         let mut left = got.min(nm_ring_dist(n, self.done_upto, self.hwcur));
-        let region = self.region;
+        let owners = self.region.owners();
         let mut comp = self.comp.reader();
         while left > 0 {
-            let du = self.done_upto as usize;
-            let run = &self.posted[du..(du + left as usize).min(n as usize)];
+            // A run in which neither `posted` nor the completion ring wraps.
+            let du = self.done_upto;
+            let addrs = comp.run(left.min(n - du));
+            let r = addrs.len();
+            let posted = &self.posted[du as usize..du as usize + r];
             let mut m = 0;
-            for &p in run {
-                let idx = (comp.next() >> shift) as u32;
-                if p != idx {
+            while m < r {
+                let idx = (addrs[m] >> shift) as u32;
+                if posted[m] != idx {
                     break;
                 }
                 // This ring's own posted buffer, which its completion hands back.
-                region.kernel_to_app(idx);
+                owners.kernel_to_app(idx);
                 m += 1;
             }
-            self.done_upto = nm_ring_add(n, self.done_upto, m);
-            k += m;
-            left -= m;
-            if m < run.len() as u32 {
+            comp.skip(m as u32);
+            self.done_upto = nm_ring_add(n, du, m as u32);
+            k += m as u32;
+            left -= m as u32;
+            if m < r {
                 break;
             }
         }
