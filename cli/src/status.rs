@@ -32,6 +32,15 @@ pub fn text(all: &[IfaceStatus]) -> String {
                 "  queue {} pid {}: {c}\n",
                 q.holder.queue, q.holder.pid
             ));
+            if let Some(h) = q.host {
+                let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+                s.push_str(&format!(
+                    "  host rings: stack sent {} (dropped, host RX ring full: {}), to stack {}\n",
+                    n(h.stack_sent),
+                    n(h.dropped),
+                    n(h.to_stack)
+                ));
+            }
         }
     }
     s
@@ -55,7 +64,14 @@ pub fn json(all: &[IfaceStatus]) -> Value {
                             "tx_ring_empty_descs": s.tx_ring_empty_descs,
                         })
                     });
-                    json!({"queue": q.holder.queue, "pid": q.holder.pid, "xdp_statistics": stats})
+                    let host = q.host.map(|h| {
+                        json!({
+                            "stack_sent": h.stack_sent,
+                            "dropped": h.dropped,
+                            "to_stack": h.to_stack,
+                        })
+                    });
+                    json!({"queue": q.holder.queue, "pid": q.holder.pid, "xdp_statistics": stats, "host": host})
                 })
                 .collect();
             let program = i

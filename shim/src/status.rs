@@ -16,6 +16,32 @@ pub struct QueueStatus {
     /// which needs ptrace rights over the holder). None without those rights, when the holder
     /// has not recorded a socket yet, or when the process is gone.
     pub stats: Option<xdp_statistics>,
+    /// For a host queue (the holder names `IFACE^`): what crossed the host path.
+    pub host: Option<HostCounters>,
+}
+
+/// The host path of an interface whose host rings a process holds (docs/architecture.md,
+/// "Host rings").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCounters {
+    /// Frames the host stack transmitted on the interface: into the host RX ring, or dropped.
+    /// None when the interface is not in this namespace.
+    pub stack_sent: Option<u64>,
+    /// Frames the application handed to the host stack through the host TX ring (None: as
+    /// above).
+    pub to_stack: Option<u64>,
+    /// Frames dropped for a full host RX ring (None without the socket's counters).
+    pub dropped: Option<u64>,
+}
+
+fn host_counters(h: &Holder, stats: Option<xdp_statistics>) -> Option<HostCounters> {
+    let iface = h.ifname.strip_suffix('^')?;
+    let path = crate::host::path_counters(iface);
+    Some(HostCounters {
+        stack_sent: path.map(|p| p.0),
+        to_stack: path.map(|p| p.1),
+        dropped: stats.map(|s| crate::host::dropped(&s)),
+    })
 }
 
 /// One interface nmxdp uses.
@@ -88,8 +114,13 @@ pub fn status() -> Vec<IfaceStatus> {
     sweep_steering(netns, &all);
     for h in all {
         let stats = socket_stats(h.pid, h.sock_fd);
+        let host = host_counters(&h, stats);
         if let Some(i) = out.iter_mut().find(|i| i.key == h.key) {
-            i.queues.push(QueueStatus { holder: h, stats });
+            i.queues.push(QueueStatus {
+                holder: h,
+                stats,
+                host,
+            });
             continue;
         }
         let program = h
@@ -111,7 +142,11 @@ pub fn status() -> Vec<IfaceStatus> {
             ifname: h.ifname.clone(),
             key: h.key.clone(),
             program,
-            queues: vec![QueueStatus { holder: h, stats }],
+            queues: vec![QueueStatus {
+                holder: h,
+                stats,
+                host,
+            }],
         });
     }
     out

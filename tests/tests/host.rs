@@ -417,9 +417,42 @@ fn sigkill_leaves_nothing() {
     let p = topo("hk");
     let mut br = Forwarder::rust(&["-i", "netmap:vb"]).start(&p.b);
     assert_eq!(ping(&p, 50), 50);
+    // The host queue's key, as `nmxdp status` names it: "vb^ [netns-ifindex KEY]: ...".
+    let status = || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &p.b.name])
+            .arg(bins::nmxdp())
+            .arg("status")
+            .output()
+            .expect("run nmxdp status");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = status();
+    let host_key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("vb^ [netns-ifindex "))
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| panic!("no host queue in:\n{text}"))
+        .to_string();
     br.0.kill().expect("SIGKILL the bridge");
     let _ = br.0.wait();
     assert_clean(&p.b);
+    // What the kernel does not remove (the holder files of vb and of the host queue) goes with
+    // the next `nmxdp status`.
+    let text = status();
+    let b_key = format!("[netns-ifindex {}-", p.b.inode());
+    assert!(!text.contains(&b_key), "{text}");
+    assert!(!text.contains(&host_key), "{text}");
+    assert_eq!(p.b.run_files_settled(&[]), Vec::<String>::new());
+    let left: Vec<String> = std::fs::read_dir("/run/nmxdp")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&host_key))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "host queue files left: {left:?}");
     assert_eq!(ping(&p, 20), 20, "B's stack talks to A directly again");
 }
 
@@ -486,27 +519,7 @@ fn legacy(p: &VethPair, preload: bool, args: &[&str]) -> Child {
 #[test]
 fn legacy_host_rx_gets_what_the_stack_sends() {
     let p = topo("hlr");
-    // A's address resolved for good: ARP would be captured too (and never answered).
-    let link = ip(&["-n", &p.a.name, "-o", "link", "show", "va"]);
-    let mac = link
-        .split("link/ether ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("va's MAC")
-        .to_string();
-    ip(&[
-        "-n",
-        &p.b.name,
-        "neigh",
-        "replace",
-        A_IP,
-        "lladdr",
-        &mac,
-        "dev",
-        "vb",
-        "nud",
-        "permanent",
-    ]);
+    resolve_a_in_b(&p);
     let mut rx = legacy(&p, true, &["-f", "rx", "-n", "0", "-W", "1500"]);
     let mut first = String::new();
     BufReader::new(rx.stdout.as_mut().expect("piped"))
@@ -619,5 +632,80 @@ fn legacy_host_tx_reaches_the_stack_as_if_received() {
         seen
     });
     assert_eq!(seen, N, "frames B's stack received on vb");
+    assert_clean(&p.b);
+}
+
+/// A permanent neighbour entry for A in B: ARP would be captured with everything else (and
+/// never answered while only the host RX ring listens).
+fn resolve_a_in_b(p: &VethPair) {
+    let link = ip(&["-n", &p.a.name, "-o", "link", "show", "va"]);
+    let mac = link
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("va's MAC")
+        .to_string();
+    ip(&[
+        "-n",
+        &p.b.name,
+        "neigh",
+        "replace",
+        A_IP,
+        "lladdr",
+        &mac,
+        "dev",
+        "vb",
+        "nud",
+        "permanent",
+    ]);
+}
+
+/// A host RX ring nobody empties: the stack never waits for it; what does not fit is dropped
+/// and counted, and every frame is either received or counted as dropped.
+#[test]
+fn full_host_ring_drops_and_counts() {
+    let p = topo("hf");
+    resolve_a_in_b(&p);
+    const N: u16 = 3000;
+    p.b.run(|| {
+        let mut host = Port::open("netmap:vb^@conf:slots=256").expect("netmap:vb^");
+        let sock = icmp_socket();
+        let t0 = Instant::now();
+        for seq in 0..N {
+            echo_request(&sock, A_IP, 9, seq);
+        }
+        // Never blocked on the ring: 3,000 sends take milliseconds, not the 1 s timeouts.
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        let mut received = 0u64;
+        loop {
+            host.sync_rx().unwrap();
+            let n = host.rx_ring(1).packets().count() as u64;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        let s = host.stats();
+        eprintln!(
+            "received {received} stats {s:?} xdp {:?}",
+            host.xdp_statistics()
+        );
+        assert!(s.host_rx_dropped > 0, "nothing dropped: {s:?}");
+        assert_eq!(s.host_rx_packets, received);
+        assert_eq!(received + s.host_rx_dropped, u64::from(N), "{s:?}");
+        // `nmxdp status` in B shows the same, from outside the process.
+        let out = Command::new(bins::nmxdp())
+            .arg("status")
+            .output()
+            .expect("run nmxdp status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let want = format!(
+            "host rings: stack sent {N} (dropped, host RX ring full: {}), to stack 0",
+            s.host_rx_dropped
+        );
+        assert!(text.contains(&want), "want {want:?} in:\n{text}");
+        assert!(text.contains("vb^"), "{text}");
+        drop(host);
+    });
     assert_clean(&p.b);
 }

@@ -178,6 +178,33 @@ fn create_pair_waiting(info: &IfInfo, outer: &str, ns: std::os::fd::BorrowedFd<'
     }
 }
 
+/// Frames the kernel dropped on their way to a host RX ring, from its socket's statistics: no
+/// room in the RX ring (`rx_ring_full`), or no free buffer in the fill ring (counted in
+/// `rx_dropped`, and also in `rx_fill_ring_empty_descs`, which is left out so that no drop
+/// counts twice).
+pub fn dropped(x: &crate::sys::xdp_statistics) -> u64 {
+    x.rx_dropped + x.rx_ring_full
+}
+
+/// What crossed the host path of interface `ifname` (of the calling thread's namespace), from
+/// the outer veth end's counters: (frames the stack transmitted on `ifname`, which went to the
+/// host RX ring or were dropped there; frames the host TX ring handed to the stack). None when
+/// `ifname` has no host path here.
+pub fn path_counters(ifname: &str) -> Option<(u64, u64)> {
+    let ifindex = crate::ifinfo::if_info(ifname).ok()?.ifindex;
+    let outer = outer_name(ifindex);
+    let dev = std::fs::read_to_string("/proc/thread-self/net/dev").ok()?;
+    let line = dev
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{outer}:")))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // rx bytes, rx packets, 6 more rx fields, tx bytes, tx packets, ...
+    Some((*f.get(9)?, *f.get(1)?))
+}
+
 /// Prefix of the tc programs' names.
 pub const PROGRAM_PREFIX: &str = "nmxdp_host";
 

@@ -615,6 +615,17 @@ impl Port {
         for c in self.queues() {
             s.add(&c.counters);
         }
+        if let Some(h) = &self.host {
+            if let Some(c) = self.queues().into_iter().find(|c| c.key == h.key) {
+                let mut one = PortStats::default();
+                one.add(&c.counters);
+                s.host_rx_packets = one.rx_packets;
+                s.host_tx_packets = one.tx_packets;
+                s.host_rx_dropped = crate::xsk::statistics(c.fd())
+                    .map(|x| crate::host::dropped(&x))
+                    .unwrap_or(0);
+            }
+        }
         s
     }
 

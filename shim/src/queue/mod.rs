@@ -83,6 +83,15 @@ pub struct PortStats {
     pub ring_reinits: u64,
     /// `sendto` calls made to get the kernel transmitting, every retry included.
     pub tx_kicks: u64,
+    /// Host RX ring: frames the host stack transmitted that reached the application (included
+    /// in `rx_packets` too). 0 for a port without host rings.
+    pub host_rx_packets: u64,
+    /// Host TX ring: frames the application handed to the host stack (included in
+    /// `tx_packets` too).
+    pub host_tx_packets: u64,
+    /// Frames the host stack transmitted that were dropped because the host RX ring (or its
+    /// fill ring) was full: the kernel's XDP statistics of the host queue's socket.
+    pub host_rx_dropped: u64,
 }
 
 impl std::ops::AddAssign for PortStats {
@@ -96,6 +105,9 @@ impl std::ops::AddAssign for PortStats {
         self.copied_bytes += o.copied_bytes;
         self.ring_reinits += o.ring_reinits;
         self.tx_kicks += o.tx_kicks;
+        self.host_rx_packets += o.host_rx_packets;
+        self.host_tx_packets += o.host_tx_packets;
+        self.host_rx_dropped += o.host_rx_dropped;
     }
 }
 
