@@ -61,6 +61,9 @@ pub struct Cli {
     /// Skip the steering (NMXDP_STEER rule cost) section.
     #[arg(long)]
     pub no_steer: bool,
+    /// Skip the host-rings section (host path rates and RTT through an in-line forwarder).
+    #[arg(long)]
+    pub no_host: bool,
     /// Run only this section (the others are skipped).
     #[arg(long, value_enum, value_name = "SECTION")]
     pub only: Option<Section>,
@@ -91,6 +94,8 @@ pub enum Section {
     Latency,
     /// The steering rows (receive rate with NMXDP_STEER rules).
     Steer,
+    /// The host-rings section.
+    Host,
 }
 
 /// What the bench will do, with every default and environment variable applied.
@@ -115,6 +120,8 @@ pub struct Plan {
     pub paced_runs: Option<u32>,
     /// Repetitions of the steering rows; `None` skips the section.
     pub steer_reps: Option<u32>,
+    /// Repetitions of the host-rings rows; `None` skips the section.
+    pub host_reps: Option<u32>,
     pub verbose: bool,
 }
 
@@ -147,7 +154,9 @@ impl Plan {
             mq: !cli.no_mq && !only_one,
             open_cycles: (!cli.no_open && !only_one)
                 .then(|| cli.open_cycles.unwrap_or(if cli.smoke { 3 } else { 50 })),
-            latency_rtts: if cli.no_latency || cli.only == Some(Section::Steer) {
+            latency_rtts: if cli.no_latency
+                || matches!(cli.only, Some(Section::Steer | Section::Host))
+            {
                 None
             } else {
                 Some(rtts(cli)?)
@@ -159,6 +168,8 @@ impl Plan {
             },
             steer_reps: (!cli.no_steer && matches!(cli.only, None | Some(Section::Steer)))
                 .then_some(if cli.smoke { 1 } else { crate::steer::REPS }),
+            host_reps: (!cli.no_host && matches!(cli.only, None | Some(Section::Host)))
+                .then_some(if cli.smoke { 1 } else { crate::host::REPS }),
             verbose: cli.verbose,
         })
     }
@@ -333,6 +344,8 @@ mod tests {
         assert_eq!(cli(&["--only", "latency"]).only, Some(Section::Latency));
         assert_eq!(cli(&["--only", "steer"]).only, Some(Section::Steer));
         assert!(cli(&["--no-steer"]).no_steer);
+        assert!(cli(&["--no-host"]).no_host);
+        assert_eq!(cli(&["--only", "host"]).only, Some(Section::Host));
         assert!(Cli::try_parse_from(["bench-harness", "--only", "nope"]).is_err());
     }
 }

@@ -29,12 +29,13 @@
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
 //! (open latency), [`paced`] (loss at half the measured rate), [`steer`] (NMXDP_STEER rule
-//! cost), [`latency`](mod@latency) (the ping-pong rows), [`render`] (results.md and
-//! results.json).
+//! cost), [`latency`](mod@latency) (the ping-pong rows), [`host`] (host rings: host path
+//! rates and RTT through an in-line forwarder), [`render`] (results.md and results.json).
 
 mod bins;
 mod cell;
 mod cli;
+mod host;
 mod instr;
 mod latency;
 mod netns;
@@ -124,6 +125,7 @@ fn run(cli: &Cli) -> Result<bool> {
     let steer = steer::measure(&plan, &topo);
     drop(topo);
     let latency = latency::measure(&plan)?;
+    let host = host::measure(&plan);
     let mq = reps::run_mq(&plan)?;
 
     let results = Results {
@@ -133,6 +135,7 @@ fn run(cli: &Cli) -> Result<bool> {
         latency,
         paced,
         steer,
+        host,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

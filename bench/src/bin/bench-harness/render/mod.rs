@@ -5,6 +5,7 @@
 //! ([`latency`](mod@latency)), memory and receiver sleeps
 //! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
+mod host;
 mod latency;
 mod modes;
 mod open;
@@ -39,6 +40,8 @@ pub struct Results {
     pub paced: Option<crate::paced::PacedRuns>,
     /// The steering rows (none when skipped).
     pub steer: Option<crate::steer::SteerRuns>,
+    /// The host-rings section (none when skipped).
+    pub host: Option<crate::host::HostRuns>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -61,6 +64,7 @@ struct Sections {
     latency: Json,
     paced: Json,
     steer: Json,
+    host: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -129,6 +133,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     let latency = latency::latency(&mut doc, res.latency.as_ref());
     let paced = paced::paced(&mut doc, res.paced.as_ref());
     let steer = steer::steer(&mut doc, res.steer.as_ref());
+    let host = host::host(&mut doc, res.host.as_ref());
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -141,6 +146,7 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         latency,
         paced,
         steer,
+        host,
         memory,
         modes,
         sleeps,
@@ -271,6 +277,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("latency", s.latency),
         ("paced", s.paced),
         ("steer", s.steer),
+        ("host", s.host),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
