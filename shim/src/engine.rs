@@ -42,6 +42,9 @@ pub(crate) struct Engine {
     pub recovered_buffers: usize,
     /// The process's netmap pipes (docs/architecture.md, "Pipes").
     pub pipes: PipeTable,
+    /// The host paths of the interfaces whose host rings ports of this process bind
+    /// (docs/architecture.md, "Host rings").
+    pub(crate) hosts: HashMap<crate::host::HostKey, crate::host::HostPath>,
 }
 
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
@@ -103,6 +106,7 @@ pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
                         ports: 0,
                         recovered_buffers: 0,
                         pipes: PipeTable::default(),
+                        hosts: HashMap::new(),
                     }));
                     ENGINE.get().expect("set above, under the creation lock")
                 }

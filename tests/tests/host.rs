@@ -709,3 +709,60 @@ fn full_host_ring_drops_and_counts() {
     });
     assert_clean(&p.b);
 }
+
+/// Ports of one process share the host path, as they share NIC queues: `vb^` and `vb*` open
+/// side by side; with the first closed, the second still gets what the stack sends; with both
+/// closed nothing is left.
+#[test]
+fn ports_of_one_process_share_the_host_rings() {
+    let p = topo("hs");
+    resolve_a_in_b(&p);
+    p.b.run(|| {
+        let first = Port::open("netmap:vb^").expect("netmap:vb^");
+        let mut second = Port::open("netmap:vb*").expect("netmap:vb* next to netmap:vb^");
+        drop(first);
+        let sock = icmp_socket();
+        for seq in 0..10 {
+            echo_request(&sock, A_IP, 11, seq);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = 0;
+        while got < 10 && Instant::now() < deadline {
+            second
+                .poll(nmxdp::Events::IN, Some(Duration::from_millis(100)))
+                .unwrap();
+            got += second.rx_ring(1).packets().count();
+        }
+        assert_eq!(got, 10, "frames on the host RX ring of the remaining port");
+    });
+    assert_clean(&p.b);
+}
+
+/// Another process holding vb's host rings: the open is EBUSY naming the cause; once it exits,
+/// the host rings open again.
+#[test]
+fn host_rings_of_another_process_are_ebusy() {
+    let p = topo("he");
+    let mut holder = Command::new("ip")
+        .args(["netns", "exec", &p.b.name])
+        .arg(env!("CARGO_BIN_EXE_nmxdp-hold"))
+        .arg("netmap:vb^")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn nmxdp-hold");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().expect("piped"))
+        .read_line(&mut line)
+        .expect("holder's first line");
+    assert!(line.starts_with("ready"), "nmxdp-hold: {line}");
+    let holder = Running(holder);
+    p.b.run(|| {
+        let e = Port::open("netmap:vb^").err().expect("held elsewhere");
+        assert_eq!(e.errno(), libc::EBUSY, "{e}");
+        assert!(e.to_string().contains("another process"), "{e}");
+    });
+    drop(holder);
+    p.b.run(|| drop(Port::open("netmap:vb^").expect("free again")));
+    assert_clean(&p.b);
+}

@@ -2,7 +2,7 @@
 //! ring pair of the port (docs/architecture.md, "Host rings").
 //!
 //! Each host path has a private veth pair: the outer end `nmh<ifindex>` in the interface's
-//! namespace, the inner end in a namespace only this process holds ([`netns`]). The inner end
+//! namespace, the inner end in a namespace only this process holds (`netns.rs`). The inner end
 //! runs nmxdp's usual XDP program into an AF_XDP socket that shares the process's UMEM, so the
 //! host rings are one more queue ([`QueueCtx`]) with every ring semantic, counter and wake-up
 //! of the NIC queues, and buffers swap between NIC rings and host rings by index:
@@ -52,14 +52,31 @@ pub(crate) struct HostRequest {
     pub rx_slots: u32,
 }
 
-/// One port's host path: the private veth pair, its namespace and the tc programs.
+/// An interface's host path in this process: the private veth pair, its namespace and the tc
+/// programs, shared by every port of the process that binds the interface's host rings (as a
+/// NIC queue is), kept in the engine under [`HostKey`].
 pub(crate) struct HostPath {
     /// The tc links; None once the capture was stopped.
     tc: Option<tc::TcLinks>,
     /// The private namespace; closing it destroys the pair if nothing else did.
     netns: OwnedFd,
-    /// The host queue, on the inner end.
+    /// Ports of this process using it.
+    users: usize,
+}
+
+/// Names an interface's host path within the process: (network namespace inode, ifindex).
+pub(crate) type HostKey = (u64, u32);
+
+/// A port's share of a host path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostUse {
+    /// The path.
+    pub path: HostKey,
+    /// Its queue (the last of the port's TX and RX queues).
     pub key: QueueKey,
+    /// What the port uses of the queue.
+    pub tx: bool,
+    pub rx: bool,
     /// How the inner end's program and socket run.
     pub modes: Modes,
 }
@@ -77,72 +94,119 @@ impl Drop for Building {
     }
 }
 
-impl HostPath {
-    /// Builds the host path of `info` (an interface of the calling thread's namespace) and
-    /// acquires its queue in `eng`. All or nothing.
-    pub(crate) fn open(
-        eng: &mut Engine,
-        info: &IfInfo,
-        req: &HostRequest,
-    ) -> Result<(HostPath, Arc<QueueCtx>)> {
-        let outer = outer_name(info.ifindex);
-        let mut b = Building {
-            netns: Some(netns::create()?),
-        };
-        let ns = b.netns.as_ref().expect("set above").as_fd();
-        create_pair_waiting(info, &outer, ns)?;
-        link::ipv6_off(&outer)?;
-        link::tx_csum_off(&outer)?;
-        link::set_up(&outer)?;
-        let outer_ifindex = if_info(&outer)?.ifindex;
-        let host_name = format!("{}^", info.name);
-        let (ctxs, modes, key) = netns::run_in(ns, || {
-            link::ipv6_off(INNER_NAME)?;
-            link::set_up(INNER_NAME)?;
-            let mut inner = if_info(INNER_NAME)?;
-            // The name the holder file and messages show: the user's view of these rings.
-            inner.name = host_name;
-            let key = QueueKey {
-                netns: current_netns(),
-                ifindex: inner.ifindex,
-                queue: 0,
-            };
-            let r = QueueRequest {
-                key,
-                tx: req.tx,
-                rx: req.rx,
-                tx_slots: req.tx_slots,
-                rx_slots: req.rx_slots,
-            };
-            let (ctxs, modes) = eng.acquire(&inner, std::slice::from_ref(&r))?;
-            Ok((ctxs, modes, key))
-        })?;
-        let ctx = ctxs.into_iter().next().expect("one queue asked");
-        // Capture starts only once the socket is in place, so nothing is lost in between.
-        let tc = match tc::TcLinks::attach(&info.name, info.ifindex, &outer, outer_ifindex) {
-            Ok(t) => t,
-            Err(e) => {
-                drop(ctx);
-                eng.release(key, req.tx, req.rx);
-                return Err(e);
-            }
-        };
-        let netns = b.netns.take().expect("set above");
-        Ok((
-            HostPath {
-                tc: Some(tc),
-                netns,
-                key,
-                modes,
-            },
-            ctx,
-        ))
+/// Acquires the host queue of `info` (an interface of the calling thread's namespace) for `req`:
+/// in the path this process already has for it, or in a new one. All or nothing.
+pub(crate) fn acquire(
+    eng: &mut Engine,
+    info: &IfInfo,
+    req: &HostRequest,
+) -> Result<(HostUse, Arc<QueueCtx>)> {
+    let hk = (current_netns(), info.ifindex);
+    let ns = match eng.hosts.get(&hk) {
+        Some(p) => Some(
+            p.netns
+                .try_clone()
+                .map_err(|e| Error::from_io("host path: duplicating its namespace fd", &e))?,
+        ),
+        None => None,
+    };
+    if let Some(ns) = ns {
+        let (ctx, key, modes) = acquire_queue(eng, ns.as_fd(), &info.name, req)?;
+        eng.hosts.get_mut(&hk).expect("found above").users += 1;
+        return Ok((use_of(hk, key, req, modes), ctx));
     }
+    let outer = outer_name(info.ifindex);
+    let mut b = Building {
+        netns: Some(netns::create()?),
+    };
+    let ns = b.netns.as_ref().expect("set above").as_fd();
+    create_pair_waiting(info, &outer, ns)?;
+    link::ipv6_off(&outer)?;
+    link::tx_csum_off(&outer)?;
+    link::set_up(&outer)?;
+    let outer_ifindex = if_info(&outer)?.ifindex;
+    netns::run_in(ns, || {
+        link::ipv6_off(INNER_NAME)?;
+        link::set_up(INNER_NAME)
+    })?;
+    let (ctx, key, modes) = acquire_queue(eng, ns, &info.name, req)?;
+    // Capture starts only once the socket is in place, so nothing is lost in between.
+    let tc = match tc::TcLinks::attach(&info.name, info.ifindex, &outer, outer_ifindex) {
+        Ok(t) => t,
+        Err(e) => {
+            drop(ctx);
+            eng.release(key, req.tx, req.rx);
+            return Err(e);
+        }
+    };
+    let netns = b.netns.take().expect("set above");
+    eng.hosts.insert(
+        hk,
+        HostPath {
+            tc: Some(tc),
+            netns,
+            users: 1,
+        },
+    );
+    Ok((use_of(hk, key, req, modes), ctx))
+}
 
-    /// Detaches the tc programs: the stack transmits on the wire again and nothing reaches the
-    /// host TX path's redirect. Call before releasing the host queue.
-    pub(crate) fn stop(&mut self) {
-        self.tc = None;
+fn use_of(path: HostKey, key: QueueKey, req: &HostRequest, modes: Modes) -> HostUse {
+    HostUse {
+        path,
+        key,
+        tx: req.tx,
+        rx: req.rx,
+        modes,
+    }
+}
+
+/// Acquires the queue of the inner end, from a thread in the path's namespace `ns` (where the
+/// engine finds the interface, attaches the XDP program and binds the socket).
+fn acquire_queue(
+    eng: &mut Engine,
+    ns: std::os::fd::BorrowedFd<'_>,
+    ifname: &str,
+    req: &HostRequest,
+) -> Result<(Arc<QueueCtx>, QueueKey, Modes)> {
+    let host_name = format!("{ifname}^");
+    netns::run_in(ns, || {
+        let mut inner = if_info(INNER_NAME)?;
+        // The name the holder file and messages show: the user's view of these rings.
+        inner.name = host_name;
+        let key = QueueKey {
+            netns: current_netns(),
+            ifindex: inner.ifindex,
+            queue: 0,
+        };
+        let r = QueueRequest {
+            key,
+            tx: req.tx,
+            rx: req.rx,
+            tx_slots: req.tx_slots,
+            rx_slots: req.rx_slots,
+        };
+        let (ctxs, modes) = eng.acquire(&inner, std::slice::from_ref(&r))?;
+        let ctx = ctxs.into_iter().next().expect("one queue asked");
+        Ok((ctx, key, modes))
+    })
+}
+
+/// Releases a port's share of a host path. The last user detaches the tc programs first (the
+/// stack goes back to the wire before the socket closes), then releases the queue and removes
+/// the pair.
+pub(crate) fn release(eng: &mut Engine, u: &HostUse) {
+    let last = eng.hosts.get(&u.path).is_some_and(|p| p.users <= 1);
+    if last {
+        if let Some(p) = eng.hosts.get_mut(&u.path) {
+            p.tc = None;
+        }
+    }
+    eng.release(u.key, u.tx, u.rx);
+    if last {
+        eng.hosts.remove(&u.path);
+    } else if let Some(p) = eng.hosts.get_mut(&u.path) {
+        p.users -= 1;
     }
 }
 

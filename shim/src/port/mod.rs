@@ -11,7 +11,7 @@ use crate::abi::{
 };
 use crate::engine::{current_netns, engine, unsupported, Modes, QueueRequest};
 use crate::error::{Error, Result};
-use crate::host::{HostPath, HostRequest};
+use crate::host::{HostRequest, HostUse};
 use crate::ifinfo::{if_info, IfInfo};
 use crate::name::{parse_port, PortSpec};
 use crate::pipe::{parse_pipe_name, PipeEnd, PipeName, PipeRequest};
@@ -67,9 +67,9 @@ pub struct Port {
     tx_wait: Duration,
     /// The pipe end of a pipe port (`NAME{ID`, `NAME}ID`); `tx` and `rx` are then empty.
     pipe: Option<PipeEnd>,
-    /// The host path of a port with host rings (`^`, `*`); its queue is the last of `tx` and
-    /// of `rx`, ring index `ntx` / `nrx` as in netmap.
-    host: Option<HostPath>,
+    /// The port's share of its interface's host path (`^`, `*`); its queue is the last of `tx`
+    /// and of `rx`, ring index `ntx` / `nrx` as in netmap.
+    host: Option<HostUse>,
 }
 
 /// What a port registered, as `nmreq_register` reports it.
@@ -167,8 +167,8 @@ impl Port {
         let host_req = host_request(&spec, tx_slots, rx_slots);
         let host = match &host_req {
             None => None,
-            Some(h) => match HostPath::open(&mut eng, &info, h) {
-                Ok((path, ctx)) => {
+            Some(h) => match crate::host::acquire(&mut eng, &info, h) {
+                Ok((u, ctx)) => {
                     if h.tx {
                         tx.push(ctx.clone());
                     }
@@ -176,9 +176,9 @@ impl Port {
                         rx.push(ctx);
                     }
                     if reqs.is_empty() {
-                        modes = path.modes;
+                        modes = u.modes;
                     }
-                    Some(path)
+                    Some(u)
                 }
                 Err(e) => {
                     drop((tx, rx));
@@ -193,17 +193,12 @@ impl Port {
             Ok(o) => o,
             Err(e) => {
                 drop((tx, rx));
-                let mut host = host;
-                if let Some(h) = host.as_mut() {
-                    h.stop();
+                if let Some(u) = &host {
+                    crate::host::release(&mut eng, u);
                 }
                 for r in &reqs {
                     eng.release(r.key, r.tx, r.rx);
                 }
-                if let (Some(h), Some(hr)) = (&host, &host_req) {
-                    eng.release(h.key, hr.tx, hr.rx);
-                }
-                drop(host);
                 return Err(e);
             }
         };
@@ -692,12 +687,15 @@ fn not_bound(dir: &str, i: u32, bound: std::ops::Range<u32>) -> Error {
 impl Drop for Port {
     fn drop(&mut self) {
         self.free_extra_bufs();
+        let host = self.host.take();
+        let host_key = host.map(|u| u.key);
         let keys: Vec<(QueueKey, bool, bool)> = {
             let mut v: Vec<(QueueKey, bool, bool)> = Vec::new();
-            for c in &self.tx {
+            // The host queue is released with the host path, below.
+            for c in self.tx.iter().filter(|c| Some(c.key) != host_key) {
                 v.push((c.key, true, false));
             }
-            for c in &self.rx {
+            for c in self.rx.iter().filter(|c| Some(c.key) != host_key) {
                 if let Some(e) = v.iter_mut().find(|e| e.0 == c.key) {
                     e.2 = true;
                 } else {
@@ -709,12 +707,10 @@ impl Drop for Port {
         self.tx.clear();
         self.rx.clear();
         let pipe = self.pipe.take();
-        let mut host = self.host.take();
-        // The stack goes back to the wire before the host queue's socket closes.
-        if let Some(h) = host.as_mut() {
-            h.stop();
-        }
         if let Ok(mut eng) = engine() {
+            if let Some(u) = &host {
+                crate::host::release(&mut eng, u);
+            }
             for (k, t, r) in keys {
                 eng.release(k, t, r);
             }
@@ -724,7 +720,6 @@ impl Drop for Port {
             eng.region.free_if(self.nifp_off);
             eng.port_closed();
         }
-        drop(host);
     }
 }
 
