@@ -61,6 +61,7 @@ struct thread {
 
 static volatile sig_atomic_t stop;
 static unsigned frame_len = 60, idle_ms = 3000;
+static unsigned burst = BURST;          /* -b: slots per ring and pass */
 static uint64_t rx_count;               /* rx: total to receive, 0 = forever */
 static atomic_uint_fast64_t rx_total;   /* rx: received by all threads */
 
@@ -75,7 +76,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: nm_lib -i PORT -f tx|rx [-n count] [-l len] [-p threads] "
-	    "[-W idle_ms]\n"
+	    "[-W idle_ms] [-b burst]\n"
 	    "       nm_lib -i PORT -f ping -n count [-l len] [-B]\n"
 	    "       nm_lib -i PORT -f pong [-n count] [-B]\n");
 }
@@ -139,14 +140,14 @@ sender(void *arg)
 		}
 		for (unsigned r = d->first_tx_ring; r <= d->last_tx_ring; r++) {
 			struct netmap_ring *ring = NETMAP_TXRING(d->nifp, r);
-			uint64_t left = t->count ? t->count - t->sent : BURST;
+			uint64_t left = t->count ? t->count - t->sent : burst;
 
 			if (left == 0)
 				break;
 			if (nm_ring_empty(ring))
 				continue;
 			t->sent += send_packets(ring, frame,
-			    left < BURST ? (unsigned)left : BURST, &seq);
+			    left < burst ? (unsigned)left : burst, &seq);
 		}
 	}
 
@@ -195,8 +196,9 @@ receiver(void *arg)
 		for (unsigned r = d->first_rx_ring; r <= d->last_rx_ring; r++) {
 			struct netmap_ring *ring = NETMAP_RXRING(d->nifp, r);
 			uint32_t head = ring->head;
+			unsigned k = 0;
 
-			for (; head != ring->tail; head = nm_ring_next(ring, head)) {
+			for (; head != ring->tail && k < burst; head = nm_ring_next(ring, head), k++) {
 				struct netmap_slot *slot = &ring->slot[head];
 
 				got += frame_account(&t->st, (const uint8_t *)NETMAP_BUF(ring,
@@ -477,7 +479,7 @@ main(int argc, char **argv)
 	uint64_t count = 0, sent = 0;
 	int c, nthreads = 1, tx, err = 0, busy = 0, pingpong;
 
-	while ((c = getopt(argc, argv, "i:f:n:l:p:W:Bh")) != -1) {
+	while ((c = getopt(argc, argv, "i:f:n:l:p:W:b:Bh")) != -1) {
 		switch (c) {
 		case 'i': ifname = optarg; break;
 		case 'f': func = optarg; break;
@@ -485,6 +487,7 @@ main(int argc, char **argv)
 		case 'l': frame_len = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'p': nthreads = atoi(optarg); break;
 		case 'W': idle_ms = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'b': burst = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'B': busy = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
@@ -492,6 +495,7 @@ main(int argc, char **argv)
 	}
 	if (ifname == NULL || optind != argc || frame_len < FRAME_MIN_LEN ||
 	    frame_len > FRAME_MAX_LEN || nthreads < 1 || nthreads > MAX_THREADS ||
+	    burst < 1 ||
 	    (strcmp(func, "tx") != 0 && strcmp(func, "rx") != 0 &&
 	    strcmp(func, "ping") != 0 && strcmp(func, "pong") != 0)) {
 		usage(stderr);
