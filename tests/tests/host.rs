@@ -766,3 +766,44 @@ fn host_rings_of_another_process_are_ebusy() {
     p.b.run(|| drop(Port::open("netmap:vb^").expect("free again")));
     assert_clean(&p.b);
 }
+
+/// `nmxdp-hold NAME` in B with `NMXDP_XDP_MODE=skb`: its first line ("ready PID" or "error
+/// ERRNO ..."), and the process (killed on drop).
+fn hold_skb(p: &VethPair, name: &str) -> (String, Running) {
+    let mut c = Command::new("ip")
+        .args(["netns", "exec", &p.b.name, "env", "NMXDP_XDP_MODE=skb"])
+        .arg(env!("CARGO_BIN_EXE_nmxdp-hold"))
+        .arg(name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn nmxdp-hold");
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().expect("piped"))
+        .read_line(&mut line)
+        .expect("holder's first line");
+    (line, Running(c))
+}
+
+/// With nmxdp's program in generic (skb) mode on vb, the host TX ring's frames would come back
+/// on vb's NIC rings: host rings and that mode exclude each other (EOPNOTSUPP naming it).
+#[test]
+fn generic_xdp_and_host_rings_exclude_each_other() {
+    let p = topo("hg");
+    let (line, _h) = hold_skb(&p, "netmap:vb*");
+    assert!(
+        line.starts_with(&format!("error {} ", libc::EOPNOTSUPP)) && line.contains("generic"),
+        "netmap:vb* in skb mode: {line}"
+    );
+    let (line, holder) = hold_skb(&p, "netmap:vb");
+    assert!(line.starts_with("ready"), "netmap:vb in skb mode: {line}");
+    p.b.run(|| {
+        let e = Port::open("netmap:vb^")
+            .err()
+            .expect("generic program on vb");
+        assert_eq!(e.errno(), libc::EOPNOTSUPP, "{e}");
+        assert!(e.to_string().contains("native mode"), "{e}");
+    });
+    drop(holder);
+    assert_clean(&p.b);
+}

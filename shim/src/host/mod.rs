@@ -102,6 +102,7 @@ pub(crate) fn acquire(
     req: &HostRequest,
 ) -> Result<(HostUse, Arc<QueueCtx>)> {
     let hk = (current_netns(), info.ifindex);
+    refuse_generic_xdp(info)?;
     let ns = match eng.hosts.get(&hk) {
         Some(p) => Some(
             p.netns
@@ -149,6 +150,41 @@ pub(crate) fn acquire(
         },
     );
     Ok((use_of(hk, key, req, modes), ctx))
+}
+
+/// The frames the host TX ring injects enter X's receive path after the driver: a native XDP
+/// program never sees them, a generic (SKB mode) one does, and nmxdp's would put them straight
+/// back on X's NIC RX ring, where an in-line forwarder would hand them to the host TX ring
+/// again, forever. So host rings and a generic-mode program on X exclude each other.
+fn refuse_generic_xdp(info: &IfInfo) -> Result<()> {
+    let generic = crate::bpfsys::attached_xdp(info.ifindex)
+        .ok()
+        .flatten()
+        .is_some_and(|a| {
+            matches!(
+                a.mode,
+                crate::bpfsys::XdpAttachedMode::Generic | crate::bpfsys::XdpAttachedMode::Multiple
+            )
+        });
+    if !generic {
+        return Ok(());
+    }
+    Err(generic_xdp_error(&info.name))
+}
+
+/// EOPNOTSUPP for host rings next to a generic-mode XDP program on `ifname`.
+pub(crate) fn generic_xdp_error(ifname: &str) -> Error {
+    Error::new(
+        libc::EOPNOTSUPP,
+        format!(
+            "{ifname}: host rings need the XDP program in native mode, but it runs in generic (skb) mode on {ifname}, which would take the frames given to the host stack back into the NIC rings: use native mode (NMXDP_XDP_MODE=native, on a driver with native XDP), or do not bind the host rings"
+        ),
+    )
+}
+
+/// Whether this process has a host path on `ifindex` of the calling thread's namespace.
+pub(crate) fn has_path(eng: &Engine, ifindex: u32) -> bool {
+    eng.hosts.contains_key(&(current_netns(), ifindex))
 }
 
 fn use_of(path: HostKey, key: QueueKey, req: &HostRequest, modes: Modes) -> HostUse {

@@ -154,6 +154,17 @@ impl Port {
             }
         }
         let (ctxs, mut modes) = eng.acquire(&info, &reqs)?;
+        // A generic-mode program would loop the host TX ring's frames (host::generic_xdp_error).
+        let host_wanted = host_request(&spec, 0, 0).is_some();
+        if modes.xdp == Some(crate::xdp::AttachMode::Skb)
+            && (host_wanted || crate::host::has_path(&eng, info.ifindex))
+        {
+            drop(ctxs);
+            for r in &reqs {
+                eng.release(r.key, r.tx, r.rx);
+            }
+            return Err(crate::host::generic_xdp_error(&info.name));
+        }
         let mut tx = Vec::new();
         let mut rx = Vec::new();
         for (r, c) in reqs.iter().zip(ctxs) {
