@@ -36,7 +36,7 @@ lint:
 test: check-bpf lint
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: the tests create network namespaces, veth pairs and attach XDP: run as root" >&2; exit 1; fi
 	$(CARGO) build --workspace --release
-	$(MAKE) target/c/nm_lib-plain
+	$(MAKE) target/c/nm_lib-plain target/c/nm_bridge-linked target/c/nm_bridge-plain target/c/nm_legacy-linked target/c/nm_legacy-plain
 	$(CARGO) test --workspace --release -- --test-threads=1
 	sh tests/scripts/demo.sh 20000 60
 	$(MAKE) test-c
