@@ -216,10 +216,12 @@ fn netmap_events(events: i16) -> Events {
 
 /// Builds the sleep set from the wait plan of each netmap fd ([`nmxdp::Port::wait_plan`], the
 /// same plan `Port::poll` follows): the other fds, plus the AF_XDP sockets of the netmap fds
-/// whose plan watches them (unless `quiet`). Returns the longest the sleep may last.
-fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> Option<Duration> {
+/// whose plan watches them (unless `quiet`). Returns the longest the sleep may last, and how
+/// long to look again before sleeping (the shortest look-again time of the netmap fds' plans).
+fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> (Option<Duration>, Duration) {
     buf.clear();
     let mut cap = quiet.then_some(TX_WAIT);
+    let mut spin: Option<Duration> = None;
     for p in fds {
         let Some(f) = fdtable::netmap(p.fd) else {
             buf.push(pollfd {
@@ -239,6 +241,7 @@ fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> Option<Duration>
             continue;
         };
         cap = WaitPlan::min_cap(cap, plan.cap);
+        spin = Some(spin.map_or(plan.spin, |s| WaitPlan::min_spin(s, plan.spin)));
         if plan.watch_rx && !quiet {
             for &s in st.sock_fds.iter() {
                 buf.push(pollfd {
@@ -249,7 +252,25 @@ fn sleep_set(fds: &[pollfd], buf: &mut PollBuf, quiet: bool) -> Option<Duration>
             }
         }
     }
-    cap
+    (
+        cap,
+        if quiet {
+            Duration::ZERO
+        } else {
+            spin.unwrap_or_default()
+        },
+    )
+}
+
+/// Tells the ports of the netmap fds in `fds` what their planned look-again found.
+fn spin_result(fds: &[pollfd], found: bool) {
+    for p in fds {
+        if let Some(f) = fdtable::netmap(p.fd) {
+            if let Some(port) = f.lock().port.as_mut() {
+                port.spin_result(found);
+            }
+        }
+    }
 }
 
 /// poll(2)/ppoll(2) over `fds`, some of which are netmap fds.
@@ -267,7 +288,29 @@ pub fn poll(fds: &mut [pollfd], deadline: Deadline, sigmask: *const sigset_t) ->
         if deadline.expired() {
             return 0;
         }
-        let cap = sleep_set(fds, &mut buf, quiet);
+        let (cap, spin) = sleep_set(fds, &mut buf, quiet);
+        if !spin.is_zero() {
+            // Look again before sleeping, as Port::poll does (a pass of its own buffer: `buf`
+            // holds the sleep set).
+            let spin = deadline.sleep(Some(spin)).unwrap_or(spin);
+            let t0 = Instant::now();
+            let mut again = PollBuf::new();
+            let found = loop {
+                match poll_pass(fds, &mut again) {
+                    Ok(0) => {}
+                    Ok(n) => break Some(n),
+                    Err(e) => return real::fail(e),
+                }
+                if t0.elapsed() >= spin {
+                    break None;
+                }
+                std::hint::spin_loop();
+            };
+            spin_result(fds, found.is_some());
+            if let Some(n) = found {
+                return n;
+            }
+        }
         let r = real_poll(buf.slice(), deadline.sleep(cap), sigmask);
         if r < 0 {
             return -1;

@@ -57,6 +57,10 @@ pub struct Config {
     /// instead of sleeping on the socket, so the sending side has no sleeper to wake per packet
     /// burst (0 = always sleep on the socket).
     pub rx_nap_us: u32,
+    /// Sparse traffic: before poll() sleeps on the sockets, it looks again for this long
+    /// (`NMXDP_RX_SPIN_US`), so an answer that comes within it costs no sleep and no wake-up
+    /// (0 = sleep at once). Only when traffic is sparse (no nap planned): a stream never spins.
+    pub rx_spin_us: u32,
     /// Selective steering (`NMXDP_STEER`): a rule in the tcpdump vocabulary (see
     /// [`crate::steer`]); the queues this process receives on get only the frames it matches,
     /// the others go to the kernel stack. None: every frame, as in netmap.
@@ -76,6 +80,7 @@ impl Default for Config {
             xdp_mode: XdpModeChoice::Auto,
             bind: BindChoice::Auto,
             rx_nap_us: 50,
+            rx_spin_us: 20,
             steer: None,
         }
     }
@@ -144,6 +149,7 @@ impl Config {
             xdp_mode,
             bind,
             rx_nap_us: env_u32("NMXDP_RX_NAP_US", d.rx_nap_us, 0, 10_000)?,
+            rx_spin_us: env_u32("NMXDP_RX_SPIN_US", d.rx_spin_us, 0, 10_000)?,
             steer: steer_from_env()?,
         })
     }
@@ -209,6 +215,12 @@ impl Config {
     /// RX wake-up mitigation nap in microseconds (0 = off).
     pub fn rx_nap_us(mut self, v: u32) -> Self {
         self.rx_nap_us = v;
+        self
+    }
+
+    /// Look-again time before sleeping on sparse traffic, in microseconds (0 = off).
+    pub fn rx_spin_us(mut self, v: u32) -> Self {
+        self.rx_spin_us = v;
         self
     }
 

@@ -63,6 +63,12 @@ pub struct Port {
     /// RX frames counted at the previous wait (poll naps only in a stream, see `wait_plan`).
     rx_frames_seen: u64,
     rx_nap: Duration,
+    /// Look-again time before a sleep on sparse traffic (see `Config::rx_spin_us`).
+    rx_spin: Duration,
+    /// Looks-again in a row that found nothing, and waits since the last try while that
+    /// stopped them (see `poll::SPIN_MISSES`).
+    spin_misses: u8,
+    spin_retry: u16,
     /// The next wait for TX room (see `poll::TX_WAIT_FIRST`).
     tx_wait: Duration,
     /// The pipe end of a pipe port (`NAME{ID`, `NAME}ID`); `tx` and `rx` are then empty.
@@ -234,6 +240,9 @@ impl Port {
             rx_pollfds: Vec::new(),
             rx_frames_seen: 0,
             rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
+            rx_spin: Duration::from_micros(cfg.rx_spin_us as u64),
+            spin_misses: 0,
+            spin_retry: 0,
             tx_wait: poll::TX_WAIT_FIRST,
             pipe: None,
             host,
@@ -315,6 +324,9 @@ impl Port {
             rx_pollfds: Vec::new(),
             rx_frames_seen: 0,
             rx_nap: Duration::ZERO,
+            rx_spin: Duration::ZERO,
+            spin_misses: 0,
+            spin_retry: 0,
             tx_wait: poll::TX_WAIT_FIRST,
             pipe: None,
             host: None,

@@ -35,6 +35,14 @@ pub const TX_WAIT_FIRST: Duration = Duration::from_micros(20);
 /// Longest wait for TX room between two syncs (the waits double from [`TX_WAIT_FIRST`]).
 pub const TX_WAIT: Duration = Duration::from_millis(1);
 
+/// Looks-again in a row that found nothing before poll() stops looking again: where the peer
+/// shares our CPU (or the answer is slow), spinning only delays it.
+pub const SPIN_MISSES: u8 = 4;
+
+/// While looking again does not pay, one wait in this many tries it again, so a change (the
+/// peer moved to a CPU of its own) is noticed.
+pub const SPIN_RETRY: u16 = 64;
+
 /// How to sleep until a port may become ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitPlan {
@@ -43,6 +51,10 @@ pub struct WaitPlan {
     pub watch_rx: bool,
     /// Sleep at most this long (None: until a watched socket or the caller's timeout).
     pub cap: Option<Duration>,
+    /// Before sleeping, run the readiness pass again for up to this long (zero: sleep at
+    /// once): on sparse traffic an answer often comes within microseconds, and finding it
+    /// without sleeping saves the sleep, the wake-up and the sender's cost of waking us.
+    pub spin: Duration,
 }
 
 impl WaitPlan {
@@ -53,6 +65,11 @@ impl WaitPlan {
             (x, None) => x,
             (None, y) => y,
         }
+    }
+
+    /// The look-again time of several ports waited on together: the shortest.
+    pub fn min_spin(a: Duration, b: Duration) -> Duration {
+        a.min(b)
     }
 }
 
@@ -155,6 +172,13 @@ impl Port {
     /// A wait for TX room kicks transmissions still queued and sleeps [`TX_WAIT_FIRST`], twice
     /// as long each time no room appeared, up to [`TX_WAIT`].
     ///
+    /// A wait for input on sparse traffic (the socket sleep) first looks again for
+    /// `NMXDP_RX_SPIN_US` (20 µs): in a request/response exchange the answer often comes
+    /// within that, and catching it awake saves a sleep and the peer's wake-up of us. After
+    /// [`SPIN_MISSES`] looks-again in a row that found nothing it stops (one wait in
+    /// [`SPIN_RETRY`] tries again): then the peer likely shares our CPU, and spinning would
+    /// only hold it back.
+    ///
     /// A pipe end asks its peer to signal its eventfds ([`Port::socket_fds`]) at the next
     /// publication (for input) or release (for room), then sleeps on them with no cap; if the
     /// peer moved in between, the plan is a zero-length sleep.
@@ -166,6 +190,7 @@ impl Port {
             return WaitPlan {
                 watch_rx: !moved,
                 cap: moved.then_some(Duration::ZERO),
+                spin: Duration::ZERO,
             };
         }
         if want_rx {
@@ -176,6 +201,7 @@ impl Port {
                 return WaitPlan {
                     watch_rx: false,
                     cap: Some(self.rx_nap),
+                    spin: Duration::ZERO,
                 };
             }
         }
@@ -192,7 +218,38 @@ impl Port {
         WaitPlan {
             watch_rx: want_rx,
             cap,
+            // Only a wait for input alone looks again: a sender waiting for room has its own
+            // short waits.
+            spin: if want_rx && !want_tx {
+                self.spin_for()
+            } else {
+                Duration::ZERO
+            },
         }
+    }
+
+    /// The look-again time of the next sparse wait: `NMXDP_RX_SPIN_US` while it pays, else
+    /// zero except one wait in [`SPIN_RETRY`].
+    fn spin_for(&mut self) -> Duration {
+        if self.rx_spin.is_zero() || self.spin_misses < SPIN_MISSES {
+            return self.rx_spin;
+        }
+        self.spin_retry += 1;
+        if self.spin_retry < SPIN_RETRY {
+            return Duration::ZERO;
+        }
+        self.spin_retry = 0;
+        self.rx_spin
+    }
+
+    /// What a look-again that [`Port::wait_plan`] planned found: traffic (`found`), or nothing
+    /// before it went to sleep. Callers that spin themselves (the C library's poll) report it.
+    pub fn spin_result(&mut self, found: bool) {
+        self.spin_misses = if found {
+            0
+        } else {
+            self.spin_misses.saturating_add(1)
+        };
     }
 
     /// For event loops that sleep on [`Port::socket_fds`] themselves (the C library's epoll): a
@@ -228,6 +285,22 @@ impl Port {
                 }
             };
             let plan = self.wait_plan(events);
+            if !plan.spin.is_zero() {
+                let spin = left.map_or(plan.spin, |l| l.min(plan.spin));
+                let t0 = Instant::now();
+                loop {
+                    let revents = self.ready(events);
+                    if !revents.is_empty() {
+                        self.spin_result(true);
+                        return Ok(revents);
+                    }
+                    if t0.elapsed() >= spin {
+                        self.spin_result(false);
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
             self.sleep(plan, left);
         }
     }
