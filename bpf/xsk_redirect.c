@@ -10,6 +10,16 @@
  * shim/src/steer/, whose layout.rs mirrors this file), so changing a rule
  * never reloads or swaps the program.
  *
+ * Two programs: the one attached (nmxdp_redirect) is the redirect and one
+ * `steer_sel` lookup, a few instructions for the verifier, so that opening an
+ * interface costs no rule evaluator; a queue with a rule tail-calls the rule
+ * evaluator (nmxdp_steer) in slot 0 of `steer_progs`. The evaluator (~50,000
+ * verified instructions, tens of milliseconds of BPF_PROG_LOAD) is loaded
+ * only when the first rule is installed on the interface, and with it the
+ * maps only it uses (`steer_rules`, `steer_stats`). An empty slot (no rule
+ * was ever installed) makes the tail call fall through: every frame to the
+ * socket, as without a rule.
+ *
  * Loops, all bounded for the verifier (no bpf_loop, which needs 5.17; bounded
  * loops need 5.3): at most MAX_VLAN VLAN tags, MAX_EXT IPv6 extension headers,
  * MAX_TERMS alternatives of MAX_PREDS conditions each.
@@ -37,6 +47,7 @@
 /* Helpers: the call instruction carries the helper id as its immediate, which
  * is what these casts produce. */
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*bpf_tail_call)(void *ctx, void *prog_array, __u32 index) = (void *)12;
 static long (*bpf_redirect_map)(void *map, __u32 key, __u64 flags) = (void *)51;
 
 #define ntohs(x) __builtin_bswap16(x)
@@ -117,6 +128,15 @@ struct {
 	__uint(value_size, 4);
 	__uint(max_entries, 256);
 } steer_sel SEC(".maps");
+
+/* Slot 0: the rule evaluator (nmxdp_steer), once a rule was installed. A
+ * program array's entries must be programs of its owner's type: XDP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(key_size, 4);
+	__uint(value_size, 4);
+	__uint(max_entries, 1);
+} steer_progs SEC(".maps");
 
 /* Rule sets, two slots per queue; allocated only for queues with a rule. */
 struct {
@@ -282,16 +302,33 @@ static __attribute__((always_inline)) int steer(struct xdp_md *ctx, __u32 q, __u
 	return XDP_PASS;
 }
 
+/* The program attached to the interface. */
 SEC("xdp")
 int nmxdp_redirect(struct xdp_md *ctx)
 {
 	__u32 q = ctx->rx_queue_index;
 	__u32 *sel = bpf_map_lookup_elem(&steer_sel, &q);
 
+	/* A queue with a rule: the evaluator takes over (a successful tail call
+	 * does not return). Without one, or with an empty slot, the frame goes
+	 * to the socket. */
+	if (sel && *sel != 0)
+		bpf_tail_call(ctx, &steer_progs, 0);
 	/* Since kernel 5.3 the low bits of flags are the action returned when
 	 * the key has no entry: queues without a netmap port keep working as
 	 * normal network interfaces. (An entry whose socket is bound to another
 	 * device or queue still drops, as the kernel requires.) */
+	return bpf_redirect_map(&xsks_map, q, XDP_PASS);
+}
+
+/* The rule evaluator, entered only by the tail call above. The selector is
+ * read again: the tail call passes the context only. */
+SEC("xdp")
+int nmxdp_steer(struct xdp_md *ctx)
+{
+	__u32 q = ctx->rx_queue_index;
+	__u32 *sel = bpf_map_lookup_elem(&steer_sel, &q);
+
 	if (!sel || *sel == 0)
 		return bpf_redirect_map(&xsks_map, q, XDP_PASS);
 	return steer(ctx, q, *sel);

@@ -30,14 +30,18 @@ use crate::steer::Rule;
 
 /// The committed, clang-built object (see bpf/README.md).
 pub static XDP_OBJECT: &[u8] = include_bytes!("../../bpf/xsk_redirect.o");
-const PROG_NAME: &str = "nmxdp_redirect";
+/// The attached program (the rule evaluator, [`crate::steer::maps::EVAL_NAME`], is loaded on
+/// demand).
+pub(crate) const PROG_NAME: &str = "nmxdp_redirect";
 const MAP_NAME: &str = "xsks_map";
 /// Files pinned per interface under `/sys/fs/bpf/nmxdp/<key>/`: the program, the XSK map and
-/// the steering maps (by their names).
+/// the steering maps (by their names), and once a rule was installed the rule evaluator.
 pub const PIN_FILES: &[&str] = &[
     "prog",
     "map",
     crate::steer::maps::SEL_MAP,
+    crate::steer::maps::PROGS_MAP,
+    crate::steer::maps::EVAL_PIN,
     crate::steer::maps::RULES_MAP,
     crate::steer::maps::STATS_MAP,
 ];
@@ -343,17 +347,23 @@ impl XdpAttachment {
                     format!("{ifname}: opening the pinned XDP program: {}", describe(&e)),
                 )
             })?;
+            // The evaluator, loaded with the first rule, redirects to the same XSK map.
+            let xsks = loaded.map.try_clone().map_err(|e| {
+                Error::from_io(format!("{ifname}: duplicating the XSK map's fd"), &e)
+            })?;
             let map = MapData::from_fd(loaded.map).map_err(|e| map_error("the XSK map", &e))?;
-            Ok::<_, Error>((prog, Map::XskMap(map)))
+            Ok::<_, Error>((prog, Map::XskMap(map), xsks))
         })();
-        let steer = SteerMaps::from_fds(loaded.others);
-        let (mut prog, map) = match pinned {
+        let (mut prog, map, xsks) = match pinned {
             Ok(v) => v,
             Err(e) => {
                 remove_pins(&pin_dir);
                 return Err(e);
             }
         };
+        let mut maps = loaded.others;
+        maps.push((MAP_NAME.to_string(), xsks));
+        let steer = SteerMaps::from_fds(maps);
         drop(loaded.prog);
         let attached = Self::attach_prog(ifname, ifindex, choice, &mut prog);
         let (mode, link, prog_id) = match attached {
@@ -462,7 +472,14 @@ impl XdpAttachment {
     /// matches reach the socket, without one (None) every frame does, as in netmap.
     pub fn set_rule(&mut self, ifname: &str, queue: u32, rule: Option<&Rule>) -> Result<()> {
         match (&self.steer, rule) {
-            (Some(maps), Some(rule)) => maps.install(queue, rule),
+            (Some(maps), Some(rule)) => {
+                if !maps.has_evaluator() {
+                    // The first rule on the interface: the evaluator is loaded now, once.
+                    let _mutex = lock_iface(&self.key)?;
+                    maps.ensure_evaluator(ifname, Some(&self.pin_dir))?;
+                }
+                maps.install(queue, rule)
+            }
             (Some(maps), None) => {
                 maps.clear(queue);
                 Ok(())

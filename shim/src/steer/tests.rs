@@ -399,7 +399,12 @@ fn kernel_verdicts(rule: &Rule, frames: &[Vec<u8>]) -> Vec<Option<usize>> {
     use std::os::fd::AsFd;
     let loaded =
         crate::xdpload::load(crate::xdp::XDP_OBJECT, "nmxdp_redirect", "xsks_map", "test").unwrap();
-    let maps = super::maps::SteerMaps::from_fds(loaded.others).expect("the object's steering maps");
+    let mut all = loaded.others;
+    all.push(("xsks_map".into(), loaded.map));
+    let maps = super::maps::SteerMaps::from_fds(all).expect("the object's steering maps");
+    // The tail call's target, as the first rule on an interface loads it.
+    assert!(!maps.has_evaluator());
+    maps.ensure_evaluator("test", None).unwrap();
     maps.install(0, rule).unwrap();
     let mut before = maps.counters(0);
     frames
@@ -446,4 +451,28 @@ proptest! {
         let want: Vec<Option<usize>> = frames.iter().map(|f| eval(&bytes, &frame_key(f))).collect();
         prop_assert_eq!(kernel_verdicts(&r, &frames), want, "rule {}", rule);
     }
+}
+
+/// A program of an nmxdp whose evaluator was inline (its three steering maps, no program
+/// array) is still steered through its own maps, with no evaluator to load.
+#[test]
+#[ignore = "needs root (BPF_MAP_CREATE): cargo test -p nmxdp --lib steer -- --ignored"]
+fn an_inline_evaluator_program_is_still_recognised() {
+    use super::layout::{RULESET_BYTES, STATS_BYTES};
+    use super::maps::{RULES_MAP, SEL_MAP, STATS_MAP};
+    let create = |name: &str, ty: u32, value: usize, flags: u32| {
+        let fd = crate::bpfsys::map_create(ty, 4, value as u32, 256, flags, name).unwrap();
+        (name.to_string(), fd)
+    };
+    let maps = vec![
+        create(SEL_MAP, 2, 4, 0),
+        // BPF_F_NO_PREALLOC, as the object declares it.
+        create(RULES_MAP, 1, RULESET_BYTES, 1),
+        create(STATS_MAP, 6, STATS_BYTES, 0),
+    ];
+    let maps = super::maps::SteerMaps::from_fds(maps).expect("the inline layout");
+    assert!(maps.has_evaluator());
+    maps.install(3, &Rule::parse("udp").unwrap()).unwrap();
+    assert_eq!(maps.steered_queues(), [3]);
+    assert_eq!(maps.read(3).unwrap().text, "udp");
 }
