@@ -94,7 +94,10 @@ fn ping_pong_through_poll_is_faster_than_one_nap() {
     });
     assert_eq!(echoed, ROUNDS + WARMUP, "pong echoed every ping once");
     // (Whether it looks again first depends on whether looking again paid off here.)
-    assert!(plan_after.watch_rx && plan_after.cap.is_none(), "{plan_after:?}");
+    assert!(
+        plan_after.watch_rx && plan_after.cap.is_none(),
+        "{plan_after:?}"
+    );
     let mut sorted = rtts.clone();
     sorted.sort();
     let median = sorted[sorted.len() / 2];
