@@ -135,6 +135,10 @@ pub(crate) struct QueueRequest {
     pub tx_slots: u32,
     /// RX ring slots if the queue has to be created; an open queue keeps its size.
     pub rx_slots: u32,
+    /// The process's steering rule (`NMXDP_STEER`) applies: true for NIC queues, false for
+    /// the host rings' private interface, where everything the stack sends must reach the ring
+    /// (a rule there would hand the stack's own answers back to a namespace nobody reads).
+    pub steered: bool,
 }
 
 /// The XDP modes in use on an interface, reported by the API and `nmxdp info`.
@@ -205,7 +209,7 @@ impl Engine {
             );
         }
         if r.rx && self.queues[&r.key].rx_users == 0 {
-            if let Err(e) = self.steer(info, r.key) {
+            if let Err(e) = self.steer(info, r.key, r.steered) {
                 self.drop_if_unused(r.key);
                 return Err(e);
             }
@@ -216,7 +220,7 @@ impl Engine {
         Ok(e.ctx.clone())
     }
 
-    fn steer(&mut self, info: &IfInfo, key: QueueKey) -> Result<()> {
+    fn steer(&mut self, info: &IfInfo, key: QueueKey, steered: bool) -> Result<()> {
         let ik = (key.netns, key.ifindex);
         if !self.ifaces.contains_key(&ik) {
             let xdp = XdpAttachment::attach(&info.name, info.ifindex, self.cfg.xdp_mode)?;
@@ -231,8 +235,8 @@ impl Engine {
         let fd = self.queues[&key].ctx.fd();
         // The rule before the socket: no frame the rule refuses ever reaches the ring.
         let rule = match &self.cfg.steer {
-            Some(text) => Some(crate::steer::Rule::parse(text)?),
-            None => None,
+            Some(text) if steered => Some(crate::steer::Rule::parse(text)?),
+            _ => None,
         };
         let iface = self.ifaces.get_mut(&ik).expect("inserted above");
         let set = iface.xdp.set_rule(&info.name, key.queue, rule.as_ref());

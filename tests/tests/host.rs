@@ -807,3 +807,68 @@ fn generic_xdp_and_host_rings_exclude_each_other() {
     drop(holder);
     assert_clean(&p.b);
 }
+
+/// Steering and host rings together (issue 15): the bridge on vb with
+/// `NMXDP_STEER='udp and dst port 1234'` gets only those frames on the NIC ring and hands them
+/// to the stack through vb^; everything else (ARP, ICMP) reaches the stack directly, and the
+/// stack's answers go out through the host ring.
+#[test]
+fn steered_traffic_handed_back_through_the_host_ring() {
+    const N: usize = 500;
+    let p = topo("hs");
+    let mut fwd = Forwarder::rust(&["-i", "netmap:vb"]);
+    fwd.env
+        .push(("NMXDP_STEER".into(), "udp and dst port 1234".into()));
+    let br = fwd.start(&p.b);
+    // A UDP socket in B's stack on port 1234: what it gets came through the NIC ring, the
+    // bridge and the host TX ring.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let got = std::thread::scope(|s| {
+        let b = &p.b;
+        let rx = s.spawn(move || {
+            b.run(move || {
+                let sock = std::net::UdpSocket::bind((B_IP, 1234)).expect("bind 1234 in B");
+                sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                ready_tx.send(()).unwrap();
+                let mut got = 0;
+                let mut buf = [0u8; 2048];
+                while let Ok(n) = sock.recv(&mut buf) {
+                    assert_eq!(
+                        &buf[..n],
+                        &payload(64, got as u64 + 7)[..],
+                        "datagram {got}"
+                    );
+                    got += 1;
+                    if got == N {
+                        break;
+                    }
+                }
+                got
+            })
+        });
+        ready_rx.recv().unwrap();
+        // ICMP is not steered: the stack answers it directly (this also resolves ARP).
+        assert_eq!(ping(&p, 20), 20, "ICMP replies with steering on");
+        p.a.run(|| {
+            let sock = std::net::UdpSocket::bind((A_IP, 0)).expect("bind in A");
+            for i in 0..N {
+                sock.send_to(&payload(64, i as u64 + 7), (B_IP, 1234))
+                    .expect("send");
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        });
+        rx.join().unwrap()
+    });
+    assert_eq!(got, N, "steered datagrams handed to the stack through vb^");
+    let rules =
+        p.b.run(|| nmxdp::steer::status("vb").expect("steering status of vb"));
+    drop(br);
+    let q = rules
+        .iter()
+        .find(|q| q.text == "udp and dst port 1234")
+        .expect("the bridge's rule on vb");
+    let hits: u64 = q.terms.iter().map(|t| t.hits).sum();
+    assert_eq!(hits, N as u64, "frames the rule sent to the NIC ring");
+    assert!(q.passed > 0, "ARP and ICMP went to the stack directly");
+    assert_clean(&p.b);
+}

@@ -221,6 +221,7 @@ fn acquire_queue(
             rx: req.rx,
             tx_slots: req.tx_slots,
             rx_slots: req.rx_slots,
+            steered: false,
         };
         let (ctxs, modes) = eng.acquire(&inner, std::slice::from_ref(&r))?;
         let ctx = ctxs.into_iter().next().expect("one queue asked");

@@ -156,6 +156,7 @@ impl Port {
                     rx: r,
                     tx_slots,
                     rx_slots,
+                    steered: true,
                 });
             }
         }
