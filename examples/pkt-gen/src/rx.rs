@@ -49,6 +49,27 @@ impl Quota {
     }
 }
 
+/// Waits, without a time limit, for the first packets (true) or for `finished` (false), saying
+/// every [`POLL_TIMEOUT`] that it still waits, as upstream's receivers do.
+pub(crate) fn wait_first(port: &mut Port, index: u32, finished: impl Fn() -> bool) -> Result<bool> {
+    loop {
+        if finished() {
+            return Ok(false);
+        }
+        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
+        if rev.contains(Events::ERR) {
+            bail!("thread {index}: poll reported POLLERR on the RX rings");
+        }
+        if !rev.is_empty() {
+            return Ok(true);
+        }
+        eprintln!(
+            "pkt-gen: thread {index}: waiting for initial packets, poll returns {}",
+            rev.bits()
+        );
+    }
+}
+
 /// Runs the receiver on `port` until the quota is reached, Ctrl-C, or (with `-W`) silence.
 pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result<Diag> {
     let _done = DoneGuard(ctrs);
@@ -57,27 +78,8 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
         bail!("thread {}: the port has no RX rings bound", job.index);
     }
     let finished = || stopped() || quota.exhausted();
-
-    // Unbounded wait for the first packet.
-    loop {
-        if finished() {
-            return Ok(Diag::of(&port));
-        }
-        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
-        if rev.contains(Events::ERR) {
-            bail!(
-                "thread {}: poll reported POLLERR on the RX rings",
-                job.index
-            );
-        }
-        if !rev.is_empty() {
-            break;
-        }
-        eprintln!(
-            "pkt-gen: thread {}: waiting for initial packets, poll returns {}",
-            job.index,
-            rev.bits()
-        );
+    if !wait_first(&mut port, job.index, finished)? {
+        return Ok(Diag::of(&port));
     }
 
     let mut verifier = job.verify.then(Verifier::new);

@@ -12,7 +12,7 @@ use nmxdp::abi::NS_MOREFRAG;
 use nmxdp::{Events, Port};
 
 use crate::report::{Counters, Diag, DoneGuard};
-use crate::rx::Quota;
+use crate::rx::{wait_first, Quota};
 use crate::seq::{SeqCheck, SeqTotals};
 use crate::{dump, stopped};
 
@@ -41,25 +41,8 @@ pub fn run(
         bail!("thread {}: the port has no RX rings bound", job.index);
     }
     let finished = || stopped() || quota.exhausted();
-    loop {
-        if finished() {
-            return Ok(Diag::of(&port));
-        }
-        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
-        if rev.contains(Events::ERR) {
-            bail!(
-                "thread {}: poll reported POLLERR on the RX rings",
-                job.index
-            );
-        }
-        if !rev.is_empty() {
-            break;
-        }
-        eprintln!(
-            "pkt-gen: thread {}: waiting for initial packets, poll returns {}",
-            job.index,
-            rev.bits()
-        );
+    if !wait_first(&mut port, job.index, finished)? {
+        return Ok(Diag::of(&port));
     }
 
     let mut check = job.seq.then(|| SeqCheck::new(rings.len()));

@@ -27,16 +27,16 @@ pub struct TxJob {
 }
 
 /// Spaces batches of `burst` frames `burst / rate` seconds apart.
-pub(crate) struct Pacer {
-    pub(crate) start: Instant,
+struct Pacer {
+    start: Instant,
     rate: u64,
-    pub(crate) burst: u64,
+    burst: u64,
     batch: u64,
 }
 
 impl Pacer {
     /// A batch size that keeps the period near 1 ms, within `1..=burst`.
-    pub(crate) fn new(rate: u64, burst: u32) -> Pacer {
+    fn new(rate: u64, burst: u32) -> Pacer {
         let b = (rate / 1000).clamp(1, burst.max(1) as u64);
         Pacer {
             start: Instant::now(),
@@ -47,7 +47,7 @@ impl Pacer {
     }
 
     /// Waits for the next batch's start time and returns its size.
-    pub(crate) fn next_batch(&mut self) -> u64 {
+    fn next_batch(&mut self) -> u64 {
         let ns = (self.batch as u128 * self.burst as u128 * 1_000_000_000) / self.rate as u128;
         self.batch += 1;
         let at = self.start + Duration::from_nanos(ns.min(u64::MAX as u128) as u64);
@@ -86,18 +86,54 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         .clone()
         .map(|r| vec![0; port.tx_ring(r).num_slots() as usize])
         .collect();
+    let schedule = Schedule {
+        index: job.index,
+        quota: job.quota,
+        burst: job.burst,
+        rate: job.rate,
+    };
+    let first = rings.start;
+    send_loop(&mut port, rings, &schedule, ctrs, |ring, r, sent, limit| {
+        let w = &mut written[(r - first) as usize];
+        let m = fill(ring, &job, w, sent, limit) as u64;
+        (m, m * len as u64)
+    })?;
+    Ok(Diag::of(&port))
+}
 
-    let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
-    let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
+/// What the sending loop needs of a thread's job.
+pub(crate) struct Schedule {
+    /// Thread index, for messages.
+    pub index: u32,
+    /// Frames to send; 0 = until stopped.
+    pub quota: u64,
+    pub burst: u32,
+    /// This thread's share of `-R` (0 = unlimited).
+    pub rate: u64,
+}
+
+/// The sending loop of every pkt-gen sender (this plain one and `vary`'s per-packet one):
+/// batches paced at `-R`, poll() for room, each ring of `rings` given up to the batch's share
+/// through `fill(ring, ring number, frames sent so far, limit) -> (frames, bytes)`; then the
+/// final drain and the end time.
+pub(crate) fn send_loop(
+    port: &mut Port,
+    rings: std::ops::Range<u32>,
+    s: &Schedule,
+    ctrs: &Counters,
+    mut fill: impl FnMut(&mut nmxdp::TxRing<'_>, u32, u64, u32) -> (u64, u64),
+) -> Result<()> {
+    let mut pacer = (s.rate > 0).then(|| Pacer::new(s.rate, s.burst));
+    let burst = pacer.as_ref().map_or(s.burst as u64, |p| p.burst);
     let mut budget: u64 = 0;
-    let (mut sent, mut events) = (0u64, 0u64);
+    let (mut sent, mut bytes, mut events) = (0u64, 0u64, 0u64);
     let timeout = Some(Duration::from_millis(2000));
     ctrs.set_tic(Instant::now());
     if let Some(p) = pacer.as_mut() {
         p.start = Instant::now();
     }
 
-    'outer: while !stopped() && (job.quota == 0 || sent < job.quota) {
+    'outer: while !stopped() && (s.quota == 0 || sent < s.quota) {
         if let Some(p) = pacer.as_mut() {
             if budget == 0 {
                 budget = p.next_batch();
@@ -108,15 +144,12 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         }
         let rev = port.poll(Events::OUT, timeout)?;
         if rev.contains(Events::ERR) {
-            bail!(
-                "thread {}: poll reported POLLERR on the TX rings",
-                job.index
-            );
+            bail!("thread {}: poll reported POLLERR on the TX rings", s.index);
         }
         if rev.is_empty() {
             eprintln!(
                 "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
-                job.index
+                s.index
             );
             continue;
         }
@@ -125,35 +158,35 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
             if pacer.is_some() {
                 limit = limit.min(budget);
             }
-            if job.quota > 0 {
-                limit = limit.min(job.quota - sent);
+            if s.quota > 0 {
+                limit = limit.min(s.quota - sent);
             }
             let mut ring = port.tx_ring(r);
             if ring.is_full() {
                 continue;
             }
-            let w = &mut written[(r - rings.start) as usize];
-            let m = fill(&mut ring, &job, w, sent, limit as u32) as u64;
+            let (m, b) = fill(&mut ring, r, sent, limit as u32);
             sent += m;
+            bytes += b;
             if m > 0 {
                 events += 1;
             }
-            ctrs.publish(sent, sent * len as u64, events);
+            ctrs.publish(sent, bytes, events);
             if pacer.is_some() {
                 budget -= m;
                 if budget == 0 {
                     continue 'outer;
                 }
             }
-            if job.quota > 0 && sent >= job.quota {
+            if s.quota > 0 && sent >= s.quota {
                 break 'outer;
             }
         }
     }
 
-    drain(&mut port)?;
+    drain(port)?;
     ctrs.set_toc(Instant::now());
-    Ok(Diag::of(&port))
+    Ok(())
 }
 
 /// Fills up to `limit` free slots of `ring` with frames numbered from `first`; returns how many.
@@ -209,7 +242,7 @@ fn first_write(buf: &mut [u8], frame: &[u8], written: &mut u32, idx: u32) {
 }
 
 /// Flushes and waits (up to [`DRAIN_LIMIT`]) until every bound TX ring has nothing pending.
-pub(crate) fn drain(port: &mut Port) -> Result<()> {
+fn drain(port: &mut Port) -> Result<()> {
     port.sync_tx()?;
     let start = Instant::now();
     loop {

@@ -3,16 +3,15 @@
 //! `-r`/`-I`, `-o` copy options. Its loop is the plain sender's (`tx.rs`), pacing and final
 //! drain included; the per-slot work is what the options ask for.
 
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use nmxdp::abi::NS_REPORT;
-use nmxdp::{Events, Port};
+use nmxdp::Port;
 
 use crate::gen::FrameMaker;
 use crate::report::{Counters, Diag, DoneGuard};
-use crate::tx::{drain, Pacer};
-use crate::{dump, stopped};
+use crate::tx::{send_loop, Schedule};
+use crate::dump;
 
 /// One thread's job.
 pub struct VaryJob {
@@ -47,71 +46,17 @@ pub fn run(mut port: Port, mut job: VaryJob, ctrs: &Counters) -> Result<Diag> {
             job.maker.len()
         );
     }
-    let mut pacer = (job.rate > 0).then(|| Pacer::new(job.rate, job.burst));
-    let burst = pacer.as_ref().map_or(job.burst as u64, |p| p.burst);
-    let mut budget: u64 = 0;
-    let (mut sent, mut bytes, mut events) = (0u64, 0u64, 0u64);
-    let timeout = Some(Duration::from_millis(2000));
-    ctrs.set_tic(Instant::now());
-    if let Some(p) = pacer.as_mut() {
-        p.start = Instant::now();
-    }
-    'outer: while !stopped() && (job.quota == 0 || sent < job.quota) {
-        if let Some(p) = pacer.as_mut() {
-            if budget == 0 {
-                budget = p.next_batch();
-                if stopped() {
-                    break;
-                }
-            }
-        }
-        let rev = port.poll(Events::OUT, timeout)?;
-        if rev.contains(Events::ERR) {
-            bail!(
-                "thread {}: poll reported POLLERR on the TX rings",
-                job.index
-            );
-        }
-        if rev.is_empty() {
-            eprintln!(
-                "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
-                job.index
-            );
-            continue;
-        }
-        for r in rings.clone() {
-            let mut limit = burst;
-            if pacer.is_some() {
-                limit = limit.min(budget);
-            }
-            if job.quota > 0 {
-                limit = limit.min(job.quota - sent);
-            }
-            let mut ring = port.tx_ring(r);
-            if ring.is_full() {
-                continue;
-            }
-            job.maker.next_batch_len();
-            let (m, b) = fill(&mut ring, &mut job, limit as u32);
-            sent += m as u64;
-            bytes += b;
-            if m > 0 {
-                events += 1;
-            }
-            ctrs.publish(sent, bytes, events);
-            if pacer.is_some() {
-                budget -= m as u64;
-                if budget == 0 {
-                    continue 'outer;
-                }
-            }
-            if job.quota > 0 && sent >= job.quota {
-                break 'outer;
-            }
-        }
-    }
-    drain(&mut port)?;
-    ctrs.set_toc(Instant::now());
+    let schedule = Schedule {
+        index: job.index,
+        quota: job.quota,
+        burst: job.burst,
+        rate: job.rate,
+    };
+    send_loop(&mut port, rings, &schedule, ctrs, |ring, _, _, limit| {
+        job.maker.next_batch_len();
+        let (m, b) = fill(ring, &mut job, limit);
+        (m as u64, b)
+    })?;
     Ok(Diag::of(&port))
 }
 
