@@ -3,15 +3,14 @@
 //! `-r`/`-I`, `-o` copy options. Its loop is the plain sender's (`tx.rs`), pacing and final
 //! drain included; the per-slot work is what the options ask for.
 
-
 use anyhow::{bail, Result};
 use nmxdp::abi::NS_REPORT;
 use nmxdp::Port;
 
+use crate::dump;
 use crate::gen::FrameMaker;
 use crate::report::{Counters, Diag, DoneGuard};
 use crate::tx::{send_loop, Schedule};
-use crate::dump;
 
 /// One thread's job.
 pub struct VaryJob {

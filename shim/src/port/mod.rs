@@ -94,9 +94,10 @@ pub struct Registration {
     pub nr_tx_rings: u16,
     /// RX queues of the interface, whichever of them the port bound.
     pub nr_rx_rings: u16,
-    /// Always 1, as netmap reports for NIC ports, although host rings cannot be bound.
+    /// Host TX rings: 1 for a NIC port (the host ring pair, bound with `^` or `*`), 0 for a
+    /// pipe end, as netmap reports.
     pub nr_host_tx_rings: u16,
-    /// Always 1 (see `nr_host_tx_rings`).
+    /// Host RX rings (same rule as `nr_host_tx_rings`).
     pub nr_host_rx_rings: u16,
     /// Memory allocator id: always 1, the one region of the process.
     pub nr_mem_id: u16,
