@@ -271,6 +271,7 @@ pub fn prog_load(
     insns: &[u64],
     license: &std::ffi::CStr,
     name: &str,
+    prog_flags: u32,
 ) -> Result<OwnedFd, SysError> {
     bpf_fd(&mut ProgLoadAttr {
         prog_type,
@@ -281,7 +282,7 @@ pub fn prog_load(
         log_size: 0,
         log_buf: 0,
         kern_version: 0,
-        prog_flags: 0,
+        prog_flags,
         prog_name: obj_name(name),
         prog_ifindex: 0,
         expected_attach_type,

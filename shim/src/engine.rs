@@ -153,6 +153,10 @@ pub struct Modes {
     /// Bind mode of the port's sockets. All sockets of a process share one UMEM and so the
     /// first socket's mode; `Copy` for a port that bound no queue.
     pub bind: BindMode,
+    /// The port's sockets are multi-buffer (`XDP_USE_SG`, like the bind mode a property of the
+    /// process's UMEM): frames longer than a buffer travel as slot chains (`NS_MOREFRAG`).
+    /// False for a port that bound no queue.
+    pub multi_buffer: bool,
 }
 
 fn pow2(n: u32) -> u32 {
@@ -192,6 +196,7 @@ impl Engine {
                 .first()
                 .map(|c: &Arc<QueueCtx>| c.mode)
                 .unwrap_or(BindMode::Copy),
+            multi_buffer: out.first().is_some_and(|c| c.multi_buffer),
         };
         Ok((out, modes))
     }
@@ -325,6 +330,11 @@ impl Engine {
             self.umem_owner = Some(r.key);
             self.bind_mode = Some(sock.mode);
         }
+        let mut parts = sock.into_parts();
+        // A shared-UMEM socket is multi-buffer exactly when the UMEM's owner is.
+        if let Some(owner) = self.umem_owner.filter(|k| *k != r.key) {
+            parts.multi_buffer = self.queues.get(&owner).is_some_and(|o| o.ctx.multi_buffer);
+        }
         let (tx_bufs, rx_bufs) = bufs.split_at(r.tx_slots as usize);
         QueueCtx::new(
             region,
@@ -337,7 +347,7 @@ impl Engine {
                 tx_bufs: tx_bufs.to_vec(),
                 rx_bufs: rx_bufs.to_vec(),
             },
-            sock.into_parts(),
+            parts,
             hold,
             &info.name,
         )

@@ -19,7 +19,9 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::abi::{netmap_slot, nm_ring_dist, nm_ring_next, nm_tx_pending, NS_BUF_CHANGED};
+use crate::abi::{
+    netmap_slot, nm_ring_dist, nm_ring_next, nm_tx_pending, NS_BUF_CHANGED, NS_MOREFRAG,
+};
 use crate::error::Error;
 use crate::queue::{RxState, TxState, ViewGuard};
 use crate::region::{AppBufs, Owner, Region};
@@ -297,21 +299,86 @@ impl<'p, D: Direction> Ring<'p, D> {
     }
 }
 
-/// A received packet: a slot in `[head, tail)` and its bytes, valid until the next sync.
+/// A received packet: the slots in `[head, tail)` it takes and its bytes, valid until the next
+/// sync.
+///
+/// A frame longer than a buffer (multi-buffer sockets, pipes) takes a chain of slots,
+/// `NS_MOREFRAG` on all but the last: [`Packet::fragments`] walks them, [`Packet::frame_len`]
+/// is the whole length. Dereferencing a packet gives its first fragment, which is the whole
+/// frame unless [`Packet::is_chained`].
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'r> {
-    /// Slot index.
+    /// Index of the packet's first slot.
     pub slot: u32,
-    /// Slot flags (`NS_*`).
+    /// Flags (`NS_*`) of its first slot.
     pub flags: u16,
     data: &'r [u8],
+    /// Slots the frame takes (1 unless chained).
+    slots: u32,
+    /// Bytes of the whole frame.
+    frame_len: usize,
+    ring: SharedRing,
+    bufs: AppBufs<'r>,
+    max_frame: u32,
 }
 
 impl<'r> Packet<'r> {
-    /// The frame's bytes.
+    /// The bytes of the first fragment: the whole frame unless [`Packet::is_chained`].
     #[inline]
     pub fn data(&self) -> &'r [u8] {
         self.data
+    }
+
+    /// Does the frame span several slots (a chain with `NS_MOREFRAG`)?
+    #[inline]
+    pub fn is_chained(&self) -> bool {
+        self.slots > 1
+    }
+
+    /// How many slots the frame takes.
+    #[inline]
+    pub fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// Bytes of the whole frame (all fragments).
+    #[inline]
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
+    /// The frame's fragments in order, one per slot (a single one unless chained).
+    pub fn fragments(&self) -> impl Iterator<Item = &'r [u8]> + 'r {
+        let (ring, bufs, max_frame) = (self.ring, self.bufs, self.max_frame);
+        let n = ring.num_slots();
+        let first = self.slot;
+        (0..self.slots).map(move |j| {
+            let i = (first + j) % n;
+            fragment(ring, bufs, max_frame, i)
+        })
+    }
+
+    /// Appends the whole frame to `out` (one copy, for apps that want it contiguous).
+    pub fn copy_frame(&self, out: &mut Vec<u8>) {
+        out.reserve(self.frame_len);
+        for f in self.fragments() {
+            out.extend_from_slice(f);
+        }
+    }
+}
+
+/// The bytes of slot `i` of an RX ring the batch holds; empty (never someone else's bytes)
+/// when its buffer is not the application's.
+#[inline]
+fn fragment<'r>(ring: SharedRing, bufs: AppBufs<'r>, max_frame: u32, i: u32) -> &'r [u8] {
+    match bufs.ptr(ring.buf_idx(i)) {
+        // SAFETY: the application owns the slot (the batch only walks [head, tail) of a ring
+        // it borrows mutably for 'r, so nothing can sync or swap it meanwhile) and its buffer,
+        // a whole stride in the mapping; the length is clipped to a buffer's frame room.
+        Some(p) => unsafe {
+            std::slice::from_raw_parts(p.as_ptr(), (ring.len(i) as u32).min(max_frame) as usize)
+        },
+        None => &[],
     }
 }
 
@@ -342,22 +409,40 @@ impl<'r> Iterator for RxBatch<'r, '_> {
             return None;
         }
         let i = self.next;
-        self.left -= 1;
+        let n = self.ring.num_slots();
         self.taken = true;
-        self.next = nm_ring_next(self.ring.num_slots(), i);
-        let flags = self.ring.shm.flags(i);
+        let ring = self.ring.shm;
+        let flags = ring.flags(i);
         let region: &'r Region = self.ring.region;
-        // A slot whose buffer is broken yields an empty packet (never someone else's bytes).
-        let data = match self.ring.owned_buf(i) {
-            // SAFETY: the application owns slot i and its buffer, and the batch borrows the
-            // view mutably for 'r: nothing can sync or swap the slot while the slice lives.
-            Some(idx) => unsafe { region.bytes(idx, self.ring.shm.len(i) as usize) },
-            None => None,
+        let (bufs, max_frame) = (region.app_bufs(), region.layout.max_frame());
+        let owns = |i| self.ring.owns(i);
+        // A slot the kernel side has not given the application yields an empty packet.
+        let data = if owns(i) {
+            fragment(ring, bufs, max_frame, i)
+        } else {
+            &[]
         };
+        // A chain's slots are all in [head, tail): the kernel side shows whole frames only.
+        let (mut slots, mut frame_len, mut last) = (1, data.len(), i);
+        while ring.flags(last) & NS_MOREFRAG != 0
+            && slots < self.left
+            && owns(nm_ring_next(n, last))
+        {
+            last = nm_ring_next(n, last);
+            slots += 1;
+            frame_len += fragment(ring, bufs, max_frame, last).len();
+        }
+        self.left -= slots;
+        self.next = nm_ring_next(n, last);
         Some(Packet {
             slot: i,
             flags,
-            data: data.unwrap_or(&[]),
+            data,
+            slots,
+            frame_len,
+            ring,
+            bufs,
+            max_frame,
         })
     }
 
@@ -402,16 +487,33 @@ impl<'p> RxRing<'p> {
         self.shm.set_head_cur(t);
     }
 
-    /// Zero-copy forwarding: swaps the buffers of up to `max` packets at this ring's `head`
-    /// into the free slots at `tx`'s `head`, and advances both. Returns how many moved.
+    /// Zero-copy forwarding: swaps the buffers of the packets at this ring's `head`, up to
+    /// `max` slots of them, into the free slots at `tx`'s `head`, and advances both. A chain
+    /// (`NS_MOREFRAG`) moves whole, its flags with it, or waits for the next call. Returns how
+    /// many slots moved.
     #[inline]
     pub fn forward_to(&mut self, tx: &mut TxRing<'_>, max: u32) -> u32 {
         let k = max.min(self.available()).min(tx.available());
         let (mut ri, mut ti) = (self.head(), tx.head());
         let mut done = 0;
         while done < k {
+            let more = self.shm.flags(ri) & NS_MOREFRAG;
+            if more != 0 {
+                let moved = self.forward_chain(ri, tx, ti, k - done);
+                if moved == 0 {
+                    break;
+                }
+                let n = self.num_slots();
+                (ri, ti) = ((ri + moved) % n, (ti + moved) % tx.num_slots());
+                done += moved;
+                continue;
+            }
             if swap_buffers(self, ri, tx, ti).is_err() {
                 break;
+            }
+            let tf = tx.shm.flags(ti);
+            if tf & NS_MOREFRAG != 0 {
+                tx.shm.set_flags(ti, tf & !NS_MOREFRAG);
             }
             ri = self.next(ri);
             ti = tx.next(ti);
@@ -420,6 +522,34 @@ impl<'p> RxRing<'p> {
         self.shm.set_head_cur(ri);
         tx.shm.set_head_cur(ti);
         done
+    }
+
+    /// Forwards the chain starting at slot `ri` into `tx` from `ti` if it takes at most `room`
+    /// slots and every buffer of it can move; returns the slots moved (0: none).
+    fn forward_chain(&mut self, ri: u32, tx: &mut TxRing<'_>, ti: u32, room: u32) -> u32 {
+        let (rn, tn) = (self.num_slots(), tx.num_slots());
+        let mut len = 1;
+        let mut j = ri;
+        while self.shm.flags(j) & NS_MOREFRAG != 0 {
+            if len == room {
+                return 0;
+            }
+            j = nm_ring_next(rn, j);
+            len += 1;
+        }
+        for k in 0..len {
+            let (a, b) = ((ri + k) % rn, (ti + k) % tn);
+            if self.take_owned_buf(a).is_err() || tx.take_owned_buf(b).is_err() {
+                return 0;
+            }
+        }
+        for k in 0..len {
+            let (a, b) = ((ri + k) % rn, (ti + k) % tn);
+            let more = self.shm.flags(a) & NS_MOREFRAG;
+            swap_buffers(self, a, tx, b).expect("checked above");
+            tx.shm.set_flags(b, (tx.shm.flags(b) & !NS_MOREFRAG) | more);
+        }
+        len
     }
 }
 
@@ -486,9 +616,30 @@ impl TxSlot<'_, '_, '_> {
         self.slot.set_flags(flags);
     }
 
-    /// Queues the first `len` bytes of the buffer (at most [`Ring::max_frame`]).
+    /// Queues the first `len` bytes of the buffer (at most [`Ring::max_frame`]) as a frame, or
+    /// as the last fragment of one begun with [`TxSlot::send_more`] (it clears `NS_MOREFRAG`).
     #[inline]
     pub fn send(self, len: usize) {
+        let flags = self.slot.flags();
+        if flags & NS_MOREFRAG != 0 {
+            self.slot.set_flags(flags & !NS_MOREFRAG);
+        }
+        self.queue(len);
+    }
+
+    /// Queues the first `len` bytes of the buffer as a fragment that the next slot continues
+    /// (`NS_MOREFRAG`): a frame longer than a buffer is a chain of these ended by
+    /// [`TxSlot::send`]. The sync sends a chain only once its last slot is queued, and drops
+    /// it whole if the port cannot carry it (more slots than a frame may take, see
+    /// [`crate::Port::max_frame_slots`]).
+    #[inline]
+    pub fn send_more(self, len: usize) {
+        self.slot.set_flags(self.slot.flags() | NS_MOREFRAG);
+        self.queue(len);
+    }
+
+    #[inline]
+    fn queue(self, len: usize) {
         let b = self.batch;
         self.slot.set_len(len.min(b.max_frame as usize) as u16);
         b.next = nm_ring_next(b.ring.num_slots(), b.next);
@@ -522,22 +673,53 @@ impl<'r, 'p> TxBatch<'r, 'p> {
         })
     }
 
-    /// Copies `frame` into the next free slot and queues it; false when the ring is full or the
-    /// frame is longer than a buffer.
+    /// Copies `frame` into the next free slot and queues it; a frame longer than a buffer
+    /// goes into as many slots as it needs, chained (`NS_MOREFRAG`). False, and nothing
+    /// queued, when the ring lacks the slots or one of their buffers is broken.
     #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        if frame.len() > self.max_frame as usize {
+        let room = self.max_frame as usize;
+        if frame.len() <= room {
+            let Some(mut s) = self.slot() else {
+                return false;
+            };
+            let buf = s.buf_mut();
+            if buf.len() < frame.len() {
+                return false;
+            }
+            buf[..frame.len()].copy_from_slice(frame);
+            s.send(frame.len());
+            return true;
+        }
+        self.push_chain(frame)
+    }
+
+    /// [`TxBatch::push`] of a frame longer than a buffer.
+    fn push_chain(&mut self, frame: &[u8]) -> bool {
+        let room = self.max_frame as usize;
+        let need = frame.len().div_ceil(room);
+        if (self.left as usize) < need {
             return false;
         }
-        let Some(mut s) = self.slot() else {
-            return false;
-        };
-        let buf = s.buf_mut();
-        if buf.len() < frame.len() {
-            return false;
+        // Check every buffer before queuing any slot, so a frame goes whole or not at all.
+        let n = self.ring.num_slots();
+        let mut i = self.next;
+        for _ in 0..need {
+            if self.bufs.ptr(self.ring.shm.buf_idx(i)).is_none() {
+                return false;
+            }
+            i = nm_ring_next(n, i);
         }
-        buf[..frame.len()].copy_from_slice(frame);
-        s.send(frame.len());
+        let mut pieces = frame.chunks(room).peekable();
+        while let Some(piece) = pieces.next() {
+            let mut s = self.slot().expect("counted above");
+            s.buf_mut()[..piece.len()].copy_from_slice(piece);
+            if pieces.peek().is_some() {
+                s.send_more(piece.len());
+            } else {
+                s.send(piece.len());
+            }
+        }
         true
     }
 }
@@ -593,8 +775,8 @@ impl<'p> TxRing<'p> {
         }
     }
 
-    /// Copies `frame` into the slot at `head` and advances; false when the ring is full or the
-    /// frame does not fit a buffer.
+    /// Copies `frame` into the slot at `head` (or, longer than a buffer, the chain of slots it
+    /// needs) and advances; false when the ring lacks the slots.
     #[inline]
     pub fn push(&mut self, frame: &[u8]) -> bool {
         self.batch().push(frame)

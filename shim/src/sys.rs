@@ -44,6 +44,12 @@ pub const XDP_ZEROCOPY: u16 = 1 << 2;
 /// `XDP_RING_NEED_WAKEUP`, so user space only kicks it then (without the flag, every TX batch
 /// needs a `sendto`).
 pub const XDP_USE_NEED_WAKEUP: u16 = 1 << 3;
+/// Bind flag (Linux 6.6+): multi-buffer. A frame longer than one chunk is received as several
+/// descriptors chained with [`XDP_PKT_CONTD`], and TX takes such chains. Needs an XDP program
+/// loaded with `BPF_F_XDP_HAS_FRAGS`; a shared-UMEM socket inherits it from the UMEM's owner.
+pub const XDP_USE_SG: u16 = 1 << 4;
+/// `xdp_desc.options` bit: the frame continues in the next descriptor (multi-buffer).
+pub const XDP_PKT_CONTD: u32 = 1 << 0;
 
 /// Bit of the fill or TX ring's flags word: the kernel will not look at that ring again until
 /// a syscall wakes it (`recvfrom`/`poll` for fill, `sendto`/`poll` for TX).

@@ -24,6 +24,10 @@ const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 const BPF_PROG_TYPE_XDP: u32 = 6;
 /// `BPF_XDP`, the attach type of XDP programs.
 const BPF_XDP: u32 = 37;
+/// `prog_flags` bit: the program handles multi-buffer frames (it only reads the first
+/// buffer's headers, which is all the redirect and the rule evaluator look at). A program and
+/// the programs it tail-calls must agree on it, so both are loaded with it.
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 /// `BPF_LD | BPF_IMM | BPF_DW`: the two-slot instruction that loads a map reference.
 const LD_IMM64: u8 = 0x18;
 /// `BPF_PSEUDO_MAP_FD`: its source register when the immediate is a map fd.
@@ -174,8 +178,24 @@ pub(crate) fn load_program(
         insns[n].imm = fds[(token - TOKEN) as usize];
     }
     let insns: Vec<u64> = insns.iter().map(encode).collect();
-    let prog = bpfsys::prog_load(BPF_PROG_TYPE_XDP, BPF_XDP, &insns, &license, prog_name)
-        .map_err(|e| kernel_refused(ifname, &format!("loading the XDP program {prog_name}"), &e))?;
+    // Frags-aware, so that frames longer than a page reach multi-buffer sockets (and a veth
+    // accepts an MTU above a page); kernels before 5.18 do not know the flag (EINVAL), and
+    // there the program is loaded plain: such kernels have no multi-buffer sockets either.
+    let load = |flags| {
+        bpfsys::prog_load(
+            BPF_PROG_TYPE_XDP,
+            BPF_XDP,
+            &insns,
+            &license,
+            prog_name,
+            flags,
+        )
+    };
+    let prog = match load(BPF_F_XDP_HAS_FRAGS) {
+        Err(e) if e.errno() == libc::EINVAL => load(0),
+        r => r,
+    }
+    .map_err(|e| kernel_refused(ifname, &format!("loading the XDP program {prog_name}"), &e))?;
     Ok((prog, created))
 }
 

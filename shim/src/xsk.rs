@@ -334,6 +334,17 @@ impl<T: Copy> RingCursor<'_, T> {
         (at as usize, max.min(self.mask - at + 1) as usize)
     }
 
+    /// Writes `v` at the cursor and moves it on: for a producer's entries counted free, like
+    /// [`run_mut`](Self::run_mut), where a run would not do (a few entries that may wrap).
+    #[inline]
+    pub(crate) fn put(&mut self, v: T) {
+        let at = (self.pos & self.mask) as usize;
+        // SAFETY: `at` is masked into the ring; the entry is a free one of the producer (the
+        // caller's contract), which the kernel does not read before it is published.
+        unsafe { self.desc.add(at).write(v) };
+        self.pos = self.pos.wrapping_add(1);
+    }
+
     /// Moves the cursor `k` entries on (past entries a run filled or read).
     #[inline]
     pub(crate) fn skip(&mut self, k: u32) {
@@ -432,6 +443,10 @@ pub struct XskSocket {
     pub comp: ConsRing<u64>,
     /// The mode the kernel actually bound the socket in (read back with `XDP_OPTIONS`).
     pub mode: BindMode,
+    /// Bound with `XDP_USE_SG`: frames may span several chunks (descriptors chained with
+    /// `XDP_PKT_CONTD`). Always false for a shared-UMEM socket, which inherits the setting of
+    /// the UMEM's owner without being told it: ask the owner's.
+    pub multi_buffer: bool,
     // Declared last so the ring mappings above are dropped (unmapped) before the socket closes.
     fd: OwnedFd,
 }
@@ -466,25 +481,20 @@ fn getsockopt<T: Default>(fd: RawFd, name: i32, what: &str) -> Result<T> {
 
 impl XskSocket {
     /// Creates, maps and binds a socket to (ifindex, queue).
+    ///
+    /// A socket that owns its UMEM is bound multi-buffer (`XDP_USE_SG`) where the kernel and
+    /// driver allow it, so frames longer than a chunk arrive as descriptor chains instead of
+    /// being dropped; otherwise without. Each fallback is another `bind` of the same socket
+    /// (a refused bind leaves it unbound, UMEM and rings in place), so it costs no new
+    /// registration. Order: zero-copy before copy, multi-buffer before not within each mode.
     pub fn open(ifindex: u32, queue: u32, sizes: RingSizes, how: &BindAs) -> Result<XskSocket> {
         match how {
-            BindAs::Owner {
-                umem,
-                mode: Some(mode),
-            } => Self::open_once(ifindex, queue, sizes, Some((umem, *mode)), None),
-            BindAs::Owner { umem, mode: None } => {
-                match Self::open_once(
-                    ifindex,
-                    queue,
-                    sizes,
-                    Some((umem, BindMode::ZeroCopy)),
-                    None,
-                ) {
-                    Err(e) if e.errno() == libc::EOPNOTSUPP || e.errno() == libc::EINVAL => {
-                        Self::open_once(ifindex, queue, sizes, Some((umem, BindMode::Copy)), None)
-                    }
-                    r => r,
-                }
+            BindAs::Owner { umem, mode } => {
+                let modes: &[BindMode] = match mode {
+                    Some(m) => std::slice::from_ref(m),
+                    None => &[BindMode::ZeroCopy, BindMode::Copy],
+                };
+                Self::open_once(ifindex, queue, sizes, Some((umem, modes)), None)
             }
             BindAs::Shared { owner_fd } => {
                 Self::open_once(ifindex, queue, sizes, None, Some(*owner_fd))
@@ -496,7 +506,7 @@ impl XskSocket {
         ifindex: u32,
         queue: u32,
         sizes: RingSizes,
-        owner: Option<(&UmemSpec, BindMode)>,
+        owner: Option<(&UmemSpec, &[BindMode])>,
         shared_fd: Option<RawFd>,
     ) -> Result<XskSocket> {
         // SAFETY: plain socket(2) call.
@@ -566,21 +576,46 @@ impl XskSocket {
             sxdp_queue_id: queue,
             ..Default::default()
         };
+        let mut multi_buffer = false;
         match (owner, shared_fd) {
-            (Some((_, mode)), _) => {
-                addr.sxdp_flags = XDP_USE_NEED_WAKEUP
-                    | match mode {
-                        BindMode::ZeroCopy => XDP_ZEROCOPY,
-                        BindMode::Copy => XDP_COPY,
+            (Some((_, modes)), _) => {
+                let mut last = None;
+                'modes: for &mode in modes {
+                    let base = XDP_USE_NEED_WAKEUP
+                        | match mode {
+                            BindMode::ZeroCopy => XDP_ZEROCOPY,
+                            BindMode::Copy => XDP_COPY,
+                        };
+                    for sg in [true, false] {
+                        addr.sxdp_flags = base | if sg { XDP_USE_SG } else { 0 };
+                        match bind_with_retry(s, &addr, ifindex, queue) {
+                            Ok(()) => {
+                                multi_buffer = sg;
+                                last = None;
+                                break 'modes;
+                            }
+                            // A kernel before 6.6 (unknown flag), a driver without zero-copy
+                            // or without zero-copy multi-buffer: try the next combination.
+                            Err(e)
+                                if e.errno() == libc::EOPNOTSUPP || e.errno() == libc::EINVAL =>
+                            {
+                                last = Some(e)
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
+                }
+                if let Some(e) = last {
+                    return Err(e);
+                }
             }
             (None, Some(owner_fd)) => {
                 addr.sxdp_flags = XDP_SHARED_UMEM;
                 addr.sxdp_shared_umem_fd = owner_fd as u32;
+                bind_with_retry(s, &addr, ifindex, queue)?;
             }
             (None, None) => unreachable!("a socket either owns or shares the UMEM"),
         }
-        bind_with_retry(s, &addr, ifindex, queue)?;
         let opts: xdp_options = getsockopt(s, XDP_OPTIONS, "XDP_OPTIONS")?;
         let mode = if opts.flags & XDP_OPTIONS_ZEROCOPY != 0 {
             BindMode::ZeroCopy
@@ -593,6 +628,7 @@ impl XskSocket {
             fill,
             comp,
             mode,
+            multi_buffer,
             fd,
         })
     }
@@ -611,6 +647,7 @@ impl XskSocket {
             fill: self.fill,
             comp: self.comp,
             mode: self.mode,
+            multi_buffer: self.multi_buffer,
             fd: self.fd,
         }
     }
@@ -633,6 +670,8 @@ pub struct XskParts {
     pub comp: ConsRing<u64>,
     /// The mode the socket was bound in.
     pub mode: BindMode,
+    /// Bound multi-buffer, as in [`XskSocket::multi_buffer`].
+    pub multi_buffer: bool,
     /// The socket. Each ring mapping holds a reference to it, so closing this does not release
     /// the socket (or its queue) until the rings are dropped too.
     pub fd: OwnedFd,

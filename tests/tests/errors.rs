@@ -77,18 +77,28 @@ fn namespaces_of_a_test_are_removed() {
 }
 
 #[test]
-fn mtu_larger_than_a_buffer_is_einval_at_open() {
+fn mtu_larger_than_a_buffer_chain_is_einval_at_open() {
+    // Multi-buffer sockets carry a frame in up to 18 buffers of 1,792 bytes (32,256 bytes):
+    // MTU 3000 opens, MTU 40000 does not, and the refusal leaves nothing attached.
     let pair = VethPair::new("mtu", 1);
     pair.a.run(|| {
-        let ok = std::process::Command::new("ip")
-            .args(["link", "set", "va", "mtu", "3000"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip link set va mtu 3000");
+        let set_mtu = |mtu: &str| {
+            let ok = std::process::Command::new("ip")
+                .args(["link", "set", "va", "mtu", mtu])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ip link set va mtu {mtu}");
+        };
+        set_mtu("3000");
+        let port = nmxdp::Port::open("netmap:va").expect("MTU 3000 fits a chain of buffers");
+        assert!(port.modes().multi_buffer, "veth binds multi-buffer");
+        assert!(port.max_frame_slots() >= 2);
+        drop(port);
+        set_mtu("40000");
         let e = open_err("netmap:va");
         assert_eq!(e.errno(), libc::EINVAL, "{e}");
-        assert!(e.message().contains("MTU 3000"), "{e}");
+        assert!(e.message().contains("MTU 40000"), "{e}");
         assert!(
             e.message().contains("NMXDP_BUF_SIZE"),
             "the message says how to fix it: {e}"

@@ -71,7 +71,7 @@ fn inject_program(ifindex: u32) -> Vec<u64> {
 pub(crate) const NEEDS: &str = "Linux 6.6 (tcx bpf_links)";
 
 fn attach(ifname: &str, ifindex: u32, at: u32, insns: &[u64], name: &str) -> Result<OwnedFd> {
-    let prog = prog_load(BPF_PROG_TYPE_SCHED_CLS, at, insns, c"GPL", name)
+    let prog = prog_load(BPF_PROG_TYPE_SCHED_CLS, at, insns, c"GPL", name, 0)
         .map_err(|e| Error::new(e.errno(), format!("host path: loading {name}: {e}")))?;
     tcx_link_create(prog.as_fd(), ifindex, at).map_err(|e| {
         let errno = e.errno();

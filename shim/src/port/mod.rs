@@ -127,7 +127,6 @@ impl Port {
         let mut eng = engine()?;
         let cfg = eng.cfg.clone();
         let region = eng.region;
-        check_mtu(&spec, &info, &region.layout)?;
         let nq = info.rx_queues.max(info.tx_queues);
         let (ntx, nrx) = (info.tx_queues, info.rx_queues);
         let (mut txq, mut rxq) = bound_queues(&spec, &info)?;
@@ -164,14 +163,25 @@ impl Port {
         let (ctxs, mut modes) = eng.acquire(&info, &reqs)?;
         // A generic-mode program would loop the host TX ring's frames (host::generic_xdp_error).
         let host_wanted = host_request(&spec, 0, 0).is_some();
-        if modes.xdp == Some(crate::xdp::AttachMode::Skb)
+        let refused = if modes.xdp == Some(crate::xdp::AttachMode::Skb)
             && (host_wanted || crate::host::has_path(&eng, info.ifindex))
         {
+            Err(crate::host::generic_xdp_error(&info.name))
+        } else {
+            // Known only now: whether the sockets could be bound multi-buffer.
+            check_mtu(
+                &spec,
+                &info,
+                &region.layout,
+                modes.multi_buffer && !reqs.is_empty(),
+            )
+        };
+        if let Err(e) = refused {
             drop(ctxs);
             for r in &reqs {
                 eng.release(r.key, r.tx, r.rx);
             }
-            return Err(crate::host::generic_xdp_error(&info.name));
+            return Err(e);
         }
         let mut tx = Vec::new();
         let mut rx = Vec::new();
@@ -319,6 +329,7 @@ impl Port {
                 xdp: None,
                 method: None,
                 bind: crate::xsk::BindMode::Copy,
+                multi_buffer: false,
             },
             extra_bufs: 0,
             ntx: 1,
@@ -438,6 +449,18 @@ impl Port {
     /// XDP attach mode and AF_XDP bind mode in use.
     pub fn modes(&self) -> Modes {
         self.modes
+    }
+
+    /// Most slots one frame may take on this port's NIC rings: 1 unless its sockets are
+    /// multi-buffer ([`Modes::multi_buffer`]), else the kernel's limit (docs/architecture.md,
+    /// "Jumbo frames"). A longer chain is dropped whole by the sync and counted
+    /// (`tx_dropped_chains`).
+    pub fn max_frame_slots(&self) -> u32 {
+        if self.modes.multi_buffer {
+            crate::queue::max_frags()
+        } else {
+            1
+        }
     }
 
     /// Registration results, as NIOCCTRL/REGISTER writes them back.
@@ -837,19 +860,38 @@ fn registration_for(
     }
 }
 
-/// A frame of the interface's MTU must fit one buffer (no multi-buffer yet).
-fn check_mtu(spec: &PortSpec, info: &IfInfo, layout: &crate::region::Layout) -> Result<()> {
-    let max_frame = layout.max_frame();
-    if info.mtu + 14 <= max_frame {
+/// A frame of the interface's MTU must fit one buffer, or, on multi-buffer sockets, a chain of
+/// as many buffers as a frame may take (docs/architecture.md, "Jumbo frames").
+fn check_mtu(
+    spec: &PortSpec,
+    info: &IfInfo,
+    layout: &crate::region::Layout,
+    multi_buffer: bool,
+) -> Result<()> {
+    let (max_frame, frame) = (layout.max_frame(), info.mtu + 14);
+    if frame <= max_frame {
         return Ok(());
     }
+    let chain = crate::queue::max_frags() * max_frame;
+    if multi_buffer && frame <= chain {
+        return Ok(());
+    }
+    let why = if multi_buffer {
+        format!(
+            "a chain of {} buffers carries {chain}",
+            crate::queue::max_frags()
+        )
+    } else {
+        format!(
+            "one netmap buffer carries {max_frame} and the AF_XDP socket could not be bound multi-buffer (Linux 6.6+ with XDP_USE_SG; a zero-copy driver may lack it: try NMXDP_BIND=copy)"
+        )
+    };
     Err(Error::new(
         libc::EINVAL,
         format!(
-            "{}: MTU {} needs frames of {} bytes but one netmap buffer carries {max_frame}: lower the MTU (ip link set dev {} mtu {}) or set NMXDP_BUF_SIZE=4096",
+            "{}: MTU {} needs frames of {frame} bytes but {why}: lower the MTU (ip link set dev {} mtu {}) or set NMXDP_BUF_SIZE=4096",
             spec.name,
             info.mtu,
-            info.mtu + 14,
             spec.name,
             max_frame - 14
         ),

@@ -43,7 +43,7 @@ pub struct QueueCounters {
     pub tx_packets: AtomicU64,
     /// Frame bytes (slot `len`) of those frames.
     pub tx_bytes: AtomicU64,
-    /// TX slots skipped because their buf_idx or len was invalid (never sent).
+    /// TX slots skipped and never sent: a bad buf_idx or len, or part of a dropped chain.
     pub tx_bad_slots: AtomicU64,
     /// Frames rxsync moved from the AF_XDP RX ring into netmap slots.
     pub rx_packets: AtomicU64,
@@ -57,6 +57,11 @@ pub struct QueueCounters {
     pub ring_reinits: AtomicU64,
     /// Kicks (sendto) issued.
     pub tx_kicks: AtomicU64,
+    /// Slot chains (`NS_MOREFRAG`) txsync dropped whole: too long for the socket, or with a
+    /// bad slot in them.
+    pub tx_dropped_chains: AtomicU64,
+    /// Received chains rxsync dropped because they were longer than the whole RX ring.
+    pub rx_dropped_chains: AtomicU64,
 }
 
 /// Snapshot of [`QueueCounters`] (summed over a port's queues by [`crate::Port::stats`]).
@@ -66,8 +71,8 @@ pub struct PortStats {
     pub tx_packets: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
-    /// TX slots skipped and never sent: length 0 or above the largest frame, `NS_MOREFRAG`, or
-    /// a buffer the application does not own.
+    /// TX slots skipped and never sent: length 0 or above a buffer's frame room, a buffer the
+    /// application does not own, or a slot of a dropped chain (see `tx_dropped_chains`).
     pub tx_bad_slots: u64,
     /// Frames rxsync delivered into RX slots.
     pub rx_packets: u64,
@@ -83,6 +88,12 @@ pub struct PortStats {
     pub ring_reinits: u64,
     /// `sendto` calls made to get the kernel transmitting, every retry included.
     pub tx_kicks: u64,
+    /// Frames given as slot chains that were dropped whole, never sent (their slots counted in
+    /// `tx_bad_slots`): more slots than one frame may take (1 on a single-buffer socket), or a
+    /// slot of the chain with a bad index or length.
+    pub tx_dropped_chains: u64,
+    /// Received frames dropped because their chain of buffers was longer than the RX ring.
+    pub rx_dropped_chains: u64,
     /// Host RX ring: frames the host stack transmitted that reached the application (included
     /// in `rx_packets` too). 0 for a port without host rings.
     pub host_rx_packets: u64,
@@ -105,6 +116,8 @@ impl std::ops::AddAssign for PortStats {
         self.copied_bytes += o.copied_bytes;
         self.ring_reinits += o.ring_reinits;
         self.tx_kicks += o.tx_kicks;
+        self.tx_dropped_chains += o.tx_dropped_chains;
+        self.rx_dropped_chains += o.rx_dropped_chains;
         self.host_rx_packets += o.host_rx_packets;
         self.host_tx_packets += o.host_tx_packets;
         self.host_rx_dropped += o.host_rx_dropped;
@@ -123,6 +136,8 @@ impl PortStats {
         self.copied_bytes += c.copied_bytes.load(Relaxed);
         self.ring_reinits += c.ring_reinits.load(Relaxed);
         self.tx_kicks += c.tx_kicks.load(Relaxed);
+        self.tx_dropped_chains += c.tx_dropped_chains.load(Relaxed);
+        self.rx_dropped_chains += c.rx_dropped_chains.load(Relaxed);
     }
 }
 
@@ -263,6 +278,8 @@ pub struct QueueCtx {
     pub key: QueueKey,
     /// How its socket is bound.
     pub mode: BindMode,
+    /// Its socket is multi-buffer: frames longer than a buffer travel as slot chains.
+    pub multi_buffer: bool,
     /// Its counters.
     pub counters: QueueCounters,
     /// The TX ring's sync state, behind its own lock.
@@ -282,6 +299,21 @@ pub struct QueueCtx {
     _fd: OwnedFd,
     // Last: other processes may take the queue once our socket is gone.
     _hold: crate::shared::QueueHold,
+}
+
+/// Most buffers one multi-buffer frame may take on transmit: netmap's limit
+/// ([`crate::abi::NETMAP_MAX_FRAGS`]), and in copy mode the kernel's, one more than the
+/// `net.core.max_skb_frags` sysctl (17 by default; docs/architecture.md, "Jumbo frames").
+/// Read once per process.
+pub fn max_frags() -> u32 {
+    static MAX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        let skb = std::fs::read_to_string("/proc/sys/net/core/max_skb_frags")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(17);
+        (skb + 1).min(crate::abi::NETMAP_MAX_FRAGS)
+    })
 }
 
 /// Bytes of a ring object with `slots` slots.
@@ -366,6 +398,7 @@ impl QueueCtx {
             fill,
             comp,
             mode,
+            multi_buffer,
             fd,
         } = parts;
         let q = s.key.queue as u16;
@@ -383,8 +416,16 @@ impl QueueCtx {
         Ok(QueueCtx {
             key: s.key,
             mode,
+            multi_buffer,
             counters: QueueCounters::default(),
-            tx: Half::new(TxState::new(txr, tx, comp, Doorbell::Socket(raw), region)),
+            tx: Half::new(TxState::new(
+                txr,
+                tx,
+                comp,
+                Doorbell::Socket(raw),
+                region,
+                if multi_buffer { max_frags() } else { 1 },
+            )),
             rx: Half::new(RxState::new(
                 rxr,
                 rx,
@@ -392,6 +433,7 @@ impl QueueCtx {
                 Doorbell::Socket(raw),
                 region,
                 &s.rx_bufs,
+                multi_buffer,
             )),
             tx_ring_off: s.tx_ring_off,
             rx_ring_off: s.rx_ring_off,

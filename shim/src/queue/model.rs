@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::region::Region;
-use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_RING_NEED_WAKEUP};
+use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD, XDP_RING_NEED_WAKEUP};
 use crate::xsk::{ConsRing, ProdRing, RingPtrs};
 
 /// One ring's memory: indices, flags and descriptors, as the kernel lays them out.
@@ -139,6 +139,10 @@ pub(crate) struct KernelState {
     pub rx_dropped: u64,
     /// Extra bytes an "XDP program" pushed in front of the next delivered frames.
     pub head_adjust: u64,
+    /// The socket is multi-buffer: a frame longer than a chunk's room arrives as a chain of
+    /// descriptors, and TX chains (`XDP_PKT_CONTD`) go out as one frame. Without it such a
+    /// frame is dropped on receive.
+    pub sg: bool,
 }
 
 /// The kernel side of one socket: its four rings and the UMEM they refer to.
@@ -176,6 +180,7 @@ impl Kernel {
                 gone: false,
                 rx_dropped: 0,
                 head_adjust: 0,
+                sg: false,
             }),
             region,
         });
@@ -218,7 +223,9 @@ impl Kernel {
     fn transmit(&self, st: &mut KernelState, budget: u32) {
         let mut batch = Vec::new();
         let limit = budget.min(self.comp.size().saturating_sub(st.held.len() as u32));
-        while (batch.len() as u32) < limit {
+        let mut frame = Vec::new();
+        // A chain is taken whole (the engine publishes chains whole), even past the limit.
+        while (batch.len() as u32) < limit || !frame.is_empty() {
             let Some(d) = self.tx.pop() else { break };
             let chunk = self.chunk_of(d.addr);
             let umem = self.region.layout.umem_len();
@@ -226,19 +233,28 @@ impl Kernel {
                 chunk < umem && d.addr + d.len as u64 <= chunk + self.region.layout.buf_size as u64,
                 "the engine posted a descriptor outside the UMEM: {d:?}"
             );
-            let mut frame = vec![0u8; d.len as usize];
+            let at = frame.len();
+            frame.resize(at + d.len as usize, 0);
             // SAFETY: the range lies in the UMEM (asserted above), a buffer the engine handed
             // to the kernel, so nothing else writes it now.
             unsafe {
                 std::ptr::copy_nonoverlapping(
                     self.region.umem().add(d.addr as usize),
-                    frame.as_mut_ptr(),
-                    frame.len(),
+                    frame[at..].as_mut_ptr(),
+                    d.len as usize,
                 )
             };
-            st.sent.push(frame);
             batch.push(d.addr);
+            if d.options & XDP_PKT_CONTD == 0 {
+                st.sent.push(std::mem::take(&mut frame));
+            } else {
+                assert!(
+                    st.sg,
+                    "a chained descriptor on a single-buffer socket: {d:?}"
+                );
+            }
         }
+        assert!(frame.is_empty(), "the engine published part of a chain");
         if st.completions == Completions::Reversed {
             batch.reverse();
         }
@@ -266,38 +282,45 @@ impl Kernel {
     /// `recvfrom` kick: nothing to do, the model never sleeps on the fill ring.
     pub(crate) fn kick_rx(&self) {}
 
-    /// A frame arrives: into the oldest fill buffer, then the RX ring. False if dropped.
+    /// A frame arrives: into the oldest fill buffers (several, chained, on a multi-buffer
+    /// socket when it is longer than one buffer's room), then the RX ring. False if dropped:
+    /// no room for the whole chain, or too long for a single-buffer socket.
     pub(crate) fn deliver(&self, frame: &[u8]) -> bool {
         let mut st = self.state();
-        if st.gone || self.rx.room() == 0 {
+        let bs = self.region.layout.buf_size as u64;
+        let room = (bs - XDP_PACKET_HEADROOM - st.head_adjust) as usize;
+        let frags = frame.len().div_ceil(room).max(1) as u32;
+        if st.gone
+            || self.rx.room() < frags
+            || self.fill.pending().len() < frags as usize
+            || (frags > 1 && !st.sg)
+        {
             st.rx_dropped += 1;
             return false;
         }
-        let Some(addr) = self.fill.pop() else {
-            st.rx_dropped += 1;
-            return false;
-        };
-        let bs = self.region.layout.buf_size as u64;
-        assert_eq!(addr % bs, 0, "fill entries are chunk addresses");
-        assert!(
-            addr < self.region.layout.umem_len(),
-            "fill entry outside the UMEM"
-        );
-        let at = addr + XDP_PACKET_HEADROOM + st.head_adjust;
-        assert!(at + frame.len() as u64 <= addr + bs, "test frame too long");
-        // SAFETY: the range lies in a chunk the engine gave the kernel through the fill ring.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                frame.as_ptr(),
-                self.region.umem().add(at as usize),
-                frame.len(),
-            )
-        };
-        assert!(self.rx.push(xdp_desc {
-            addr: at,
-            len: frame.len() as u32,
-            options: 0,
-        }));
+        for (j, piece) in frame.chunks(room).enumerate() {
+            let addr = self.fill.pop().expect("counted above");
+            assert_eq!(addr % bs, 0, "fill entries are chunk addresses");
+            assert!(
+                addr < self.region.layout.umem_len(),
+                "fill entry outside the UMEM"
+            );
+            let at = addr + XDP_PACKET_HEADROOM + st.head_adjust;
+            // SAFETY: the range lies in a chunk the engine gave the kernel through the fill ring.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    piece.as_ptr(),
+                    self.region.umem().add(at as usize),
+                    piece.len(),
+                )
+            };
+            let last = j as u32 + 1 == frags;
+            assert!(self.rx.push(xdp_desc {
+                addr: at,
+                len: piece.len() as u32,
+                options: if last { 0 } else { XDP_PKT_CONTD },
+            }));
+        }
         true
     }
 

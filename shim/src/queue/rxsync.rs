@@ -4,10 +4,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::abi::{
     nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED,
+    NS_MOREFRAG,
 };
 use crate::region::{Layout, Owner, Region};
 use crate::shm::{SharedRing, SlotRef};
-use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
+use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing};
 
 use super::{reinit, Doorbell, QueueCounters, SyncStatus};
@@ -25,6 +26,9 @@ pub(crate) struct RxState {
     bell: Doorbell,
     layout: Layout,
     region: &'static Region,
+    /// The socket is multi-buffer: a frame may arrive as a chain of descriptors, which becomes
+    /// a chain of slots (`NS_MOREFRAG` on all but the last).
+    chains: bool,
 }
 
 impl RxState {
@@ -37,6 +41,7 @@ impl RxState {
         bell: Doorbell,
         region: &'static Region,
         bufs: &[u32],
+        chains: bool,
     ) -> RxState {
         let count = bufs.len() as u32;
         let room = fill.free(count).min(count);
@@ -63,6 +68,7 @@ impl RxState {
             bell,
             layout: region.layout,
             region,
+            chains,
         }
     }
 
@@ -157,14 +163,37 @@ impl RxState {
     fn receive(&mut self, c: &QueueCounters) {
         let n = self.n;
         let room = nm_ring_dist(n, self.hwtail, nm_ring_prev(n, self.hwcur));
-        let got = self.xrx.available(room);
+        let mut got = self.xrx.available(room);
+        if self.chains && got > 0 {
+            got = self.whole_frames(got, room, c);
+        }
         if got == 0 {
             self.ring.set_tail(self.hwtail);
             return;
         }
+        let (bytes, frames) = if self.chains {
+            self.move_descs::<true>(got, c)
+        } else {
+            self.move_descs::<false>(got, c)
+        };
+        self.xrx.release(got);
+        self.hwtail = nm_ring_add(n, self.hwtail, got);
+        self.ring.set_ts(now());
+        self.ring.set_tail(self.hwtail);
+        c.rx_packets.fetch_add(frames, Relaxed);
+        c.rx_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Moves `got` descriptors into the slots from `hwtail`; returns their bytes and the frames
+    /// they complete. `CHAINS`: descriptors may carry `XDP_PKT_CONTD`, turned into
+    /// `NS_MOREFRAG` (a separate instance, so that single-buffer sockets pay nothing for it).
+    #[inline(always)]
+    fn move_descs<const CHAINS: bool>(&mut self, got: u32, c: &QueueCounters) -> (u64, u64) {
+        let n = self.n;
         let shift = self.layout.buf_size.trailing_zeros();
         let offset_mask = (1u64 << shift) - 1;
         let mut bytes = 0u64;
+        let mut continued = 0u64;
         let region = self.region;
         let owners = region.owners();
         let mut rx = self.xrx.reader();
@@ -188,19 +217,65 @@ impl RxState {
                 let changed = slot.buf_idx() != idx;
                 slot.set_buf_idx(idx);
                 slot.set_len(d.len as u16);
-                slot.set_flags(if changed { NS_BUF_CHANGED } else { 0 });
+                let mut flags = if changed { NS_BUF_CHANGED } else { 0 };
+                if CHAINS {
+                    let more = d.options & XDP_PKT_CONTD;
+                    continued += more as u64;
+                    flags |= (more as u16) * NS_MOREFRAG;
+                }
+                slot.set_flags(flags);
                 bytes += d.len as u64;
             }
             rx.skip(r as u32);
             at = nm_ring_add(n, at, r as u32);
             left -= r as u32;
         }
-        self.xrx.release(got);
-        self.hwtail = nm_ring_add(n, self.hwtail, got);
-        self.ring.set_ts(now());
-        self.ring.set_tail(self.hwtail);
-        c.rx_packets.fetch_add(got as u64, Relaxed);
-        c.rx_bytes.fetch_add(bytes, Relaxed);
+        (bytes, got as u64 - continued)
+    }
+
+    /// Of the `got` descriptors available (at most `room`), how many end with a whole frame:
+    /// a chain the slots cannot take whole yet waits for the app to release slots, so the app
+    /// never sees part of a frame. A chain longer than the whole ring can never be taken: it
+    /// is dropped (its buffers go back to the fill ring) and counted, and the ring goes on.
+    fn whole_frames(&mut self, got: u32, room: u32, c: &QueueCounters) -> u32 {
+        if self.xrx.read(got - 1).options & XDP_PKT_CONTD == 0 {
+            return got;
+        }
+        let mut whole = got - 1;
+        while whole > 0 && self.xrx.read(whole - 1).options & XDP_PKT_CONTD != 0 {
+            whole -= 1;
+        }
+        if whole == 0 && room == self.n - 1 {
+            self.drop_chain(c);
+        }
+        whole
+    }
+
+    /// Drops the chain at the head of the RX ring, longer than the netmap ring can hold,
+    /// handing its buffers straight back to the kernel. Only the kernel's part of the chain is
+    /// there when its end has not been published: the rest is dropped by the next sync.
+    #[cold]
+    #[inline(never)]
+    fn drop_chain(&mut self, c: &QueueCounters) {
+        let avail = self.xrx.available(u32::MAX);
+        let mut k = 0;
+        while k < avail {
+            let d = self.xrx.read(k);
+            k += 1;
+            if d.options & XDP_PKT_CONTD == 0 {
+                break;
+            }
+        }
+        // The fill ring holds every buffer of the queue, so it has room for these.
+        let room = self.fill.free(k).min(k);
+        let mask = !((1u64 << self.layout.buf_size.trailing_zeros()) - 1);
+        for j in 0..room {
+            let chunk = self.xrx.read(j).addr & mask;
+            self.fill.write(j, chunk);
+        }
+        self.fill.submit(room);
+        self.xrx.release(k);
+        c.rx_dropped_chains.fetch_add(1, Relaxed);
     }
 
     /// Returns every buffer this ring holds to the pool when its queue closes (the socket is

@@ -9,11 +9,13 @@ use proptest::prelude::*;
 
 use super::model::{Completions, Kernel};
 use super::*;
-use crate::abi::{nm_ring_dist, nm_ring_next, NS_BUF_CHANGED, NS_MOREFRAG};
+use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, NS_BUF_CHANGED, NS_MOREFRAG};
 use crate::config::Config;
 use crate::region::Owner;
 
 const SLOTS: u32 = 16;
+/// Most slots per frame the multi-buffer rigs allow (below the ring, to test the limit).
+const MAX_FRAGS: u32 = 5;
 
 /// One queue over the model kernel, and what the application has sent and received.
 struct Rig {
@@ -47,8 +49,18 @@ impl Rig {
     }
 
     fn with_pool(buf_num: u32) -> Rig {
+        Self::with(buf_num, false)
+    }
+
+    /// A multi-buffer queue: frames may span slot chains.
+    fn chained() -> Rig {
+        Self::with(512, true)
+    }
+
+    fn with(buf_num: u32, chains: bool) -> Rig {
         let region = region(buf_num);
         let m = Kernel::socket(region, 32);
+        m.kernel.state().sg = chains;
         let tx_off = region.alloc_ring(ring_bytes(SLOTS)).unwrap();
         let rx_off = region.alloc_ring(ring_bytes(SLOTS)).unwrap();
         let tx_bufs = region.alloc_bufs(SLOTS as usize, "tx").unwrap();
@@ -58,8 +70,15 @@ impl Rig {
         let bell = || Doorbell::Model(m.kernel.clone());
         Rig {
             region,
-            tx: TxState::new(txr, m.tx, m.comp, bell(), region),
-            rx: RxState::new(rxr, m.rx, m.fill, bell(), region, &rx_bufs),
+            tx: TxState::new(
+                txr,
+                m.tx,
+                m.comp,
+                bell(),
+                region,
+                if chains { MAX_FRAGS } else { 1 },
+            ),
+            rx: RxState::new(rxr, m.rx, m.fill, bell(), region, &rx_bufs, chains),
             kernel: m.kernel,
             c: QueueCounters::default(),
             expect_sent: Vec::new(),
@@ -91,6 +110,8 @@ impl Rig {
             let buf = unsafe { self.region.bytes_mut(r.buf_idx(i)) }.unwrap();
             buf[..f.len()].copy_from_slice(&f);
             r.set_len(i, f.len() as u16);
+            // A slot keeps its flags: a frame of one slot must clear an old NS_MOREFRAG.
+            r.set_flags(i, 0);
             self.expect_sent.push(f);
             i = nm_ring_next(n, i);
         }
@@ -98,53 +119,117 @@ impl Rig {
         k
     }
 
-    /// The app reads up to `k` packets at `head`, checks them, and releases them.
+    /// The app writes one frame of `frags.len()` slots at `head` (`NS_MOREFRAG` on all but
+    /// the last, each slot `frags[j]` bytes) and advances head and cur past those of its slots
+    /// it releases: all when `release_end`, else all but the last. False if the ring lacks
+    /// room.
+    fn app_send_chain(&mut self, frags: &[usize], release_end: bool) -> bool {
+        let r = self.tx.ring;
+        let n = r.num_slots();
+        if r.head() >= n
+            || r.tail() >= n
+            || nm_ring_dist(n, r.head(), r.tail()) < frags.len() as u32
+        {
+            return false;
+        }
+        self.seq += 1;
+        let total: usize = frags.iter().sum();
+        let frame: Vec<u8> = (0..total).map(|b| (b as u32 ^ self.seq) as u8).collect();
+        let (mut i, mut at) = (r.head(), 0);
+        for (j, &len) in frags.iter().enumerate() {
+            // SAFETY: slot i is in [head, tail): its buffer is the app's.
+            let buf = unsafe { self.region.bytes_mut(r.buf_idx(i)) }.unwrap();
+            buf[..len].copy_from_slice(&frame[at..at + len]);
+            at += len;
+            r.set_len(i, len as u16);
+            r.set_flags(i, if j + 1 < frags.len() { NS_MOREFRAG } else { 0 });
+            if j + 1 < frags.len() || release_end {
+                i = nm_ring_next(n, i);
+            }
+        }
+        self.expect_sent.push(frame);
+        r.set_head_cur(i);
+        true
+    }
+
+    /// The app reads up to `k` slots at `head` (and the rest of a chain the k-th slot is in),
+    /// reassembling chains, checks the frames, and releases them; returns the slots read.
     fn app_receive(&mut self, k: u32) -> u32 {
         let r = self.rx.ring;
         let n = r.num_slots();
-        let k = k.min(nm_ring_dist(n, r.head(), r.tail()));
+        let avail = nm_ring_dist(n, r.head(), r.tail());
         let mut i = r.head();
-        for _ in 0..k {
+        let mut read = 0;
+        let mut frame = Vec::new();
+        while read < avail && (read < k || !frame.is_empty()) {
             // SAFETY: slot i is in [head, tail): its buffer is the app's.
             let got = unsafe { self.region.bytes(r.buf_idx(i), r.len(i) as usize) }.unwrap();
+            frame.extend_from_slice(got);
+            read += 1;
+            let more = r.flags(i) & NS_MOREFRAG != 0;
+            i = nm_ring_next(n, i);
+            if more {
+                continue;
+            }
             let want = self
                 .expect_rx
                 .pop_front()
                 .expect("the app reads only delivered frames");
-            assert_eq!(got, &want[..], "RX slot {i} carries another frame");
-            i = nm_ring_next(n, i);
+            assert_eq!(frame, want, "RX slots up to {i} carry another frame");
+            frame.clear();
         }
+        assert!(frame.is_empty(), "a chain was visible without its end");
         r.set_head_cur(i);
-        k
+        read
     }
 
-    /// Zero-copy forwarding: the RX packet at head goes out in the TX slot at head.
+    /// Zero-copy forwarding: the RX frame at head (all its slots) goes out in the TX slots at
+    /// head, `NS_MOREFRAG` kept. False if there is none or the TX ring lacks room.
     fn app_forward(&mut self) -> bool {
         let (rx, tx) = (self.rx.ring, self.tx.ring);
         let broken = [rx.head(), rx.tail(), tx.head(), tx.tail()]
             .iter()
             .any(|&v| v >= SLOTS);
-        if broken || rx.head() == rx.tail() || tx.head() == tx.tail() {
+        if broken || rx.head() == rx.tail() {
             return false;
         }
-        let (ri, ti) = (rx.head(), tx.head());
-        let (rb, tb) = (rx.buf_idx(ri), tx.buf_idx(ti));
-        tx.set_buf_idx(ti, rb);
-        tx.set_len(ti, rx.len(ri));
-        tx.set_flags(ti, NS_BUF_CHANGED);
-        rx.set_buf_idx(ri, tb);
-        rx.set_flags(ri, NS_BUF_CHANGED);
+        let mut slots = 1;
+        let mut ri = rx.head();
+        while rx.flags(ri) & NS_MOREFRAG != 0 && nm_ring_next(SLOTS, ri) != rx.tail() {
+            ri = nm_ring_next(SLOTS, ri);
+            slots += 1;
+        }
+        if nm_ring_dist(SLOTS, tx.head(), tx.tail()) < slots {
+            return false;
+        }
+        let (mut ri, mut ti) = (rx.head(), tx.head());
+        for _ in 0..slots {
+            let (rb, tb) = (rx.buf_idx(ri), tx.buf_idx(ti));
+            tx.set_buf_idx(ti, rb);
+            tx.set_len(ti, rx.len(ri));
+            tx.set_flags(ti, NS_BUF_CHANGED | (rx.flags(ri) & NS_MOREFRAG));
+            rx.set_buf_idx(ri, tb);
+            rx.set_flags(ri, NS_BUF_CHANGED);
+            ri = nm_ring_next(SLOTS, ri);
+            ti = nm_ring_next(SLOTS, ti);
+        }
         let f = self.expect_rx.pop_front().unwrap_or_default();
         self.expect_sent.push(f);
-        rx.set_head_cur(nm_ring_next(rx.num_slots(), ri));
-        tx.set_head_cur(nm_ring_next(tx.num_slots(), ti));
+        rx.set_head_cur(ri);
+        tx.set_head_cur(ti);
         true
     }
 
     fn deliver(&mut self, k: u32) -> u32 {
+        self.deliver_sized(k, 0)
+    }
+
+    /// Delivers `k` frames, each `extra` bytes longer than usual (beyond a buffer: a chain).
+    fn deliver_sized(&mut self, k: u32, extra: usize) -> u32 {
         let mut got = 0;
         for _ in 0..k {
-            let f = self.frame();
+            let mut f = self.frame();
+            f.extend((0..extra).map(|b| b as u8));
             if self.kernel.deliver(&f) {
                 self.expect_rx.push_back(f);
                 got += 1;
@@ -200,7 +285,10 @@ impl Rig {
             let mut app = Vec::new();
             let flying = nm_ring_dist(t.n, t.done_upto, t.hwcur);
             for s in 0..t.n {
-                let in_flight = nm_ring_dist(t.n, t.done_upto, s) < flying;
+                // A slot skipped as bad waits for the slots before it to complete, but its
+                // buffer stays the app's.
+                let posted = t.posted[s as usize] != u32::MAX;
+                let in_flight = nm_ring_dist(t.n, t.done_upto, s) < flying && posted;
                 if !in_flight {
                     app.push(t.ring.buf_idx(s));
                 }
@@ -357,12 +445,14 @@ fn bad_tx_slots_are_skipped_counted_and_lose_nothing() {
     t.set_len(1, 0);
     t.set_len(2, 4000);
     t.set_flags(3, NS_MOREFRAG);
-    let good = r.expect_sent.remove(4);
+    // Slot 3 starts a chain that slot 4 ends: a single-buffer socket drops the whole frame
+    // rather than send slot 4 alone as a truncated one.
     r.expect_sent.clear();
-    r.expect_sent.push(good);
     r.tx.sync(&r.c);
     r.check_sent();
-    assert_eq!(r.c.tx_bad_slots.load(Relaxed), 4);
+    assert_eq!(r.c.tx_bad_slots.load(Relaxed), 5);
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 1);
+    assert_eq!(r.c.tx_packets.load(Relaxed), 0);
     assert_eq!(
         r.close(),
         1,
@@ -383,13 +473,172 @@ fn a_head_out_of_range_reinitialises_the_ring() {
     assert_eq!(r.close(), 0);
 }
 
+#[test]
+fn tx_chains_go_out_as_one_frame() {
+    let mut r = Rig::chained();
+    assert!(r.app_send_chain(&[1000, 1792, 7], true));
+    assert_eq!(r.app_send(1), 1);
+    assert!(r.app_send_chain(&[60, 60], true));
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_packets.load(Relaxed), 3);
+    assert_eq!(
+        r.tx.ring.tail(),
+        nm_ring_prev(SLOTS, r.tx.hwcur),
+        "all completed"
+    );
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn an_unterminated_chain_waits_for_its_end() {
+    let mut r = Rig::chained();
+    assert!(r.app_send_chain(&[500, 500, 500], false));
+    r.tx.sync(&r.c);
+    assert!(r.kernel.state().sent.is_empty(), "part of a frame went out");
+    assert_eq!(r.tx.hwcur, 0);
+    r.audit(true);
+    // The app releases the last slot.
+    r.tx.ring.set_head_cur(3);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_packets.load(Relaxed), 1);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_bad_slot_drops_the_whole_chain() {
+    for (what, idx, len) in [
+        ("index", Some(1u32), None),
+        ("length", None, Some(0u16)),
+        ("length", None, Some(3000)),
+    ] {
+        let mut r = Rig::chained();
+        assert!(r.app_send_chain(&[500, 500, 500], true));
+        if let Some(b) = idx {
+            r.tx.ring.set_buf_idx(1, b);
+        }
+        if let Some(l) = len {
+            r.tx.ring.set_len(1, l);
+        }
+        r.expect_sent.clear();
+        assert_eq!(r.app_send(1), 1);
+        r.tx.sync(&r.c);
+        r.check_sent();
+        assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 1, "bad {what}");
+        assert_eq!(r.c.tx_bad_slots.load(Relaxed), 3, "bad {what}");
+        assert_eq!(r.c.tx_packets.load(Relaxed), 1, "bad {what}");
+        r.audit(false);
+        // Only a buffer whose index the app overwrote is lost (and recovered at close).
+        assert_eq!(r.close(), idx.is_some() as usize, "bad {what}");
+    }
+}
+
+#[test]
+fn a_chain_longer_than_a_frame_may_be_is_dropped() {
+    let mut r = Rig::chained();
+    assert!(r.app_send_chain(&[100; MAX_FRAGS as usize + 1], true));
+    r.expect_sent.clear();
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 1);
+    // One whose end comes later: dropped up to its end, across syncs.
+    assert!(r.app_send_chain(&[100; MAX_FRAGS as usize + 2], false));
+    r.expect_sent.clear();
+    r.tx.sync(&r.c);
+    assert!(r.tx.dropping);
+    let end = nm_ring_next(SLOTS, r.tx.ring.head());
+    r.tx.ring.set_head_cur(end);
+    assert!(r.app_send_chain(&[700, 800], true));
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert!(!r.tx.dropping);
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 2);
+    assert_eq!(r.c.tx_packets.load(Relaxed), 1);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_single_buffer_socket_drops_chains_whole() {
+    let mut r = Rig::new();
+    assert!(r.app_send_chain(&[100, 100], true));
+    r.expect_sent.clear();
+    assert_eq!(r.app_send(1), 1);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 1);
+    // And a frame longer than a buffer is not received at all.
+    r.deliver_sized(1, 3000);
+    assert_eq!(r.kernel.state().rx_dropped, 1);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn rx_chains_arrive_whole() {
+    let mut r = Rig::chained();
+    assert_eq!(r.deliver_sized(2, 3000), 2);
+    assert_eq!(r.deliver(1), 1);
+    assert_eq!(r.deliver_sized(1, 5000), 1);
+    r.rx.sync(&r.c);
+    let (n, ring) = (SLOTS, r.rx.ring);
+    let chains = (0..nm_ring_dist(n, ring.head(), ring.tail()))
+        .filter(|&i| ring.flags(i) & NS_MOREFRAG != 0)
+        .count();
+    // Frames of about 3,080 bytes take two buffers, the one of about 5,080 three.
+    assert_eq!(chains, 1 + 1 + 2, "fragments with NS_MOREFRAG");
+    assert_eq!(r.app_receive(1), 2, "the first frame's two slots");
+    r.app_receive(SLOTS);
+    assert_eq!(r.c.rx_packets.load(Relaxed), 4);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_chain_the_ring_cannot_take_yet_waits() {
+    let mut r = Rig::chained();
+    assert_eq!(r.deliver(14), 14);
+    r.rx.sync(&r.c);
+    // 14 of the 15 usable slots are the app's: a 2-slot chain must wait, not come in part.
+    assert_eq!(r.deliver_sized(1, 3000), 1);
+    r.rx.sync(&r.c);
+    assert_eq!(r.rx.ring.tail(), 14);
+    assert_eq!(r.app_receive(14), 14);
+    r.rx.sync(&r.c);
+    assert_eq!(nm_ring_dist(SLOTS, r.rx.ring.head(), r.rx.ring.tail()), 2);
+    assert_eq!(r.app_receive(1), 2);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
+fn a_chain_longer_than_the_rx_ring_is_dropped() {
+    let mut r = Rig::chained();
+    // 17 buffers: more than the 15 slots a 16-slot ring can ever hand over.
+    let room = r.region.layout.max_frame() as usize;
+    r.seq += 1;
+    assert!(r.kernel.deliver(&vec![7u8; 16 * room + 1]));
+    assert_eq!(r.deliver(2), 2);
+    r.rx.sync(&r.c);
+    assert_eq!(r.c.rx_dropped_chains.load(Relaxed), 1);
+    r.rx.sync(&r.c);
+    assert_eq!(r.app_receive(SLOTS), 2);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
 /// One step of an application and its kernel.
 #[derive(Debug, Clone)]
 enum Op {
     Send(u32),
+    /// A frame of slot chains: fragment lengths, and whether its last slot is released.
+    SendChain(Vec<u16>, bool),
     Receive(u32),
     Forward(u32),
     Deliver(u32),
+    /// Frames longer than a buffer.
+    DeliverJumbo(u32, u16),
     TxSync,
     RxSync,
     Completions(u8),
@@ -407,6 +656,13 @@ fn op(hostile: bool) -> BoxedStrategy<Op> {
         (0..20u32).prop_map(Op::Receive),
         (0..8u32).prop_map(Op::Forward),
         (0..40u32).prop_map(Op::Deliver),
+        (
+            proptest::collection::vec(1..1793u16, 1..(MAX_FRAGS as usize + 2)),
+            prop_oneof![4 => Just(true), 1 => Just(false)]
+        )
+            .prop_map(|(f, e)| Op::SendChain(f, e)),
+        // Up to MAX_FRAGS buffers, so that forwarding them never makes a chain too long.
+        (0..4u32, 1800..8800u16).prop_map(|(k, l)| Op::DeliverJumbo(k, l)),
         Just(Op::TxSync),
         Just(Op::RxSync),
         (0..3u8).prop_map(Op::Completions),
@@ -426,13 +682,39 @@ fn op(hostile: bool) -> BoxedStrategy<Op> {
     .boxed()
 }
 
-fn run(ops: Vec<Op>, hostile: bool) {
+fn run(ops: Vec<Op>, hostile: bool, chains: bool) {
     // A small pool so that scribbled indices often hit buffers someone else owns.
-    let mut r = Rig::with_pool(if hostile { 80 } else { 512 });
+    let mut r = Rig::with(if hostile { 80 } else { 512 }, chains);
     for o in ops {
         match o {
             Op::Send(k) => {
                 r.app_send(k);
+            }
+            Op::SendChain(frags, release_end) => {
+                // A well-behaved app finishes the frame it started before another.
+                let unfinished = !r.expect_sent.is_empty() && r.tx.ring.head() < SLOTS && {
+                    let t = r.tx.ring;
+                    t.head() != r.tx.hwcur
+                        && t.flags(nm_ring_prev(SLOTS, t.head())) & NS_MOREFRAG != 0
+                };
+                if unfinished && !hostile {
+                    continue;
+                }
+                let frags: Vec<usize> = frags.iter().map(|&l| l as usize).collect();
+                let dropped = !chains && frags.len() > 1 || frags.len() > MAX_FRAGS as usize;
+                let before = r.expect_sent.len();
+                let written = r.app_send_chain(&frags, release_end || dropped);
+                if written && dropped {
+                    // Never sent: the app must not expect it.
+                    r.expect_sent.truncate(before);
+                }
+                if written && !release_end && !dropped && !hostile {
+                    // Release the end now: the model app never leaves a frame half given.
+                    let t = r.tx.ring;
+                    if t.head() < SLOTS {
+                        t.set_head_cur(nm_ring_next(SLOTS, t.head()));
+                    }
+                }
             }
             Op::Receive(k) => {
                 let ring = r.rx.ring;
@@ -461,6 +743,9 @@ fn run(ops: Vec<Op>, hostile: bool) {
             }
             Op::Deliver(k) => {
                 r.deliver(k);
+            }
+            Op::DeliverJumbo(k, extra) => {
+                r.deliver_sized(k, extra as usize);
             }
             Op::TxSync => {
                 r.tx.sync(&r.c);
@@ -509,14 +794,20 @@ proptest! {
     /// A well-behaved app: every frame goes out unchanged and in order, every delivered frame
     /// is read in order, buffers never change hands except as the table says, none is lost.
     #[test]
-    fn well_behaved_apps_lose_nothing(ops in proptest::collection::vec(op(false), 1..120)) {
-        run(ops, false);
+    fn well_behaved_apps_lose_nothing(
+        ops in proptest::collection::vec(op(false), 1..120),
+        chains in any::<bool>(),
+    ) {
+        run(ops, false, chains);
     }
 
     /// A hostile app (head/cur/buf_idx/len/flags rewritten at random): the kernel is never
     /// handed a buffer twice or a buffer it does not own, and closing returns every buffer.
     #[test]
-    fn hostile_apps_never_break_ownership(ops in proptest::collection::vec(op(true), 1..160)) {
-        run(ops, true);
+    fn hostile_apps_never_break_ownership(
+        ops in proptest::collection::vec(op(true), 1..160),
+        chains in any::<bool>(),
+    ) {
+        run(ops, true, chains);
     }
 }

@@ -7,13 +7,134 @@ use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
 use crate::region::{Layout, Owner, Region};
 use crate::shm::SharedRing;
-use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM};
-use crate::xsk::{ConsRing, ProdRing};
+use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
+use crate::xsk::{ConsRing, ProdRing, RingCursor};
 
 use super::{reinit, Doorbell, QueueCounters, SyncStatus};
 
 /// A slot whose buffer was not handed to the kernel (bad index or length).
 const NOT_POSTED: u32 = u32::MAX;
+
+/// Slots and chains a post found bad.
+#[derive(Default)]
+struct Bad {
+    slots: u64,
+    chains: u64,
+}
+
+/// What became of a chain of slots.
+enum Chain {
+    /// Its last slot is not released yet (or the TX ring cannot take it whole yet): it waits.
+    Wait,
+    /// Posted as one frame of `len` bytes over `slots` descriptors.
+    Sent { slots: u32, len: u64 },
+    /// Dropped: too long, or with a slot whose index or length is bad. Its `slots` complete
+    /// at once; `unfinished`: its end was not released yet, and the slots up to it are
+    /// dropped as they come.
+    Dropped { slots: u32, unfinished: bool },
+}
+
+/// Drops the slots from `from` (at most `left`) that continue a frame already dropped as too
+/// long, up to and including its last slot; returns how many, and whether its end is still
+/// to come.
+#[cold]
+#[inline(never)]
+fn drop_rest(ring: SharedRing, posted: &mut [u32], from: u32, left: u32) -> (u32, bool) {
+    let n = ring.num_slots();
+    for k in 0..left {
+        let i = nm_ring_add(n, from, k);
+        posted[i as usize] = NOT_POSTED;
+        if ring.flags(i) & NS_MOREFRAG == 0 {
+            return (k + 1, false);
+        }
+    }
+    (left, true)
+}
+
+/// What posting a chain needs of a TX ring (borrowed apart from its TX cursor).
+struct Chains<'a> {
+    ring: SharedRing,
+    posted: &'a mut [u32],
+    region: &'static Region,
+    max_len: u32,
+    max_frags: u32,
+    shift: u32,
+}
+
+impl Chains<'_> {
+    /// Posts the chain starting at slot `from`, of which `left` slots may be used: checks it
+    /// whole first, so that a frame goes out complete or not at all, and moves its buffers to
+    /// the kernel in one go (giving them back if another ring took one meanwhile).
+    #[cold]
+    #[inline(never)]
+    fn post(self, xtx: &mut RingCursor<'_, xdp_desc>, from: u32, left: u32) -> Chain {
+        let n = self.ring.num_slots();
+        let (owners, region) = (self.region.owners(), self.region);
+        // Find the end, and any slot that cannot go.
+        let mut k = 0;
+        let mut bad = false;
+        let mut ended = false;
+        while k < left && k < self.max_frags {
+            let i = nm_ring_add(n, from, k);
+            let (idx, len, flags) = (
+                self.ring.buf_idx(i),
+                self.ring.len(i) as u32,
+                self.ring.flags(i),
+            );
+            bad |= len.wrapping_sub(1) >= self.max_len || !region.is_app(idx);
+            k += 1;
+            if flags & NS_MOREFRAG == 0 {
+                ended = true;
+                break;
+            }
+        }
+        if !ended && k < self.max_frags {
+            // The end is not released yet (or the TX ring is short of room): wait for it.
+            return Chain::Wait;
+        }
+        let drop = |posted: &mut [u32]| {
+            for j in 0..k {
+                posted[nm_ring_add(n, from, j) as usize] = NOT_POSTED;
+            }
+            Chain::Dropped {
+                slots: k,
+                unfinished: !ended,
+            }
+        };
+        if !ended || bad {
+            return drop(self.posted);
+        }
+        for j in 0..k {
+            let idx = self.ring.buf_idx(nm_ring_add(n, from, j));
+            if !owners.transfer(idx, Owner::App, Owner::KernelTx) {
+                // Another ring took it since the check: give back what this chain took.
+                for u in 0..j {
+                    let idx = self.ring.buf_idx(nm_ring_add(n, from, u));
+                    owners.transfer(idx, Owner::KernelTx, Owner::App);
+                }
+                return drop(self.posted);
+            }
+        }
+        let mut bytes = 0u64;
+        for j in 0..k {
+            let i = nm_ring_add(n, from, j);
+            let (idx, len) = (self.ring.buf_idx(i), self.ring.len(i) as u32);
+            self.ring
+                .set_flags(i, self.ring.flags(i) & !(NS_BUF_CHANGED | NS_REPORT));
+            self.posted[i as usize] = idx;
+            xtx.put(xdp_desc {
+                addr: ((idx as u64) << self.shift) + XDP_PACKET_HEADROOM,
+                len,
+                options: if j + 1 < k { XDP_PKT_CONTD } else { 0 },
+            });
+            bytes += len as u64;
+        }
+        Chain::Sent {
+            slots: k,
+            len: bytes,
+        }
+    }
+}
 
 /// Kernel-side state of one netmap TX ring.
 pub(crate) struct TxState {
@@ -34,6 +155,11 @@ pub(crate) struct TxState {
     bell: Doorbell,
     layout: Layout,
     region: &'static Region,
+    /// Most slots one frame may take: 1 on a single-buffer socket, else what the kernel
+    /// accepts in one multi-buffer frame (and less than the ring).
+    max_frags: u32,
+    /// The slots at hwcur continue a frame dropped as too long: they are dropped up to its end.
+    pub(super) dropping: bool,
 }
 
 impl TxState {
@@ -44,6 +170,7 @@ impl TxState {
         comp: ConsRing<u64>,
         bell: Doorbell,
         region: &'static Region,
+        max_frags: u32,
     ) -> TxState {
         let n = ring.num_slots();
         TxState {
@@ -58,6 +185,8 @@ impl TxState {
             bell,
             layout: region.layout,
             region,
+            max_frags: max_frags.clamp(1, n - 1),
+            dropping: false,
         }
     }
 
@@ -110,18 +239,27 @@ impl TxState {
         status
     }
 
-    /// Turns slots [hwcur, head) into TX descriptors, each with the slot's current buffer.
-    /// Never more than the kernel TX ring has room for (it is sized to hold every slot); any
-    /// slots left wait for the next sync.
+    /// Turns slots [hwcur, head) into TX descriptors, each with the slot's current buffer; a
+    /// chain of slots (`NS_MOREFRAG` on all but the last) becomes one chained frame. Never more
+    /// than the kernel TX ring has room for (it is sized to hold every slot); any slots left,
+    /// and a chain whose last slot is not released yet, wait for the next sync.
     fn post(&mut self, todo: u32, c: &QueueCounters) {
         let todo = todo.min(self.xtx.free(todo));
         let (n, max_len, owners) = (self.n, self.layout.max_frame(), self.region.owners());
         // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
         let shift = self.layout.buf_size.trailing_zeros();
         let mut bytes = 0u64;
+        let mut frames = 0u64;
+        let mut bad = Bad::default();
+        let (mut from, mut left) = (self.hwcur, todo);
+        if self.dropping {
+            let k;
+            (k, self.dropping) = drop_rest(self.ring, &mut self.posted, from, left);
+            (from, left) = (nm_ring_add(n, from, k), left - k);
+            bad.slots += k as u64;
+        }
         let mut xtx = self.xtx.writer();
         let start = xtx.pos();
-        let (mut from, mut left) = (self.hwcur, todo);
         while left > 0 {
             // A run in which neither the slots nor the TX ring wrap: slot j, its `posted`
             // entry and descriptor j go together, all reached from their run's start.
@@ -130,16 +268,21 @@ impl TxState {
             let slots = self.ring.run(from, r);
             let posted = &mut self.posted[from as usize..from as usize + r];
             let mut m = 0;
+            let mut chain = false;
             while m < r {
                 let slot = slots.get(m);
                 let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-                // A whole frame of 1..=max_len bytes, in a buffer the application owns.
-                let mut ok = len.wrapping_sub(1) < max_len;
                 if flags != 0 {
-                    ok &= flags & NS_MOREFRAG == 0;
+                    if flags & NS_MOREFRAG != 0 {
+                        chain = true;
+                        break;
+                    }
                     slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
                 }
-                if !(ok && owners.transfer(idx, Owner::App, Owner::KernelTx)) {
+                // A whole frame of 1..=max_len bytes, in a buffer the application owns.
+                if !(len.wrapping_sub(1) < max_len
+                    && owners.transfer(idx, Owner::App, Owner::KernelTx))
+                {
                     break;
                 }
                 posted[m] = idx;
@@ -151,23 +294,64 @@ impl TxState {
                 bytes += len as u64;
                 m += 1;
             }
-            let mut used = m as u32;
-            if m < r {
-                // Slot m of the run is bad: it takes no descriptor and completes at once.
-                posted[m] = NOT_POSTED;
-                used += 1;
-            }
             xtx.skip(m as u32);
+            frames += m as u64;
+            from = nm_ring_add(n, from, m as u32);
+            left -= m as u32;
+            if m == r {
+                continue;
+            }
+            let used = if chain {
+                let chains = Chains {
+                    ring: self.ring,
+                    posted: &mut self.posted,
+                    region: self.region,
+                    max_len,
+                    max_frags: self.max_frags,
+                    shift,
+                };
+                match chains.post(&mut xtx, from, left) {
+                    Chain::Wait => break,
+                    Chain::Sent { slots, len } => {
+                        frames += 1;
+                        bytes += len;
+                        slots
+                    }
+                    Chain::Dropped { slots, unfinished } => {
+                        bad.slots += slots as u64;
+                        bad.chains += 1;
+                        if unfinished {
+                            // The slots after it that continue the frame go too.
+                            let at = nm_ring_add(n, from, slots);
+                            let (k, still) =
+                                drop_rest(self.ring, &mut self.posted, at, left - slots);
+                            self.dropping = still;
+                            bad.slots += k as u64;
+                            slots + k
+                        } else {
+                            slots
+                        }
+                    }
+                }
+            } else {
+                // This slot is bad: it takes no descriptor and completes at once.
+                self.posted[from as usize] = NOT_POSTED;
+                bad.slots += 1;
+                1
+            };
             from = nm_ring_add(n, from, used);
             left -= used;
         }
         let written = xtx.moved(start);
         self.xtx.submit(written);
         self.hwcur = from;
-        c.tx_packets.fetch_add(written as u64, Relaxed);
+        c.tx_packets.fetch_add(frames, Relaxed);
         c.tx_bytes.fetch_add(bytes, Relaxed);
-        if written < todo {
-            c.tx_bad_slots.fetch_add((todo - written) as u64, Relaxed);
+        if bad.slots > 0 {
+            c.tx_bad_slots.fetch_add(bad.slots, Relaxed);
+        }
+        if bad.chains > 0 {
+            c.tx_dropped_chains.fetch_add(bad.chains, Relaxed);
         }
     }
 
