@@ -278,6 +278,41 @@ impl<T: Copy> ConsRing<T> {
     pub fn size(&self) -> u32 {
         self.r.size
     }
+
+    /// A lock-free look at whether the kernel has published entries this ring has not
+    /// released yet (see [`RingPeek`]).
+    pub(crate) fn peek(&self) -> RingPeek {
+        RingPeek {
+            producer: self.r.producer,
+            consumer: self.r.consumer,
+        }
+    }
+}
+
+/// The producer and consumer indices of a consumer ring, read without the ring's lock: a hint
+/// for busy-wait loops ("the kernel has something"), not a count to read entries by.
+pub(crate) struct RingPeek {
+    producer: *const AtomicU32,
+    consumer: *const AtomicU32,
+}
+
+// SAFETY: only atomic loads go through the pointers.
+unsafe impl Send for RingPeek {}
+// SAFETY: as above.
+unsafe impl Sync for RingPeek {}
+
+impl RingPeek {
+    /// Has the kernel published entries the ring has not released?
+    ///
+    /// # Safety
+    /// The ring's mapping must still be live (its owner outlives the call).
+    #[inline]
+    pub(crate) unsafe fn waiting(&self) -> bool {
+        // SAFETY: the caller keeps the mapping alive; both indices are atomics.
+        unsafe {
+            (*self.producer).load(Ordering::Acquire) != (*self.consumer).load(Ordering::Relaxed)
+        }
+    }
 }
 
 /// Walks a ring's entries one after the other from a position (see [`ProdRing::writer`] and

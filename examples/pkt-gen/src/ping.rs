@@ -28,6 +28,9 @@ use crate::stopped;
 const PONG_POLL: Duration = Duration::from_millis(100);
 /// How long the last echoes may take to leave before the port closes.
 const FLUSH_LIMIT: Duration = Duration::from_secs(1);
+/// Busy-wait spins between two looks at the clock (or at the stop flag): the loop itself only
+/// reads the RX rings' indices, as a raw AF_XDP spin does.
+const SPINS_PER_CLOCK: u32 = 1024;
 /// Samples preallocated when ping runs forever (`-n 0`); the vector doubles past that.
 const FOREVER_SAMPLES: usize = 1 << 20;
 
@@ -165,9 +168,21 @@ fn await_echo(port: &mut Port, seq: u64, deadline: Instant, wait: Wait) -> Resul
     if wait == Wait::Busy {
         port.sync_tx()?;
     }
+    let mut spins = 0u32;
     loop {
         match wait {
-            Wait::Busy => port.sync_rx()?,
+            Wait::Busy => {
+                // A sync only once the kernel has delivered something.
+                if !port.rx_waiting() {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(SPINS_PER_CLOCK) && Instant::now() >= deadline {
+                        return Ok(None);
+                    }
+                    std::hint::spin_loop();
+                    continue;
+                }
+                port.sync_rx()?
+            }
             Wait::Poll => {
                 let now = Instant::now();
                 if now >= deadline {
@@ -315,10 +330,28 @@ pub fn pong(port: &mut Port, job: &PongJob) -> Result<u64> {
         bail!("the port has no RX rings bound");
     }
     let (mut echoed, mut dropped) = (0u64, 0u64);
-    while !stopped() && (job.count == 0 || echoed < job.count) {
+    let mut spins = 0u32;
+    while job.count == 0 || echoed < job.count {
         match job.wait {
-            Wait::Busy => port.sync_rx()?,
+            Wait::Busy => {
+                // A sync only once the kernel has delivered something.
+                if !port.rx_waiting() {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(SPINS_PER_CLOCK) && stopped() {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                    continue;
+                }
+                if stopped() {
+                    break;
+                }
+                port.sync_rx()?
+            }
             Wait::Poll => {
+                if stopped() {
+                    break;
+                }
                 let rev = port.poll(Events::IN, Some(PONG_POLL))?;
                 if rev.contains(Events::ERR) {
                     bail!("poll reported POLLERR on the port's rings");

@@ -630,6 +630,15 @@ impl Port {
         self.device_result(down)
     }
 
+    /// Might a [`Port::sync_rx`] bring new frames? False only when the kernel has delivered
+    /// nothing to this port's AF_XDP RX rings since their last sync: read without locks or
+    /// syscalls, so a busy-wait loop can spin on it and sync only when it says yes (as a raw
+    /// AF_XDP loop spins on its RX ring). Always true for a pipe end.
+    #[inline]
+    pub fn rx_waiting(&self) -> bool {
+        self.pipe.is_some() || self.rx.iter().any(|c| c.rx_waiting())
+    }
+
     fn device_result(&self, down: bool) -> Result<()> {
         if !down {
             return Ok(());

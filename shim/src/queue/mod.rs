@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use crate::error::Result;
 use crate::region::{Layout, Region};
 use crate::shm::SharedRing;
-use crate::xsk::{kick_rx, kick_tx, BindMode, XskParts};
+use crate::xsk::{kick_rx, kick_tx, BindMode, RingPeek, XskParts};
 
 #[cfg(test)]
 pub(crate) mod model;
@@ -286,6 +286,8 @@ pub struct QueueCtx {
     pub(crate) tx: Half<TxState>,
     /// The RX ring's sync state, behind its own lock.
     pub(crate) rx: Half<RxState>,
+    /// The AF_XDP RX ring's indices, readable without that lock (see [`QueueCtx::rx_waiting`]).
+    rx_peek: RingPeek,
     /// Region offset of the netmap TX ring object.
     pub(crate) tx_ring_off: u64,
     /// Region offset of the netmap RX ring object.
@@ -413,6 +415,7 @@ impl QueueCtx {
         );
         // The RX side owns 2 * rx_slots buffers, all starting in the fill ring.
         let raw = fd.as_raw_fd();
+        let rx_peek = rx.peek();
         Ok(QueueCtx {
             key: s.key,
             mode,
@@ -435,6 +438,7 @@ impl QueueCtx {
                 &s.rx_bufs,
                 multi_buffer,
             )),
+            rx_peek,
             tx_ring_off: s.tx_ring_off,
             rx_ring_off: s.rx_ring_off,
             ring_bytes: (ring_bytes(s.tx_slots), ring_bytes(s.rx_slots)),
@@ -501,6 +505,14 @@ impl QueueCtx {
         };
         let status = r.sync(&self.counters);
         (status, r.ring.cur() != r.ring.tail())
+    }
+
+    /// Has the kernel put frames in the AF_XDP RX ring that no rxsync has taken yet? No lock
+    /// and no syscall: a busy-wait loop's cheap test before it pays for a sync.
+    #[inline]
+    pub fn rx_waiting(&self) -> bool {
+        // SAFETY: the RX ring's mapping belongs to `self.rx`, which lives as long as `self`.
+        unsafe { self.rx_peek.waiting() }
     }
 
     /// Are TX transmissions still pending completion?
