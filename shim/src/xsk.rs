@@ -279,21 +279,22 @@ impl<T: Copy> ConsRing<T> {
         self.r.size
     }
 
-    /// A lock-free look at whether the kernel has published entries this ring has not
-    /// released yet (see [`RingPeek`]).
-    pub(crate) fn peek(&self) -> RingPeek {
+    /// A lock-free look at this RX ring and its fill ring (see [`RingPeek`]).
+    pub(crate) fn peek(&self, fill: &ProdRing<u64>) -> RingPeek {
         RingPeek {
             producer: self.r.producer,
             consumer: self.r.consumer,
+            fill_flags: fill.r.flags,
         }
     }
 }
 
-/// The producer and consumer indices of a consumer ring, read without the ring's lock: a hint
-/// for busy-wait loops ("the kernel has something"), not a count to read entries by.
+/// The indices of an RX ring and the flags of its fill ring, read without the rings' lock: a
+/// hint for busy-wait loops ("a sync has something to do"), not a count to read entries by.
 pub(crate) struct RingPeek {
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
+    fill_flags: *const AtomicU32,
 }
 
 // SAFETY: only atomic loads go through the pointers.
@@ -302,15 +303,17 @@ unsafe impl Send for RingPeek {}
 unsafe impl Sync for RingPeek {}
 
 impl RingPeek {
-    /// Has the kernel published entries the ring has not released?
+    /// Has the kernel published entries the ring has not released, or does it wait for a
+    /// wakeup to take fill buffers (zero-copy drivers; only a sync's `recvfrom` gives it)?
     ///
     /// # Safety
-    /// The ring's mapping must still be live (its owner outlives the call).
+    /// The rings' mappings must still be live (their owner outlives the call).
     #[inline]
     pub(crate) unsafe fn waiting(&self) -> bool {
-        // SAFETY: the caller keeps the mapping alive; both indices are atomics.
+        // SAFETY: the caller keeps the mappings alive; indices and flags are atomics.
         unsafe {
             (*self.producer).load(Ordering::Acquire) != (*self.consumer).load(Ordering::Relaxed)
+                || (*self.fill_flags).load(Ordering::Relaxed) & XDP_RING_NEED_WAKEUP != 0
         }
     }
 }

@@ -38,6 +38,11 @@ pub(super) fn sync(file: &NmFile, tx: bool) -> Res {
     }
     let mut st = file.lock();
     let port = st.port.as_mut().ok_or(ENXIO)?;
+    // A busy-wait loop's NIOCRXSYNC with nothing released and nothing arrived: the sync would
+    // change nothing, so it is skipped (docs/architecture.md, "Poll").
+    if !tx && port.rx_idle() {
+        return Ok(());
+    }
     let r = if tx { port.sync_tx() } else { port.sync_rx() };
     Ok(r?)
 }

@@ -631,12 +631,19 @@ impl Port {
     }
 
     /// Might a [`Port::sync_rx`] bring new frames? False only when the kernel has delivered
-    /// nothing to this port's AF_XDP RX rings since their last sync: read without locks or
-    /// syscalls, so a busy-wait loop can spin on it and sync only when it says yes (as a raw
+    /// nothing to this port's AF_XDP RX rings since their last sync and waits for no wakeup:
+    /// read without locks or syscalls, so a busy-wait loop can spin on it and sync only when it says yes (as a raw
     /// AF_XDP loop spins on its RX ring). Always true for a pipe end.
     #[inline]
     pub fn rx_waiting(&self) -> bool {
         self.pipe.is_some() || self.rx.iter().any(|c| c.rx_waiting())
+    }
+
+    /// Would [`Port::sync_rx`] do nothing at all (see [`QueueCtx::rx_idle`])? False for a
+    /// pipe end. NIOCRXSYNC in a busy-wait loop answers from this without taking a lock.
+    #[inline]
+    pub fn rx_idle(&self) -> bool {
+        self.pipe.is_none() && self.rx.iter().all(|c| c.rx_idle())
     }
 
     fn device_result(&self, down: bool) -> Result<()> {

@@ -288,6 +288,9 @@ pub struct QueueCtx {
     pub(crate) rx: Half<RxState>,
     /// The AF_XDP RX ring's indices, readable without that lock (see [`QueueCtx::rx_waiting`]).
     rx_peek: RingPeek,
+    /// The netmap RX ring, and its `hwcur` as the last sync left it (see [`QueueCtx::rx_idle`]).
+    rx_ring: SharedRing,
+    rx_hwcur: std::sync::atomic::AtomicU32,
     /// Region offset of the netmap TX ring object.
     pub(crate) tx_ring_off: u64,
     /// Region offset of the netmap RX ring object.
@@ -415,7 +418,7 @@ impl QueueCtx {
         );
         // The RX side owns 2 * rx_slots buffers, all starting in the fill ring.
         let raw = fd.as_raw_fd();
-        let rx_peek = rx.peek();
+        let rx_peek = rx.peek(&fill);
         Ok(QueueCtx {
             key: s.key,
             mode,
@@ -439,6 +442,8 @@ impl QueueCtx {
                 multi_buffer,
             )),
             rx_peek,
+            rx_ring: rxr,
+            rx_hwcur: std::sync::atomic::AtomicU32::new(0),
             tx_ring_off: s.tx_ring_off,
             rx_ring_off: s.rx_ring_off,
             ring_bytes: (ring_bytes(s.tx_slots), ring_bytes(s.rx_slots)),
@@ -483,9 +488,25 @@ impl QueueCtx {
     /// NIOCRXSYNC for this queue's RX ring.
     pub fn rxsync(&self) -> SyncStatus {
         match self.rx.lock() {
-            Some(mut r) => r.sync(&self.counters),
+            Some(mut r) => self.rx_synced(r.sync(&self.counters), &r),
             None => SyncStatus::Busy,
         }
+    }
+
+    /// Notes where a sync left the ring, for [`QueueCtx::rx_idle`].
+    #[inline]
+    fn rx_synced(&self, status: SyncStatus, r: &RxState) -> SyncStatus {
+        self.rx_hwcur.store(r.hwcur, Relaxed);
+        status
+    }
+
+    /// Would an rxsync do nothing at all? True when the application has released nothing
+    /// since the last sync (`head == cur == hwcur`) and [`QueueCtx::rx_waiting`] is false.
+    /// Read without the lock: a sync by another thread meanwhile only makes it say false.
+    #[inline]
+    pub fn rx_idle(&self) -> bool {
+        let hwcur = self.rx_hwcur.load(Relaxed);
+        self.rx_ring.head() == hwcur && self.rx_ring.cur() == hwcur && !self.rx_waiting()
     }
 
     /// poll()'s TX step under one lock: sync unless `only_if_pending` and there is nothing new
@@ -503,12 +524,13 @@ impl QueueCtx {
         let Some(mut r) = self.rx.lock() else {
             return (SyncStatus::Busy, false);
         };
-        let status = r.sync(&self.counters);
+        let status = self.rx_synced(r.sync(&self.counters), &r);
         (status, r.ring.cur() != r.ring.tail())
     }
 
-    /// Has the kernel put frames in the AF_XDP RX ring that no rxsync has taken yet? No lock
-    /// and no syscall: a busy-wait loop's cheap test before it pays for a sync.
+    /// Has the kernel put frames in the AF_XDP RX ring that no rxsync has taken yet, or does it
+    /// wait for the wakeup a sync gives? No lock and no syscall: a busy-wait loop's cheap test
+    /// before it pays for a sync.
     #[inline]
     pub fn rx_waiting(&self) -> bool {
         // SAFETY: the RX ring's mapping belongs to `self.rx`, which lives as long as `self`.
