@@ -973,10 +973,20 @@ fn rtnl<R: NlRequest>(req: &R) -> Result<Vec<u8>, SysError> {
     rtnl_message(R::NAME, bytes)
 }
 
-/// The one rtnetlink call site: sends one complete rtnetlink message (header included, `len` set) on a fresh NETLINK_ROUTE
-/// socket in the calling thread's network namespace, and returns the kernel's first answer, or
-/// the errno an NLMSG_ERROR answer carries. `name` says what the request does, for errors.
+/// Sends one complete rtnetlink message (see [`netlink_message`]).
 pub(crate) fn rtnl_message(name: &'static str, msg: &[u8]) -> Result<Vec<u8>, SysError> {
+    netlink_message(libc::NETLINK_ROUTE, name, msg)
+}
+
+/// The one netlink call site: sends one complete message (header included, `len` set) on a
+/// fresh netlink socket of `protocol` (rtnetlink, generic netlink) in the calling thread's
+/// network namespace, and returns the kernel's first answer, or the errno an NLMSG_ERROR answer
+/// carries. `name` says what the request does, for errors.
+pub(crate) fn netlink_message(
+    protocol: i32,
+    name: &'static str,
+    msg: &[u8],
+) -> Result<Vec<u8>, SysError> {
     let fail = |source| SysError::Rtnetlink {
         request: name,
         source,
@@ -986,7 +996,7 @@ pub(crate) fn rtnl_message(name: &'static str, msg: &[u8]) -> Result<Vec<u8>, Sy
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
+            protocol,
         )
     };
     if fd < 0 {

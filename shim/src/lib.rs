@@ -70,6 +70,7 @@ pub mod error;
 pub mod host;
 pub mod ifinfo;
 pub mod name;
+pub mod netdev;
 mod pipe;
 mod port;
 pub mod probe;

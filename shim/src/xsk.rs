@@ -528,8 +528,11 @@ impl XskSocket {
     pub fn open(ifindex: u32, queue: u32, sizes: RingSizes, how: &BindAs) -> Result<XskSocket> {
         match how {
             BindAs::Owner { umem, mode } => {
+                // A driver that says it has no zero-copy is not asked (netdev.rs).
+                let no_zc = || crate::netdev::xdp_features(ifindex).is_some_and(|f| !f.zero_copy);
                 let modes: &[BindMode] = match mode {
                     Some(m) => std::slice::from_ref(m),
+                    None if no_zc() => &[BindMode::Copy],
                     None => &[BindMode::ZeroCopy, BindMode::Copy],
                 };
                 Self::open_once(ifindex, queue, sizes, Some((umem, modes)), None)
