@@ -155,6 +155,11 @@ impl FrameMaker {
         self.len
     }
 
+    /// The largest size [`FrameMaker::emit`] may write.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// With `-l` given twice, draws the size of the next batch in `[min, max)` (upstream picks
     /// one per batch); returns it.
     pub fn next_batch_len(&mut self) -> usize {

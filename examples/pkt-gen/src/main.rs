@@ -19,6 +19,7 @@
 //! served by [`vary`] and [`rxcheck`].
 
 mod addr;
+mod chain;
 mod cpu;
 mod dump;
 mod errtext;
@@ -213,24 +214,48 @@ fn report_loop(ctrs: &[Arc<Counters>], every: Duration, style: &ReportStyle) {
     }
 }
 
-/// `-F` / `-M`: multi-slot packets need NS_MOREFRAG chains, which nmxdp does not have yet.
-fn check_frags(args: &Args, len: usize) -> Result<()> {
-    if !(1..=63).contains(&args.frags) {
+/// `-F` as upstream takes it: outside 1..=63 it says so and sends one fragment per frame.
+fn frags_arg(args: &Args) -> u32 {
+    if (1..=63).contains(&args.frags) {
+        args.frags
+    } else {
         eprintln!("pkt-gen: invalid frags {} [1..63], ignore", args.frags);
-    } else if args.frags > 1 {
-        bail!(
-            "-F {}: multi-slot packets (NS_MOREFRAG chains, jumbo frames) do not exist in nmxdp yet: only -F 1",
-            args.frags
-        );
+        1
     }
-    if let Some(m) = args.frag_size {
-        if (m as usize) < len && args.function.builds_frames() {
+}
+
+/// How the sender cuts frames of up to `len` bytes into slots, given the bytes one buffer
+/// carries (`room`) and the most slots a frame may take on the port; None when every frame
+/// fits one slot. Errors name the limit a frame would break (the sync would drop it whole).
+fn cut_for(
+    frags: u32,
+    frag_size: Option<u32>,
+    len: usize,
+    room: usize,
+    max_slots: u32,
+) -> Result<Option<chain::Cut>> {
+    if frag_size == Some(0) {
+        bail!("-M 0: fragments need at least one byte");
+    }
+    let cap = frag_size.map_or(room, |m| (m as usize).min(room));
+    let cut = chain::Cut { frags, cap };
+    let slots = cut.slots(len);
+    if slots == 1 {
+        return Ok(None);
+    }
+    if slots > max_slots {
+        if max_slots == 1 {
             bail!(
-                "-M {m}: fragments smaller than the {len}-byte packet need NS_MOREFRAG chains, which do not exist in nmxdp yet"
+                "packet size {len} in {slots} slots ({} bytes each at most): this port carries one buffer per frame (its sockets are not multi-buffer: the kernel or driver lacks AF_XDP multi-buffer); use -l {room} at most, or NMXDP_BUF_SIZE=4096 for frames up to 3840 bytes",
+                cut.piece(len)
             );
         }
+        bail!(
+            "packet size {len} in {slots} slots ({} bytes each at most): a frame takes at most {max_slots} slots on this port (-F, -M, -l)",
+            cut.piece(len)
+        );
     }
-    Ok(())
+    Ok(Some(cut))
 }
 
 /// What the options ask of every packet, resolved once.
@@ -333,7 +358,6 @@ fn plan(args: &Args) -> Result<Plan> {
             eprintln!("pkt-gen: Warning: ping-pong with IPv6 not supported");
         }
     }
-    check_frags(args, len)?;
     Ok(Plan {
         len,
         min_len,
@@ -433,13 +457,18 @@ fn run(args: Args) -> Result<i32> {
             frame::SEQ_END
         );
     }
+    let frags = frags_arg(&args);
+    let mut cut = None;
     if f.builds_frames() {
         let first = ports[0].tx_rings().start;
         if !ports[0].tx_rings().is_empty() {
-            let max = ports[0].tx_ring(first).max_frame();
-            if len > max {
+            let room = ports[0].tx_ring(first).max_frame();
+            let slots = ports[0].tx_ring(first).num_slots() - 1;
+            let max_slots = ports[0].max_frame_slots().min(slots);
+            cut = cut_for(frags, args.frag_size, len, room, max_slots)?;
+            if cut.is_some() && f == Function::Ping {
                 bail!(
-                    "packet size {len} too big: one netmap buffer carries at most {max} bytes (-l)"
+                    "packet size {len} too big for ping: one netmap buffer carries at most {room} bytes (-l)"
                 );
             }
         }
@@ -535,6 +564,7 @@ fn run(args: Args) -> Result<i32> {
                     dump: plan.opts.has(bits::DUMP),
                     rubbish: plan.opts.has(bits::RUBBISH) || plan.opts.has(bits::INDIRECT),
                     first_ring_only: f == Function::Txseq,
+                    cut,
                 };
                 Box::new(move || vary::run(port, job, &c))
             }
@@ -545,6 +575,7 @@ fn run(args: Args) -> Result<i32> {
                     burst,
                     rate,
                     frame: frame.clone(),
+                    cut,
                 };
                 Box::new(move || tx::run(port, job, &c))
             }
@@ -792,13 +823,37 @@ mod tests {
     }
 
     #[test]
-    fn fragments_need_jumbo_chains() {
-        assert!(plan(&args(&["-f", "tx", "-F", "1"])).is_ok());
-        let e = plan(&args(&["-f", "tx", "-F", "2"])).err().unwrap();
-        assert!(e.to_string().contains("do not exist in nmxdp yet"), "{e}");
-        // Out of upstream's range: ignored, as upstream does.
-        assert!(plan(&args(&["-f", "tx", "-F", "64"])).is_ok());
-        assert!(plan(&args(&["-f", "tx", "-M", "2048"])).is_ok());
-        assert!(plan(&args(&["-f", "tx", "-M", "30"])).is_err());
+    fn fragment_options_cut_frames() {
+        assert_eq!(frags_arg(&args(&["-F", "64"])), 1);
+        assert_eq!(frags_arg(&args(&["-F", "4"])), 4);
+        // Fits one buffer, no option: no chains.
+        assert_eq!(cut_for(1, None, 1514, 1792, 18).unwrap(), None);
+        // Jumbo frames: as many slots as the buffer's room needs.
+        let c = cut_for(1, None, 9000, 1792, 18).unwrap().unwrap();
+        assert_eq!((c.slots(9000), c.piece(9000)), (6, 1792));
+        // -F and -M ask for chains of short frames too.
+        assert_eq!(
+            cut_for(3, None, 60, 1792, 18).unwrap().unwrap().slots(60),
+            3
+        );
+        assert_eq!(
+            cut_for(1, Some(30), 60, 1792, 18)
+                .unwrap()
+                .unwrap()
+                .slots(60),
+            2
+        );
+        // A -M above the buffer's room is capped by it.
+        let c = cut_for(1, Some(9000), 9000, 3840, 18).unwrap().unwrap();
+        assert_eq!(c.slots(9000), 3);
+        // Longer than the port allows, or chains on a single-buffer port: refused up front.
+        let e = cut_for(1, None, 9000, 1792, 1).unwrap_err().to_string();
+        assert!(e.contains("not multi-buffer"), "{e}");
+        let e = cut_for(1, Some(64), 9000, 1792, 18)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 18 slots"), "{e}");
+        assert!(cut_for(1, Some(0), 60, 1792, 18).is_err());
+        assert!(plan(&args(&["-f", "tx", "-F", "2", "-M", "30"])).is_ok());
     }
 }

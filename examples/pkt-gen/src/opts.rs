@@ -195,10 +195,12 @@ pub struct Args {
     /// DUMP 64, RUBBISH 256, RANDOM_SRC 512, RANDOM_DST 1024, PPS_STATS 2048, UPDATE_CSUM 4096.
     #[arg(short = 'o', value_name = "OPTIONS", action = ArgAction::Append)]
     pub options: Vec<u32>,
-    /// Fragments (slots) per packet, 1..63: only 1 (jumbo chains do not exist in nmxdp yet).
+    /// Fragments (slots) per packet, 1..63: frames go as NS_MOREFRAG chains of N equal pieces
+    /// (frames longer than one buffer are chains anyway).
     #[arg(short = 'F', value_name = "FRAGS", default_value_t = 1)]
     pub frags: u32,
-    /// Fragment size in bytes (multi-slot packets).
+    /// Largest fragment in bytes (default and cap: what one buffer carries): longer frames
+    /// become NS_MOREFRAG chains.
     #[arg(short = 'M', value_name = "FRAG_SIZE")]
     pub frag_size: Option<u32>,
     /// Indirect buffers (NS_INDIRECT): VALE ports only; a NIC ignores the flag.

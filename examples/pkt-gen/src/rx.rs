@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use nmxdp::abi::NS_MOREFRAG;
 use nmxdp::{Events, Port};
 
+use crate::chain::{take_frames, Gather};
 use crate::frame::Verifier;
 use crate::report::{Counters, Diag, DoneGuard};
 use crate::stopped;
@@ -41,6 +41,15 @@ impl Quota {
                     .unwrap_or(0);
                 prev.min(k as u64) as u32
             }
+        }
+    }
+
+    /// Returns packets claimed and not taken (a claim counts slots, a chain of several is one
+    /// packet). Meanwhile another thread may have seen the quota exhausted and left: the others
+    /// take the rest.
+    pub fn give_back(&self, k: u32) {
+        if let (Some(left), true) = (&self.0, k > 0) {
+            left.fetch_add(k as u64, Relaxed);
         }
     }
 
@@ -83,6 +92,7 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
     }
 
     let mut verifier = job.verify.then(Verifier::new);
+    let mut gather = Gather::default();
     let (mut pkts, mut bytes, mut events) = (0u64, 0u64, 0u64);
     ctrs.set_tic(Instant::now());
     let mut end = None;
@@ -111,24 +121,24 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
             if avail == 0 {
                 continue;
             }
+            // Frames, not slots: a chain (NS_MOREFRAG) is one frame, counted at its last slot.
             let k = quota.claim(avail);
-            // A fragment (NS_MOREFRAG) is not a packet of its own.
-            let mut count = |len: u16, flags: u16| {
-                bytes += len as u64;
-                pkts += (flags & NS_MOREFRAG == 0) as u64;
-            };
-            match verifier.as_mut() {
-                None => ring.for_each_slot(k, |_, len, flags| count(len, flags)),
-                Some(v) => ring.for_each_slot(k, |i, len, flags| {
-                    count(len, flags);
-                    let _ = v.check(ring.packet(i).unwrap_or(&[]));
+            let took = match verifier.as_mut() {
+                None => take_frames(&ring, k, k, |_, len, _| bytes += len as u64),
+                Some(v) => take_frames(&ring, k, k, |i, len, flags| {
+                    bytes += len as u64;
+                    if let Some(frame) = gather.push(ring.packet(i).unwrap_or(&[]), flags) {
+                        let _ = v.check(frame);
+                    }
                 }),
             };
-            ring.advance(k);
-            if k > 0 {
+            pkts += took.frames as u64;
+            quota.give_back(k - took.frames);
+            ring.advance(took.slots);
+            if took.slots > 0 {
                 events += 1;
             }
-            if k < avail {
+            if quota.exhausted() {
                 break 'outer;
             }
         }
@@ -168,6 +178,9 @@ mod tests {
         assert_eq!(q.claim(4), 2);
         assert!(q.exhausted());
         assert_eq!(q.claim(4), 0);
+        q.give_back(3);
+        assert!(!q.exhausted());
+        assert_eq!(q.claim(4), 3);
         let f = Quota::new(0);
         assert_eq!(f.claim(512), 512);
         assert!(!f.exhausted());

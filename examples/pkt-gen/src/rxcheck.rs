@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use nmxdp::abi::NS_MOREFRAG;
 use nmxdp::{Events, Port};
 
+use crate::chain::take_frames;
 use crate::report::{Counters, Diag, DoneGuard};
 use crate::rx::{wait_first, Quota};
 use crate::seq::{SeqCheck, SeqTotals};
@@ -46,6 +47,7 @@ pub fn run(
     }
 
     let mut check = job.seq.then(|| SeqCheck::new(rings.len()));
+    let mut frame_start = true;
     let (mut pkts, mut bytes, mut events) = (0u64, 0u64, 0u64);
     ctrs.set_tic(Instant::now());
     let mut end = None;
@@ -76,22 +78,25 @@ pub fn run(
             let k = quota.claim(avail);
             // SAFETY: the pointer is only printed by -X, never dereferenced.
             let ring_addr = unsafe { ring.as_raw() } as usize;
-            ring.for_each_slot(k, |i, len, flags| {
+            let took = take_frames(&ring, k, k, |i, len, flags| {
                 bytes += len as u64;
-                pkts += (flags & NS_MOREFRAG == 0) as u64;
                 let p = ring.packet(i).unwrap_or(&[]);
                 if job.dump {
                     dump::print(ring_addr, i, ring.slot(i).buf_idx, flags, p);
                 }
-                if let Some(c) = check.as_mut() {
+                // A frame's number is in its first bytes: checked on its first slot.
+                if let Some(c) = check.as_mut().filter(|_| frame_start) {
                     c.check(ri, p);
                 }
+                frame_start = flags & NS_MOREFRAG == 0;
             });
-            ring.advance(k);
-            if k > 0 {
+            pkts += took.frames as u64;
+            quota.give_back(k - took.frames);
+            ring.advance(took.slots);
+            if took.slots > 0 {
                 events += 1;
             }
-            if k < avail {
+            if quota.exhausted() {
                 break 'outer;
             }
         }

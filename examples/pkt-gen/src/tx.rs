@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use nmxdp::abi::NS_REPORT;
 use nmxdp::{Events, Port};
 
+use crate::chain::{ChainFill, Cut};
 use crate::frame::{seq, write_seq};
 use crate::report::{Counters, Diag, DoneGuard};
 use crate::stopped;
@@ -24,6 +25,8 @@ pub struct TxJob {
     pub rate: u64,
     /// The frame (sequence number 0), `-l` bytes.
     pub frame: Vec<u8>,
+    /// Frames cut into slot chains (longer than a buffer, `-F`, `-M`); None: one slot each.
+    pub cut: Option<Cut>,
 }
 
 /// Spaces batches of `burst` frames `burst / rate` seconds apart.
@@ -75,6 +78,15 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         bail!("thread {}: the port has no TX rings bound", job.index);
     }
     let len = job.frame.len();
+    let schedule = Schedule {
+        index: job.index,
+        quota: job.quota,
+        burst: job.burst,
+        rate: job.rate,
+    };
+    if let Some(cut) = job.cut {
+        return run_chained(port, rings, &job, cut, &schedule, ctrs);
+    }
     let max = port.tx_ring(rings.start).max_frame();
     if len > max {
         bail!("frame length {len} exceeds the {max} bytes a netmap buffer carries");
@@ -86,17 +98,38 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         .clone()
         .map(|r| vec![0; port.tx_ring(r).num_slots() as usize])
         .collect();
-    let schedule = Schedule {
-        index: job.index,
-        quota: job.quota,
-        burst: job.burst,
-        rate: job.rate,
-    };
     let first = rings.start;
     send_loop(&mut port, rings, &schedule, ctrs, |ring, r, sent, limit| {
         let w = &mut written[(r - first) as usize];
         let m = fill(ring, &job, w, sent, limit) as u64;
         (m, m * len as u64)
+    })?;
+    Ok(Diag::of(&port))
+}
+
+/// The sender of frames cut into slot chains: each frame is copied whole (its pieces land in
+/// different slots from one frame to the next), its sequence number written first.
+fn run_chained(
+    mut port: Port,
+    rings: std::ops::Range<u32>,
+    job: &TxJob,
+    cut: Cut,
+    schedule: &Schedule,
+    ctrs: &Counters,
+) -> Result<Diag> {
+    let mut frame = job.frame.clone();
+    let len = frame.len();
+    let mut chains = ChainFill {
+        cut,
+        frame: &mut frame,
+        copy: true,
+        dump: false,
+    };
+    send_loop(&mut port, rings, schedule, ctrs, |ring, _, sent, limit| {
+        let (m, b) = chains.fill(ring, limit, len, |k, f| {
+            write_seq(f, seq(job.index, sent + k as u64))
+        });
+        (m as u64, b)
     })?;
     Ok(Diag::of(&port))
 }

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use nmxdp::abi::NS_REPORT;
 use nmxdp::Port;
 
+use crate::chain::{ChainFill, Cut};
 use crate::dump;
 use crate::gen::FrameMaker;
 use crate::report::{Counters, Diag, DoneGuard};
@@ -27,6 +28,8 @@ pub struct VaryJob {
     pub rubbish: bool,
     /// txseq: the first bound TX ring only.
     pub first_ring_only: bool,
+    /// Frames cut into slot chains (longer than a buffer, `-F`, `-M`); None: one slot each.
+    pub cut: Option<Cut>,
 }
 
 pub fn run(mut port: Port, mut job: VaryJob, ctrs: &Counters) -> Result<Diag> {
@@ -39,7 +42,7 @@ pub fn run(mut port: Port, mut job: VaryJob, ctrs: &Counters) -> Result<Diag> {
         rings.end = rings.start + 1;
     }
     let max = port.tx_ring(rings.start).max_frame();
-    if job.maker.len() > max {
+    if job.cut.is_none() && job.maker.len() > max {
         bail!(
             "frame length {} exceeds the {max} bytes a netmap buffer carries",
             job.maker.len()
@@ -51,6 +54,27 @@ pub fn run(mut port: Port, mut job: VaryJob, ctrs: &Counters) -> Result<Diag> {
         burst: job.burst,
         rate: job.rate,
     };
+    if let Some(cut) = job.cut {
+        // Frames are made whole here, then cut into the slots.
+        let mut frame = vec![0u8; job.maker.max_len()];
+        let mut chains = ChainFill {
+            cut,
+            frame: &mut frame,
+            copy: !job.rubbish,
+            dump: job.dump,
+        };
+        let (maker, rubbish) = (&mut job.maker, job.rubbish);
+        send_loop(&mut port, rings, &schedule, ctrs, |ring, _, _, limit| {
+            let len = maker.next_batch_len();
+            let (m, b) = chains.fill(ring, limit, len, |_, f| {
+                if !rubbish {
+                    maker.emit(f);
+                }
+            });
+            (m as u64, b)
+        })?;
+        return Ok(Diag::of(&port));
+    }
     send_loop(&mut port, rings, &schedule, ctrs, |ring, _, _, limit| {
         job.maker.next_batch_len();
         let (m, b) = fill(ring, &mut job, limit);
