@@ -19,6 +19,7 @@
 #define FRAME_SEQ_OFF   42      /* eth 14 + ip 20 + udp 8 */
 #define FRAME_MIN_LEN   50      /* headers + sequence number */
 #define FRAME_MAX_LEN   1514    /* one netmap buffer, no fragments */
+#define FRAME_JUMBO_LEN 65535   /* NS_MOREFRAG chains (nm_lib): IPv4's longest */
 #define FRAME_PORT      1234
 #define FRAME_THREADS   64      /* senders whose order is tracked */
 

@@ -7,9 +7,16 @@
  * slot says NS_BUF_CHANGED) and RX loop.
  *
  *   nm_lib -i netmap:eth0 -f tx -n 1000 -l 60 -p 2
+ *   nm_lib -i netmap:eth0 -f tx -n 1000 -l 9000 -R 50000
  *   nm_lib -i netmap:eth0@conf:rx-slots=4096 -f rx -n 1000 -p 2
  *   nm_lib -i netmap:eth1 -f pong [-n count] [-B]
  *   nm_lib -i netmap:eth0 -f ping -n count -l 60 [-B]
+ *
+ * Frames longer than a slot carries (-l up to 65535, e.g. 9000 with MTU 9000)
+ * go as NS_MOREFRAG chains of NMXDP_SLOT_ROOM(ring) bytes per slot, as
+ * upstream apps cut them by nr_buf_size; the receiver counts and checks a
+ * chain as one frame.  -R limits the sending rate (frames per second over
+ * all threads).
  *
  * With -p N > 1, thread i works on ring pair i.  Prints "sent N" or
  * "received N" (the sum over the threads); exits 2 if a received test
@@ -53,8 +60,11 @@ struct thread {
 	int id;
 	struct nmport_d *d;
 	uint64_t count;         /* tx: packets to send */
+	uint64_t rate;          /* tx: frames per second, 0 = no limit */
 	uint64_t sent;
 	struct rx_stats st;
+	uint8_t *chain;         /* rx: the chain being gathered (FRAME_JUMBO_LEN bytes) */
+	unsigned chain_len;
 	int started;
 	int err;
 };
@@ -62,6 +72,7 @@ struct thread {
 static volatile sig_atomic_t stop;
 static unsigned frame_len = 60, idle_ms = 3000;
 static unsigned burst = BURST;          /* -b: slots per ring and pass */
+static uint64_t tx_rate;                /* -R: frames per second, all threads */
 static uint64_t rx_count;               /* rx: total to receive, 0 = forever */
 static atomic_uint_fast64_t rx_total;   /* rx: received by all threads */
 
@@ -76,23 +87,49 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: nm_lib -i PORT -f tx|rx [-n count] [-l len] [-p threads] "
-	    "[-W idle_ms] [-b burst]\n"
+	    "[-W idle_ms] [-b burst] [-R rate]\n"
 	    "       nm_lib -i PORT -f ping -n count [-l len] [-B]\n"
 	    "       nm_lib -i PORT -f pong [-n count] [-B]\n");
 }
 
-/* pkt-gen's send_packets(): fill up to 'count' slots of one ring. */
+/* Queue one frame longer than a slot as an NS_MOREFRAG chain from 'head';
+ * returns the slot after it.  The whole frame is copied: its pieces land in
+ * other slots from one frame to the next. */
+static uint32_t
+send_chain(struct netmap_ring *ring, uint32_t head, const uint8_t *frame,
+    unsigned room)
+{
+	for (unsigned off = 0; off < frame_len; off += room) {
+		struct netmap_slot *slot = &ring->slot[head];
+		unsigned len = frame_len - off < room ? frame_len - off : room;
+
+		memcpy(NETMAP_BUF(ring, slot->buf_idx), frame + off, len);
+		slot->len = (uint16_t)len;
+		slot->flags = off + len < frame_len ? NS_MOREFRAG : 0;
+		head = nm_ring_next(ring, head);
+	}
+	return head;
+}
+
+/* pkt-gen's send_packets(): queue up to 'count' frames on one ring. */
 static unsigned
-send_packets(struct netmap_ring *ring, const uint8_t *frame, unsigned count,
+send_packets(struct netmap_ring *ring, uint8_t *frame, unsigned count,
     uint64_t *seq)
 {
-	unsigned n = nm_ring_space(ring), sent;
-	uint32_t head = ring->head;
+	unsigned space = nm_ring_space(ring), sent, room = NMXDP_SLOT_ROOM(ring);
+	unsigned per = (frame_len + room - 1) / room;   /* slots per frame */
+	uint32_t head = ring->head, last = head;
 
-	if (n > count)
-		n = count;
-	for (sent = 0; sent < n; sent++) {
+	for (sent = 0; sent < count && space >= per; sent++, space -= per) {
 		struct netmap_slot *slot = &ring->slot[head];
+
+		last = head;
+		if (per > 1) {
+			frame_set_seq(frame, (*seq)++);
+			head = send_chain(ring, head, frame, room);
+			last = head == 0 ? ring->num_slots - 1 : head - 1;
+			continue;
+		}
 		uint8_t *buf = (uint8_t *)NETMAP_BUF(ring, slot->buf_idx);
 
 		if (slot->flags & NS_BUF_CHANGED) /* a buffer we never wrote */
@@ -100,14 +137,30 @@ send_packets(struct netmap_ring *ring, const uint8_t *frame, unsigned count,
 		slot->flags = 0;
 		frame_set_seq(buf, (*seq)++);
 		slot->len = (uint16_t)frame_len;
-		if (sent == n - 1)
-			slot->flags |= NS_REPORT;
 		head = nm_ring_next(ring, head);
 	}
+	if (sent > 0)
+		ring->slot[last].flags |= NS_REPORT;
 	ring->head = ring->cur = head;
-	if (n < count)  /* no room for the whole burst: wake me when there is */
+	if (sent < count)  /* no room for the whole burst: wake me when there is */
 		ring->cur = ring->tail;
-	return n;
+	return sent;
+}
+
+/* -R: sleeps until frame 'sent' of a thread sending 'rate' frames per second
+ * since 'start' (ms) is due. */
+static void
+pace(uint64_t start, uint64_t sent, uint64_t rate)
+{
+	uint64_t due = start + sent * 1000 / rate;
+
+	while (!stop) {
+		uint64_t now = now_ms();
+
+		if (now >= due)
+			return;
+		usleep((useconds_t)((due - now) * 1000));
+	}
 }
 
 static void *
@@ -115,9 +168,16 @@ sender(void *arg)
 {
 	struct thread *t = arg;
 	struct nmport_d *d = t->d;
-	uint8_t frame[FRAME_MAX_LEN];
-	uint64_t seq = (uint64_t)t->id << 48, deadline;
+	uint8_t *frame = malloc(frame_len);
+	uint64_t seq = (uint64_t)t->id << 48, deadline, start = now_ms();
+	unsigned step = burst;
 
+	if (frame == NULL) {
+		t->err = 1;
+		return NULL;
+	}
+	if (t->rate > 0 && t->rate / 1000 < step)  /* about a burst per ms */
+		step = t->rate / 1000 > 0 ? (unsigned)(t->rate / 1000) : 1;
 	frame_init(frame, frame_len);
 	for (unsigned r = d->first_tx_ring; r <= d->last_tx_ring; r++) {
 		struct netmap_ring *ring = NETMAP_TXRING(d->nifp, r);
@@ -128,28 +188,33 @@ sender(void *arg)
 	while ((t->count == 0 || t->sent < t->count) && !stop) {
 		struct pollfd pfd = { .fd = d->fd, .events = POLLOUT };
 
+		if (t->rate > 0)
+			pace(start, t->sent, t->rate);
 		if (poll(&pfd, 1, 2000) < 0 && errno != EINTR) {
 			perror("nm_lib: poll");
 			t->err = 1;
-			return NULL;
+			break;
 		}
 		if (pfd.revents & POLLERR) {
 			fprintf(stderr, "nm_lib: thread %d: POLLERR on the TX rings\n", t->id);
 			t->err = 1;
-			return NULL;
+			break;
 		}
 		for (unsigned r = d->first_tx_ring; r <= d->last_tx_ring; r++) {
 			struct netmap_ring *ring = NETMAP_TXRING(d->nifp, r);
-			uint64_t left = t->count ? t->count - t->sent : burst;
+			uint64_t left = t->count ? t->count - t->sent : step;
 
 			if (left == 0)
 				break;
 			if (nm_ring_empty(ring))
 				continue;
 			t->sent += send_packets(ring, frame,
-			    left < burst ? (unsigned)left : burst, &seq);
+			    left < step ? (unsigned)left : step, &seq);
 		}
 	}
+	free(frame);
+	if (t->err)
+		return NULL;
 
 	/* Flush and wait for every slot to complete, as pkt-gen does. */
 	ioctl(d->fd, NIOCTXSYNC, NULL);
@@ -171,12 +236,43 @@ sender(void *arg)
 	return NULL;
 }
 
+/* Account one received slot: a frame of its own, or a fragment of an
+ * NS_MOREFRAG chain gathered until its last slot (a pass may end inside a
+ * chain: the rest comes with the next).  Returns 1 when a test frame ended. */
+static int
+take_slot(struct thread *t, const uint8_t *buf, unsigned len, unsigned flags)
+{
+	int more = (flags & NS_MOREFRAG) != 0;
+
+	if (!more && t->chain_len == 0)
+		return frame_account(&t->st, buf, len);
+	if (t->chain_len + len > FRAME_JUMBO_LEN) {  /* too long: bad, skipped */
+		t->st.pkts += !more;
+		t->st.bad += !more;
+		t->chain_len = more ? FRAME_JUMBO_LEN + 1 : 0;
+		return !more;
+	}
+	memcpy(t->chain + t->chain_len, buf, len);
+	t->chain_len += len;
+	if (more)
+		return 0;
+	len = t->chain_len;
+	t->chain_len = 0;
+	return frame_account(&t->st, t->chain, len);
+}
+
 static void *
 receiver(void *arg)
 {
 	struct thread *t = arg;
 	struct nmport_d *d = t->d;
 	uint64_t last = now_ms();
+
+	t->chain = malloc(FRAME_JUMBO_LEN);
+	if (t->chain == NULL) {
+		t->err = 1;
+		return NULL;
+	}
 
 	while (!stop && (rx_count == 0 || atomic_load(&rx_total) < rx_count)) {
 		struct pollfd pfd = { .fd = d->fd, .events = POLLIN };
@@ -201,8 +297,8 @@ receiver(void *arg)
 			for (; head != ring->tail && k < burst; head = nm_ring_next(ring, head), k++) {
 				struct netmap_slot *slot = &ring->slot[head];
 
-				got += frame_account(&t->st, (const uint8_t *)NETMAP_BUF(ring,
-				    slot->buf_idx), slot->len);
+				got += take_slot(t, (const uint8_t *)NETMAP_BUF(ring,
+				    slot->buf_idx), slot->len, slot->flags);
 			}
 			ring->head = ring->cur = head;
 		}
@@ -479,7 +575,7 @@ main(int argc, char **argv)
 	uint64_t count = 0, sent = 0;
 	int c, nthreads = 1, tx, err = 0, busy = 0, pingpong;
 
-	while ((c = getopt(argc, argv, "i:f:n:l:p:W:b:Bh")) != -1) {
+	while ((c = getopt(argc, argv, "i:f:n:l:p:W:b:R:Bh")) != -1) {
 		switch (c) {
 		case 'i': ifname = optarg; break;
 		case 'f': func = optarg; break;
@@ -488,13 +584,14 @@ main(int argc, char **argv)
 		case 'p': nthreads = atoi(optarg); break;
 		case 'W': idle_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'b': burst = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'R': tx_rate = strtoull(optarg, NULL, 0); break;
 		case 'B': busy = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	if (ifname == NULL || optind != argc || frame_len < FRAME_MIN_LEN ||
-	    frame_len > FRAME_MAX_LEN || nthreads < 1 || nthreads > MAX_THREADS ||
+	    frame_len > FRAME_JUMBO_LEN || nthreads < 1 || nthreads > MAX_THREADS ||
 	    burst < 1 ||
 	    (strcmp(func, "tx") != 0 && strcmp(func, "rx") != 0 &&
 	    strcmp(func, "ping") != 0 && strcmp(func, "pong") != 0)) {
@@ -502,6 +599,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pingpong = strcmp(func, "ping") == 0 || strcmp(func, "pong") == 0;
+	if (pingpong && frame_len > FRAME_MAX_LEN) {
+		fprintf(stderr, "nm_lib: ping frames take one slot: -l %d at most\n",
+		    FRAME_MAX_LEN);
+		return 1;
+	}
 	if (pingpong && (nthreads != 1 || (func[1] == 'i' && count == 0))) {
 		fprintf(stderr, "nm_lib: ping and pong run one thread; ping needs -n count\n");
 		return 1;
@@ -577,6 +679,8 @@ main(int argc, char **argv)
 		th[i].id = i;
 		th[i].count = count / (uint64_t)nthreads +
 		    (i == 0 ? count % (uint64_t)nthreads : 0);
+		th[i].rate = tx_rate / (uint64_t)nthreads +
+		    (i == 0 ? tx_rate % (uint64_t)nthreads : 0);
 		if (pthread_create(&th[i].tid, NULL, tx ? sender : receiver, &th[i]) != 0) {
 			fprintf(stderr, "nm_lib: pthread_create failed\n");
 			stop = 1;
@@ -601,6 +705,7 @@ main(int argc, char **argv)
 		sent += th[i].sent;
 		rx_stats_add(&tot, &th[i].st);
 		err |= th[i].err;
+		free(th[i].chain);
 		nmport_close(th[i].d);
 	}
 	if (tx) {

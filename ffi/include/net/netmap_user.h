@@ -69,6 +69,15 @@
 	((char *)(ring) + (ring)->buf_ofs + \
 		((size_t)(index) * (ring)->nr_buf_size))
 
+/*
+ * nmxdp: the bytes one slot carries.  The first 256 bytes of each buffer are
+ * the kernel's receive headroom (XDP_PACKET_HEADROOM), so a slot holds
+ * nr_buf_size - 256 (docs/netmap-compat.md, "A buffer holds less than
+ * nr_buf_size"); a frame longer than that is an NS_MOREFRAG chain.
+ */
+#define NMXDP_BUF_HEADROOM 256
+#define NMXDP_SLOT_ROOM(ring) ((ring)->nr_buf_size - NMXDP_BUF_HEADROOM)
+
 /* Index of the buffer at address 'buf'. */
 #define NETMAP_BUF_IDX(ring, buf) \
 	(((char *)(buf) - ((char *)(ring) + (ring)->buf_ofs)) / \
@@ -665,8 +674,8 @@ fail:
 
 /*
  * Queue one packet on the first TX ring (round robin from cur_tx_ring)
- * with room for it, from ring->cur on; a packet longer than a buffer takes
- * several slots chained with NS_MOREFRAG.  Advances head and cur; does not
+ * with room for it, from ring->cur on; a packet longer than a slot carries
+ * (NMXDP_SLOT_ROOM) takes several slots chained with NS_MOREFRAG.  Advances head and cur; does not
  * sync.  Returns size, or 0 if no ring had room.
  */
 static inline int
@@ -685,9 +694,9 @@ nm_inject(struct nm_desc *d, const void *buf, size_t size)
 		if (ri > d->last_tx_ring || ri < d->first_tx_ring)
 			ri = d->first_tx_ring;
 		ring = NETMAP_TXRING(d->nifp, ri);
-		bufsz = ring->nr_buf_size;
-		if (bufsz == 0)
+		if (ring->nr_buf_size <= NMXDP_BUF_HEADROOM)
 			continue;
+		bufsz = NMXDP_SLOT_ROOM(ring);
 		need = size == 0 ? 1 : (size + bufsz - 1) / bufsz;
 		space = ring->tail >= ring->cur ? ring->tail - ring->cur :
 		    ring->tail + ring->num_slots - ring->cur;

@@ -7,8 +7,9 @@ use nmxdp::abi::{netmap_ring, ring_ofs_ptr, slot_ptr, NS_MOREFRAG};
 
 use super::descriptor::nmport_d;
 
-/// Copies `size` bytes into the TX ring `ring` at `cur` (NS_MOREFRAG chain of `nr_buf_size`
-/// pieces when larger) and advances head = cur; false if the ring lacks room.
+/// Copies `size` bytes into the TX ring `ring` at `cur` (NS_MOREFRAG chain of pieces of what
+/// a slot carries, `nr_buf_size` less the kernel's headroom, when larger) and advances
+/// head = cur; false if the ring lacks room.
 ///
 /// # Safety
 /// `ring` points to a mapped netmap ring whose buffers lie at `buf_ofs` from it.
@@ -25,12 +26,15 @@ unsafe fn inject_ring(ring: *mut netmap_ring, buf: &[u8]) -> bool {
             ptr::read_volatile(ptr::addr_of!((*ring).buf_ofs)),
         )
     };
-    if num == 0 || bs == 0 || cur >= num || tail >= num {
+    // A slot carries a buffer less its first XDP_PACKET_HEADROOM bytes (docs/netmap-compat.md,
+    // "A buffer holds less than nr_buf_size"): longer slots would be refused by the sync.
+    let piece = bs.saturating_sub(nmxdp::sys::XDP_PACKET_HEADROOM as usize);
+    if num == 0 || piece == 0 || cur >= num || tail >= num {
         return false;
     }
     // The slots from cur up to tail are the application's to fill.
     let room = nmxdp::abi::nm_ring_space(num, cur, tail) as usize;
-    let need = size.div_ceil(bs).max(1);
+    let need = size.div_ceil(piece).max(1);
     if need > room {
         return false;
     }
@@ -39,9 +43,9 @@ unsafe fn inject_ring(ring: *mut netmap_ring, buf: &[u8]) -> bool {
     let mut i = cur;
     let mut done = 0;
     for k in 0..need {
-        let len = bs.min(size - done);
+        let len = piece.min(size - done);
         // SAFETY: i < num_slots (it starts at cur < num and nm_ring_next wraps), so the slot
-        // exists; its buffer index names a buffer of bs bytes in the pool, and len <= bs.
+        // exists; its buffer index names a buffer of bs bytes in the pool, and len <= piece < bs.
         unsafe {
             let slot = slot_ptr(ring, i);
             let dst = pool.add((*slot).buf_idx as usize * bs);

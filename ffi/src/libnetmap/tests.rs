@@ -207,7 +207,9 @@ struct Fake {
 }
 
 const SLOTS: u32 = 8;
-const BUF: u32 = 64;
+/// Buffer stride of the fake region: a slot carries `BUF - 256` = 64 bytes (the kernel's
+/// headroom takes the rest).
+const BUF: u32 = 320;
 
 impl Fake {
     fn new(rings: usize) -> Fake {
