@@ -96,6 +96,19 @@ impl Netns {
         out.contains(" xdp") || out.contains("prog/xdp")
     }
 
+    /// Sets `ifname`'s MTU (jumbo frames: 9000).
+    pub fn set_mtu(&self, ifname: &str, mtu: u32) {
+        ip(&[
+            "-n",
+            &self.name,
+            "link",
+            "set",
+            ifname,
+            "mtu",
+            &mtu.to_string(),
+        ]);
+    }
+
     pub fn exists(name: &str) -> bool {
         ip(&["netns", "list"])
             .lines()

@@ -70,6 +70,11 @@ impl Mover {
                 continue;
             }
             let m = self.move_ring(&mut rx, &mut tx, budget, st);
+            if m.steps == 0 {
+                // The chain at the RX head needs more slots than this TX ring has free.
+                di += 1;
+                continue;
+            }
             forwarded += m.forwarded;
             budget -= m.steps;
         }
@@ -77,7 +82,10 @@ impl Mover {
     }
 
     /// Moves up to `limit` slots from `rx` (at head) to `tx` (at head) and advances both rings
-    /// past what was used.
+    /// past what was used. A frame that is an `NS_MOREFRAG` chain moves whole, flags included
+    /// (the burst limit only stops at a frame's end), or not at all when `tx` lacks the slots
+    /// for it: a chain split between two calls could end on another TX ring, which would send
+    /// its two parts as two broken frames.
     ///
     /// A slot whose buffer is not the application's is counted and skipped (an RX slot is
     /// consumed without sending; a TX slot is consumed with length 0, which nmxdp drops)
@@ -95,7 +103,18 @@ impl Mover {
         let (mut j, mut k) = (rx.head(), tx.head());
         let (mut rx_used, mut tx_used) = (0u32, 0u32);
         let mut m = Moved::default();
-        while m.steps < limit && rx_left > 0 && tx_left > 0 {
+        // RX slots of the current frame not moved yet (0: at a frame's start).
+        let mut frame_left = 0u32;
+        while rx_left > 0 && tx_left > 0 {
+            if frame_left == 0 {
+                if m.steps >= limit {
+                    break;
+                }
+                frame_left = frame_slots(rx, j, rx_left);
+                if frame_left > tx_left {
+                    break;
+                }
+            }
             m.steps += 1;
             let rs = rx.slot(j);
             if rs.len as usize > max_frame {
@@ -107,6 +126,7 @@ impl Mover {
                 j = rx.next(j);
                 rx_left -= 1;
                 rx_used += 1;
+                frame_left -= 1;
                 continue;
             }
             if tx.buf_mut(k).is_none() {
@@ -141,11 +161,24 @@ impl Mover {
             tx_left -= 1;
             rx_used += 1;
             tx_used += 1;
+            frame_left -= 1;
         }
         rx.advance(rx_used);
         tx.advance(tx_used);
         m
     }
+}
+
+/// Slots of the frame starting at RX slot `j`: up to its first slot without `NS_MOREFRAG`,
+/// within the `avail` slots the application holds.
+#[inline]
+fn frame_slots(rx: &RxRing<'_>, mut j: u32, avail: u32) -> u32 {
+    let mut n = 1;
+    while n < avail && rx.slot(j).flags & NS_MOREFRAG != 0 {
+        j = rx.next(j);
+        n += 1;
+    }
+    n
 }
 
 /// What one [`Mover::move_ring`] did.
