@@ -1,6 +1,7 @@
 //! What the raw AF_XDP programs (`xdp-raw`, `xdp-pingpong`) share: one socket on nmxdp's thin
 //! ring wrappers (`nmxdp::xsk`) over a UMEM of their own, set up as nmxdp sets up a port
-//! (2048-byte chunks with data at offset 256, zero-copy bind falling back to copy,
+//! (2048-byte chunks, or `--chunk 4096`, with data at offset 256, zero-copy bind falling back
+//! to copy,
 //! `XDP_USE_NEED_WAKEUP`, nmxdp's XDP program attached through `nmxdp::xdp::XdpAttachment`,
 //! native first), the TX kick, and the free list of TX frames.
 
@@ -51,17 +52,30 @@ pub struct Xsk {
     pub ifindex: u32,
     pub mac: [u8; 6],
     pub queue: u32,
+    /// UMEM chunk size (`--chunk`).
+    pub chunk: u64,
 }
 
 impl Xsk {
     /// A socket on `ifname` queue `args.queue` with ring sizes `sizes` (each rounded up to a
-    /// power of two) over a fresh UMEM of `frames` chunks.
+    /// power of two) over a fresh UMEM of `frames` chunks of [`CHUNK`] bytes.
     pub fn open(ifname: &str, args: &SockArgs, sizes: RingSizes, frames: u32) -> Result<Xsk> {
+        Xsk::open_chunked(ifname, args, sizes, frames, CHUNK)
+    }
+
+    /// [`Xsk::open`] with chunks of `chunk` bytes (a power of two, nmxdp's `NMXDP_BUF_SIZE`).
+    pub fn open_chunked(
+        ifname: &str,
+        args: &SockArgs,
+        sizes: RingSizes,
+        frames: u32,
+        chunk: u64,
+    ) -> Result<Xsk> {
         let info = if_info(ifname).with_context(|| format!("interface {ifname}"))?;
         if args.queue >= info.rx_queues.max(info.tx_queues) {
             bail!("{ifname} has no queue {}", args.queue);
         }
-        let umem = Mapping::anonymous((frames as u64 * CHUNK) as usize).context("UMEM mmap")?;
+        let umem = Mapping::anonymous((frames as u64 * chunk) as usize).context("UMEM mmap")?;
         let mode = match args.bind {
             Bind::Auto => None,
             Bind::Copy => Some(BindMode::Copy),
@@ -80,7 +94,7 @@ impl Xsk {
             &BindAs::Owner {
                 // SAFETY: the mapping outlives the socket (`Xsk` drops the socket first) and only
                 // the ring protocol touches its chunks.
-                umem: unsafe { UmemSpec::new(umem.ptr, umem.len as u64, CHUNK as u32) },
+                umem: unsafe { UmemSpec::new(umem.ptr, umem.len as u64, chunk as u32) },
                 mode,
             },
         )
@@ -92,13 +106,14 @@ impl Xsk {
             ifindex: info.ifindex,
             mac: info.mac,
             queue: args.queue,
+            chunk,
         })
     }
 
     /// Gives chunks `0..n` to the fill ring (it must have room for them).
     pub fn fill_first(&mut self, n: u32) {
         for i in 0..n {
-            self.sock.fill.write(i, i as u64 * CHUNK);
+            self.sock.fill.write(i, i as u64 * self.chunk);
         }
         self.sock.fill.submit(n);
     }

@@ -62,9 +62,10 @@ pub struct Common {
     /// Packets to send or receive (0 = until Ctrl-C).
     #[arg(short = 'n', value_name = "COUNT", default_value_t = 0)]
     pub count: u64,
-    /// Frame length in bytes, without CRC.
+    /// Frame length in bytes, without CRC (longer than one buffer: xdp-raw's multi-buffer
+    /// chains; each program refuses what it cannot carry).
     #[arg(short = 'l', value_name = "LEN", default_value_t = 60,
-          value_parser = clap::value_parser!(u32).range(42..=1792))]
+          value_parser = clap::value_parser!(u32).range(42..=65535))]
     pub len: u32,
     /// Batch: descriptors posted (tx) or consumed (rx) per round.
     #[arg(short = 'b', value_name = "BATCH", default_value_t = 512,

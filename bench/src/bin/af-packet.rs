@@ -257,6 +257,12 @@ fn tx(args: &Args) -> Result<Tally> {
     let ring =
         Mapping::of_fd(fd.0, (BLOCK * req.block_nr) as usize).context("mmap of the TX ring")?;
     bind(fd.0, info.ifindex, 0)?;
+    if len > FRAME as usize - TX_DATA_OFF {
+        bail!(
+            "frame length {len} exceeds the {} bytes of a TX ring frame",
+            FRAME as usize - TX_DATA_OFF
+        );
+    }
     let tmpl = frame::build(&FrameSpec::defaults(info.mac, len));
     for i in 0..nframes as usize {
         // SAFETY: frame i lies within the mapping; the kernel owns none of them yet.
