@@ -385,6 +385,9 @@ set_ring(struct netmap_ring *r, uint32_t head, uint32_t cur, uint32_t tail)
 	r->tail = tail;
 }
 
+/* A slot carries a buffer less the kernel's headroom: nm_inject cuts by that. */
+#define ROOM (BUFSZ - NMXDP_BUF_HEADROOM)
+
 static void
 test_inject(struct nm_desc *d)
 {
@@ -404,20 +407,20 @@ test_inject(struct nm_desc *d)
 	EXPECT(d->cur_tx_ring == 1);
 	EXPECT(t0->head == 0 && t0->cur == 0);
 	EXPECT(t1->head == 3 && t1->cur == 3);
-	EXPECT(t1->slot[0].len == BUFSZ && t1->slot[0].flags == NS_MOREFRAG);
-	EXPECT(t1->slot[1].len == BUFSZ && t1->slot[1].flags == NS_MOREFRAG);
-	EXPECT(t1->slot[2].len == 5000 - 2 * BUFSZ && t1->slot[2].flags == 0);
-	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[0].buf_idx), pkt, BUFSZ) == 0);
-	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[1].buf_idx), pkt + BUFSZ, BUFSZ) == 0);
-	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[2].buf_idx), pkt + 2 * BUFSZ,
-	    5000 - 2 * BUFSZ) == 0);
+	EXPECT(t1->slot[0].len == ROOM && t1->slot[0].flags == NS_MOREFRAG);
+	EXPECT(t1->slot[1].len == ROOM && t1->slot[1].flags == NS_MOREFRAG);
+	EXPECT(t1->slot[2].len == 5000 - 2 * ROOM && t1->slot[2].flags == 0);
+	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[0].buf_idx), pkt, ROOM) == 0);
+	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[1].buf_idx), pkt + ROOM, ROOM) == 0);
+	EXPECT(memcmp(NETMAP_BUF(t1, t1->slot[2].buf_idx), pkt + 2 * ROOM,
+	    5000 - 2 * ROOM) == 0);
 
 	/* next packet continues on the current ring */
 	EXPECT(nm_inject(d, pkt, 60) == 60);
 	EXPECT(t1->head == 4 && t1->slot[3].len == 60 && t1->slot[3].flags == 0);
 	/* exactly one buffer: one slot */
-	EXPECT(nm_inject(d, pkt, BUFSZ) == BUFSZ);
-	EXPECT(t1->head == 5 && t1->slot[4].len == BUFSZ && t1->slot[4].flags == 0);
+	EXPECT(nm_inject(d, pkt, ROOM) == ROOM);
+	EXPECT(t1->head == 5 && t1->slot[4].len == ROOM && t1->slot[4].flags == 0);
 
 	/* writing starts at cur, even when cur is ahead of head */
 	set_ring(t1, 5, 6, NSLOTS - 1);
@@ -427,7 +430,7 @@ test_inject(struct nm_desc *d)
 	/* ring 1 full (cur == tail): wraps to ring 0, which has 2 slots */
 	EXPECT(nm_inject(d, pkt, 3000) == 3000);
 	EXPECT(d->cur_tx_ring == 0 && t0->head == 2 && t0->cur == 2);
-	EXPECT(t0->slot[0].flags == NS_MOREFRAG && t0->slot[1].len == 3000 - BUFSZ);
+	EXPECT(t0->slot[0].flags == NS_MOREFRAG && t0->slot[1].len == 3000 - ROOM);
 
 	/* no room anywhere: 0, nothing moves */
 	EXPECT(nm_inject(d, pkt, 1) == 0);
@@ -436,7 +439,7 @@ test_inject(struct nm_desc *d)
 	/* slot index wraps around the end of the ring */
 	set_ring(t0, NSLOTS - 1, NSLOTS - 1, 3);
 	d->cur_tx_ring = 0;
-	EXPECT(nm_inject(d, pkt, 4097) == 4097);  /* 3 slots: 7, 0, 1 */
+	EXPECT(nm_inject(d, pkt, 2 * ROOM + 1) == 2 * ROOM + 1);  /* 3 slots: 7, 0, 1 */
 	EXPECT(t0->head == 2 && t0->slot[7].flags == NS_MOREFRAG &&
 	    t0->slot[0].flags == NS_MOREFRAG && t0->slot[1].len == 1);
 
