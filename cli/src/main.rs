@@ -70,10 +70,12 @@ fn main() -> Result<()> {
         }
         Cmd::Status { json } => {
             let all = nmxdp::status::status();
+            let regions = nmxdp::status::regions();
             if json {
-                print_json(&status::json(&all));
+                print_json(&status::json(&all, &regions));
             } else {
                 print!("{}", status::text(&all));
+                print!("{}", status::regions_text(&regions));
             }
         }
         Cmd::Steer { iface, json } => {

@@ -1,7 +1,7 @@
 //! `nmxdp status`: interfaces in use, their program, queue holders and socket counters (after
 //! sweeping what dead processes left behind, see `nmxdp::status`).
 
-use nmxdp::status::IfaceStatus;
+use nmxdp::status::{IfaceStatus, SharedStatus};
 use serde_json::{json, Value};
 
 pub fn text(all: &[IfaceStatus]) -> String {
@@ -46,7 +46,31 @@ pub fn text(all: &[IfaceStatus]) -> String {
     s
 }
 
-pub fn json(all: &[IfaceStatus]) -> Value {
+/// The shared regions: size, pool audit (free, app, kernel RX, kernel TX) and users.
+pub fn regions_text(regions: &[SharedStatus]) -> String {
+    let mut s = String::new();
+    for r in regions {
+        let [free, app, krx, ktx] = r.audit;
+        s.push_str(&format!(
+            "region {} ({} bytes, {} buffers): free {free} app {app} kernel-rx {krx} kernel-tx {ktx}; reclaimed {} buffers of {} dead users\n",
+            r.path.display(),
+            r.memsize,
+            r.buf_num,
+            r.reclaimed.0,
+            r.reclaimed.1
+        ));
+        for u in &r.users {
+            let [_, app, krx, ktx] = u.buffers;
+            s.push_str(&format!(
+                "  user pid {}: app {app} kernel-rx {krx} kernel-tx {ktx}\n",
+                u.pid
+            ));
+        }
+    }
+    s
+}
+
+pub fn json(all: &[IfaceStatus], regions: &[SharedStatus]) -> Value {
     let ifaces: Vec<Value> = all
         .iter()
         .map(|i| {
@@ -81,5 +105,24 @@ pub fn json(all: &[IfaceStatus]) -> Value {
             json!({"interface": i.ifname, "key": i.key, "program": program, "queues": queues})
         })
         .collect();
-    json!({ "interfaces": ifaces })
+    let regions: Vec<Value> = regions
+        .iter()
+        .map(|r| {
+            let users: Vec<Value> = r
+                .users
+                .iter()
+                .map(|u| json!({"pid": u.pid, "app": u.buffers[1], "kernel_rx": u.buffers[2], "kernel_tx": u.buffers[3]}))
+                .collect();
+            json!({
+                "path": r.path.display().to_string(),
+                "memsize": r.memsize,
+                "buf_num": r.buf_num,
+                "audit": {"free": r.audit[0], "app": r.audit[1], "kernel_rx": r.audit[2], "kernel_tx": r.audit[3]},
+                "reclaimed_buffers": r.reclaimed.0,
+                "reclaimed_users": r.reclaimed.1,
+                "users": users,
+            })
+        })
+        .collect();
+    json!({ "interfaces": ifaces, "regions": regions })
 }

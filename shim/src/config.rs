@@ -28,6 +28,45 @@ pub enum BindChoice {
     Copy,
 }
 
+/// Which region the process uses (`NMXDP_REGION`; docs/architecture.md, "Shared region").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionChoice {
+    /// The global shared region (`shared:1`) for a process that can open ports (CAP_NET_RAW),
+    /// else a private one: an unprivileged process (pipes, unit tests) could not share the
+    /// region's file with them.
+    Auto,
+    /// A region of this process alone, in anonymous memory (`NMXDP_REGION=private`).
+    Private,
+    /// The shared region of this name (`NMXDP_REGION=shared` is `shared:1`, the global one;
+    /// `shared:NAME` another), in `/dev/shm/nmxdp-region-NAME`.
+    Shared(String),
+}
+
+/// Name of the global shared region (mem id 1).
+pub const GLOBAL_REGION: &str = "1";
+
+impl RegionChoice {
+    fn parse(v: &str) -> Result<RegionChoice> {
+        let bad = || {
+            Error::new(
+                libc::EINVAL,
+                format!("NMXDP_REGION={v}: expected private, shared, shared:NAME (NAME of letters, digits, '-', '_' and '.') or auto"),
+            )
+        };
+        match v.trim() {
+            "" | "auto" => Ok(RegionChoice::Auto),
+            "private" => Ok(RegionChoice::Private),
+            "shared" => Ok(RegionChoice::Shared(GLOBAL_REGION.to_string())),
+            s => match s.strip_prefix("shared:") {
+                Some(n) if crate::region::valid_region_name(n) => {
+                    Ok(RegionChoice::Shared(n.to_string()))
+                }
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
 /// Settings of the region and of newly created rings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -65,6 +104,8 @@ pub struct Config {
     /// [`crate::steer`]); the queues this process receives on get only the frames it matches,
     /// the others go to the kernel stack. None: every frame, as in netmap.
     pub steer: Option<String>,
+    /// Which region: shared by every process or private (`NMXDP_REGION`).
+    pub region: RegionChoice,
 }
 
 impl Default for Config {
@@ -82,6 +123,7 @@ impl Default for Config {
             rx_nap_us: 50,
             rx_spin_us: 20,
             steer: None,
+            region: RegionChoice::Auto,
         }
     }
 }
@@ -151,8 +193,23 @@ impl Config {
             rx_nap_us: env_u32("NMXDP_RX_NAP_US", d.rx_nap_us, 0, 10_000)?,
             rx_spin_us: env_u32("NMXDP_RX_SPIN_US", d.rx_spin_us, 0, 10_000)?,
             steer: steer_from_env()?,
+            region: RegionChoice::parse(&std::env::var("NMXDP_REGION").unwrap_or_default())?,
         })
     }
+}
+
+/// Does this process have CAP_NET_RAW (`CapEff` in /proc/self/status), which AF_XDP sockets
+/// need?
+fn has_net_raw() -> bool {
+    const NET_RAW: u64 = 1 << 13;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|c| c & NET_RAW != 0)
 }
 
 /// `NMXDP_STEER`, checked (an empty value is no rule): EINVAL with the column of what is wrong.
@@ -230,6 +287,23 @@ impl Config {
         self
     }
 
+    /// Which region to use.
+    pub fn region(mut self, v: RegionChoice) -> Self {
+        self.region = v;
+        self
+    }
+
+    /// The shared region this configuration asks for, by name; None for a private one.
+    /// Unit tests never share implicitly.
+    pub fn region_name(&self) -> Option<String> {
+        match &self.region {
+            RegionChoice::Private => None,
+            RegionChoice::Shared(n) => Some(n.clone()),
+            RegionChoice::Auto if !cfg!(test) && has_net_raw() => Some(GLOBAL_REGION.to_string()),
+            RegionChoice::Auto => None,
+        }
+    }
+
     /// The ranges the `NMXDP_*` variables are held to, for a configuration built in code.
     pub fn validate(&self) -> Result<()> {
         let range = |name: &str, v: u32, min: u32, max: u32| {
@@ -258,6 +332,14 @@ impl Config {
         if let Some(rule) = &self.steer {
             crate::steer::Rule::parse(rule)?;
         }
+        if let RegionChoice::Shared(n) = &self.region {
+            if !crate::region::valid_region_name(n) {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("region name {n:?}: letters, digits, '-', '_' and '.' only"),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -275,5 +357,34 @@ mod builder_tests {
         assert_eq!(e.errno(), libc::EINVAL);
         assert!(Config::default().slots(MAX_SLOTS + 1).validate().is_err());
         assert!(Config::default().buf_num(10).validate().is_err());
+        let bad = Config::default().region(RegionChoice::Shared("../x".into()));
+        assert_eq!(bad.validate().unwrap_err().errno(), libc::EINVAL);
+    }
+
+    #[test]
+    fn region_choices() {
+        assert_eq!(RegionChoice::parse("").unwrap(), RegionChoice::Auto);
+        assert_eq!(
+            RegionChoice::parse("private").unwrap(),
+            RegionChoice::Private
+        );
+        assert_eq!(
+            RegionChoice::parse("shared").unwrap(),
+            RegionChoice::Shared(GLOBAL_REGION.into())
+        );
+        assert_eq!(
+            RegionChoice::parse("shared:lb-2").unwrap(),
+            RegionChoice::Shared("lb-2".into())
+        );
+        for bad in ["shared:", "shared:a/b", "shared:.x", "public"] {
+            let e = RegionChoice::parse(bad).unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL);
+            assert!(e.message().contains("NMXDP_REGION"), "{e}");
+        }
+        assert_eq!(
+            Config::default().region_name(),
+            None,
+            "unit tests stay private"
+        );
     }
 }

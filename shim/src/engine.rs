@@ -1,4 +1,5 @@
-//! Process-wide state: the one region, the queues open on it and the XDP attachments.
+//! Process-wide state: the region (shared with other processes unless private), the queues
+//! open on it and the XDP attachments.
 //!
 //! Only ports opening and closing take this lock; syncs never do.
 
@@ -29,7 +30,8 @@ struct IfaceEntry {
 pub(crate) struct Engine {
     /// Settings read from the `NMXDP_*` variables when the engine was created.
     pub cfg: Config,
-    /// The process's region, leaked so that it outlives every port and C pointer into it.
+    /// The process's region (docs/architecture.md, "Shared region"), leaked so that it
+    /// outlives every port and C pointer into it.
     pub region: &'static Region,
     queues: HashMap<QueueKey, QueueEntry>,
     ifaces: HashMap<(u64, u32), IfaceEntry>,
@@ -76,7 +78,7 @@ pub fn configure(cfg: Config) -> Result<()> {
     Ok(())
 }
 
-/// Regions the engine created (one per process, ever).
+/// Regions the engine mapped (one per process, ever).
 static REGIONS_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The engine, created with the region on first use. The region is never unmapped: C apps keep
@@ -94,7 +96,7 @@ pub(crate) fn engine() -> Result<MutexGuard<'static, Engine>> {
                         Some(c) => c,
                         None => Config::from_env()?,
                     };
-                    let region: &'static Region = Box::leak(Box::new(Region::new(&cfg)?));
+                    let region: &'static Region = Box::leak(Box::new(Region::open(&cfg)?));
                     REGIONS_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let _ = ENGINE.set(Mutex::new(Engine {
                         cfg,
@@ -171,6 +173,10 @@ impl Engine {
         info: &IfInfo,
         reqs: &[QueueRequest],
     ) -> Result<(Vec<Arc<QueueCtx>>, Modes)> {
+        // A process sharing the region that died since the last open left buffers, rings and
+        // netmap_if objects behind: take them back before allocating (docs/architecture.md,
+        // "Shared region").
+        self.region.reclaim_dead();
         let mut done: Vec<&QueueRequest> = Vec::new();
         let mut out = Vec::new();
         for r in reqs {
@@ -358,7 +364,8 @@ impl Engine {
         self.ports += 1;
     }
 
-    /// The last port closed: every buffer must be back; take back any an app lost.
+    /// The last port closed: every buffer this process held must be back; take back any an app
+    /// lost.
     pub fn port_closed(&mut self) {
         self.ports = self.ports.saturating_sub(1);
         if self.ports == 0 && self.queues.is_empty() {

@@ -1,19 +1,29 @@
-//! The process's one shared region (netmap's global allocator, mem id 1).
+//! The region (netmap's global allocator, mem id 1), shared by every process that uses it
+//! unless `NMXDP_REGION=private` (docs/architecture.md, "Shared region").
 //!
 //! Layout, in the order netmap apps expect: the `netmap_if` pool at offset 0, the ring pool, then
 //! the buffer pool, which *is* the UMEM shifted by 256 bytes: buffer `i` starts at
 //! `umem + i * buf_size + 256`, exactly where AF_XDP puts received data in chunk `i`, so neither
 //! RX nor TX copies. One trailing page keeps the last buffer's full stride inside the mapping.
+//! After `nr_memsize` comes the control area (module `ctl`): allocators, users and ownership
+//! table.
+
+mod alive;
+mod ctl;
+mod file;
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::Mutex;
+
+use std::os::fd::AsRawFd;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::sys::XDP_PACKET_HEADROOM;
 
 const PAGE: u64 = 4096;
+
+pub use file::valid_name as valid_region_name;
 
 /// The memory id every nmxdp port reports, like netmap's global allocator.
 pub const GLOBAL_MEM_ID: u16 = 1;
@@ -159,12 +169,14 @@ pub enum Owner {
     KernelTx = 3,
 }
 
-/// A copy of what finding an application's buffer takes (the ownership table and the pool's
-/// address and stride), held in locals by a loop so that the compiler need not reload them
-/// from the [`Region`] after every store to shared memory.
+/// A copy of what finding an application's buffer takes (the ownership table, the entry that
+/// means "this process's application", and the pool's address and stride), held in locals by a
+/// loop so that the compiler need not reload them from the [`Region`] after every store to
+/// shared memory.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AppBufs<'a> {
     owner: &'a [AtomicU8],
+    app: u8,
     pool: *mut u8,
     stride: usize,
 }
@@ -176,7 +188,7 @@ impl AppBufs<'_> {
     #[inline]
     pub(crate) fn ptr(self, idx: u32) -> Option<NonNull<u8>> {
         let o = self.owner.get(idx as usize)?;
-        if o.load(Relaxed) != Owner::App as u8 {
+        if o.load(Relaxed) != self.app {
             return None;
         }
         // SAFETY: the table has an entry for idx, so idx < buf_num: the buffer and its full
@@ -185,9 +197,15 @@ impl AppBufs<'_> {
     }
 }
 
-/// The ownership table, one entry per buffer (see [`Region::owners`]).
+/// The ownership table, one entry per buffer, seen by one user of the region (see
+/// [`Region::owners`]): an entry holds the owner state and, unless Free, the user's slot, so
+/// one process can never move another's buffer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Owners<'a>(&'a [AtomicU8]);
+pub(crate) struct Owners<'a> {
+    table: &'a [AtomicU8],
+    /// The user's slot, already in place in an entry (`slot << 2`).
+    tag: u8,
+}
 
 impl Owners<'_> {
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
@@ -199,9 +217,14 @@ impl Owners<'_> {
         if from == Owner::Free && idx < 2 {
             return false;
         }
-        match self.0.get(idx as usize) {
+        match self.table.get(idx as usize) {
             Some(o) => o
-                .compare_exchange(from as u8, to as u8, Relaxed, Relaxed)
+                .compare_exchange(
+                    ctl::tagged(self.tag, from),
+                    ctl::tagged(self.tag, to),
+                    Relaxed,
+                    Relaxed,
+                )
                 .is_ok(),
             None => false,
         }
@@ -215,17 +238,60 @@ impl Owners<'_> {
     /// can hold or take the buffer meanwhile. Indices outside the pool are ignored.
     #[inline]
     pub(crate) fn kernel_to_app(self, idx: u32) {
-        if let Some(o) = self.0.get(idx as usize) {
-            o.store(Owner::App as u8, Relaxed);
+        if let Some(o) = self.table.get(idx as usize) {
+            o.store(ctl::tagged(self.tag, Owner::App), Relaxed);
         }
     }
 }
 
-/// Which pool objects are in use. Only touched when ports open and close, never per packet.
-struct Alloc {
-    free_bufs: Vec<u32>,
-    if_used: Vec<bool>,
-    ring_pages_used: Vec<bool>,
+/// An `mmap`ed range, unmapped on drop.
+pub(crate) struct Mapping {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Mapping {
+    /// Maps `len` bytes of `fd` from `offset` (anonymous memory for fd -1), shared.
+    fn new(fd: i32, len: usize, offset: i64) -> Result<Mapping> {
+        let flags =
+            libc::MAP_SHARED | libc::MAP_NORESERVE | if fd < 0 { libc::MAP_ANONYMOUS } else { 0 };
+        // SAFETY: a fresh mapping of an fd the caller holds (or anonymous memory).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::last_os(format!(
+                "mapping the {len} byte netmap region (lower NMXDP_BUF_NUM)"
+            )));
+        }
+        Ok(Mapping {
+            base: ptr.cast(),
+            len,
+        })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: base/len are our mapping.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+/// A user of a region and what it holds (see [`Region::users`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionUser {
+    /// Process id (in the pid namespace of the process that joined).
+    pub pid: u32,
+    /// Buffers it holds: [free (always 0), app, kernel RX, kernel TX].
+    pub buffers: [usize; 4],
 }
 
 /// The mapped region and its allocators.
@@ -233,54 +299,145 @@ pub struct Region {
     base: *mut u8,
     /// Where the pools lie in the mapping; fixed for the region's life.
     pub layout: Layout,
-    alloc: Mutex<Alloc>,
-    owner: Box<[AtomicU8]>,
+    ctl: ctl::Ctl,
+    /// This process's user slot.
+    slot: u8,
+    /// The file of a shared region; None for a private one.
+    file: Option<file::RegionFile>,
+    map: Mapping,
 }
 
-// SAFETY: the mapping lives as long as the Region; the allocator is behind a Mutex and the shared
-// memory itself is accessed through raw pointers by owners that serialise their own rings.
+// SAFETY: the mapping lives as long as the Region; the allocators are behind the region's
+// process-shared mutex and the shared memory itself is accessed through raw pointers by owners
+// that serialise their own rings.
 unsafe impl Send for Region {}
 // SAFETY: as above.
 unsafe impl Sync for Region {}
 
+fn ftruncate(f: &std::fs::File, len: usize) -> Result<()> {
+    f.set_len(len as u64)
+        .map_err(|e| Error::from_io("sizing the shared netmap region", &e))
+}
+
 impl Region {
-    /// Maps a fresh region for `cfg` (anonymous and shared, so a forked child sees the same
-    /// bytes) with every buffer free. `ENOMEM` if it would reach 4 GiB; `mmap`'s errno if the
-    /// mapping fails.
+    /// Maps a fresh private region for `cfg` (anonymous and shared, so a forked child sees the
+    /// same bytes) with every buffer free and this process its only user. `ENOMEM` if it would
+    /// reach 4 GiB; `mmap`'s errno if the mapping fails.
     pub(crate) fn new(cfg: &Config) -> Result<Region> {
         let layout = Layout::new(cfg)?;
-        // SAFETY: a fresh anonymous shared mapping; MAP_SHARED keeps it shared with forked children.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                layout.memsize as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
+        let cl = ctl::CtlLayout::new(&layout);
+        let map = Mapping::new(-1, cl.map_len, 0)?;
+        // SAFETY: the mapping is cl.map_len bytes and lives in the Region with the Ctl.
+        let ctl = unsafe { ctl::Ctl::at(map.base, &layout, &cl) };
+        ctl.init(ctl::Sizing::of(&layout))?;
+        let slot = ctl.join(&ctl.lock(), alive::Ident::me())?;
+        Ok(Region {
+            base: map.base,
+            layout,
+            ctl,
+            slot,
+            file: None,
+            map,
+        })
+    }
+
+    /// The region `cfg` asks for: the shared one named by `NMXDP_REGION` (the global one by
+    /// default for root), or a private one.
+    pub(crate) fn open(cfg: &Config) -> Result<Region> {
+        match cfg.region_name() {
+            Some(name) => Region::open_shared(cfg, &name),
+            None => Region::new(cfg),
+        }
+    }
+
+    /// Maps the shared region `name`, creating it for `cfg` if there is none (or only one whose
+    /// users all died), and joins it as a user. `EEXIST` naming the knob if it exists with other
+    /// sizes.
+    pub(crate) fn open_shared(cfg: &Config, name: &str) -> Result<Region> {
+        let layout = Layout::new(cfg)?;
+        let cl = ctl::CtlLayout::new(&layout);
+        let want = ctl::Sizing::of(&layout);
+        let path = file::path_of(name);
+        let opened = file::open_or_create(&path, |f| {
+            ftruncate(f, cl.map_len)?;
+            let map = Mapping::new(f.as_raw_fd(), cl.map_len, 0)?;
+            // SAFETY: the mapping is cl.map_len bytes; the Ctl is dropped before it.
+            let ctl = unsafe { ctl::Ctl::at(map.base, &layout, &cl) };
+            ctl.init(want)?;
+            Ok(map)
+        })?;
+        let (rf, map) = match opened {
+            file::Opened::Created(rf, map) => (rf, map),
+            file::Opened::Existing(rf) => {
+                let have = Region::peek(&rf)?;
+                if let Some((knob, has, asks)) = have.difference(&want) {
+                    return Err(Error::new(
+                        libc::EEXIST,
+                        format!(
+                            "the shared netmap region {} exists with {knob}={has}, this process asks for {knob}={asks}: use the same value, wait until its users exit, or give this process a region of its own (NMXDP_REGION=private or NMXDP_REGION=shared:NAME)",
+                            path.display()
+                        ),
+                    ));
+                }
+                let map = Mapping::new(rf.file.as_raw_fd(), cl.map_len, 0)?;
+                (rf, map)
+            }
+        };
+        // SAFETY: the mapping is cl.map_len bytes and lives in the Region with the Ctl.
+        let ctl = unsafe { ctl::Ctl::at(map.base, &layout, &cl) };
+        let slot = ctl.join(&ctl.lock(), alive::Ident::me())?;
+        file::leave_at_exit(&rf);
+        Ok(Region {
+            base: map.base,
+            layout,
+            ctl,
+            slot,
+            file: Some(rf),
+            map,
+        })
+    }
+
+    /// The sizes of the existing region in `rf`, from the header in its last page.
+    fn peek(rf: &file::RegionFile) -> Result<ctl::Sizing> {
+        let bad = || {
+            Error::new(
+                libc::EINVAL,
+                format!(
+                    "{} is not a netmap region of this nmxdp version: stop the processes using it, or use another region (NMXDP_REGION=shared:NAME)",
+                    rf.path.display()
+                ),
             )
         };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::last_os(format!(
-                "reserving the {} byte netmap region (lower NMXDP_BUF_NUM)",
-                layout.memsize
-            )));
+        let size = rf
+            .file
+            .metadata()
+            .map_err(|e| Error::from_io(format!("stat {}", rf.path.display()), &e))?
+            .len();
+        if size < PAGE || !size.is_multiple_of(PAGE) {
+            return Err(bad());
         }
-        // Buffers 0 and 1 are reserved (docs/architecture.md, "Region layout"). Popped from the end, so the
-        // lowest indices go out first, which keeps small pools dense.
-        let free_bufs = (2..layout.buf_num).rev().collect();
-        Ok(Region {
-            base: ptr.cast(),
-            owner: (0..layout.buf_num)
-                .map(|_| AtomicU8::new(Owner::Free as u8))
-                .collect(),
-            layout,
-            alloc: Mutex::new(Alloc {
-                free_bufs,
-                if_used: vec![false; layout.if_num as usize],
-                ring_pages_used: vec![false; (layout.ring_pool_size / PAGE) as usize],
-            }),
+        let page = Mapping::new(rf.file.as_raw_fd(), PAGE as usize, (size - PAGE) as i64)?;
+        // SAFETY: a mapped page; the header is read, not trusted beyond its magic and sizes.
+        let have = unsafe { ctl::Ctl::peek(page.base.cast()) }.ok_or_else(bad)?;
+        let l = Layout::new(&Config {
+            buf_size: have.buf_size,
+            buf_num: have.buf_num,
+            if_num: have.if_num,
+            if_size: have.if_size,
+            ring_num: have.ring_num,
+            ring_size: have.ring_size,
+            ..Config::default()
         })
+        .map_err(|_| bad())?;
+        if ctl::CtlLayout::new(&l).map_len as u64 != size {
+            return Err(bad());
+        }
+        Ok(have)
+    }
+
+    /// The file of a shared region; None for a private one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.file.as_ref().map(|f| f.path.as_path())
     }
 
     /// Address of the region's first byte (what `mmap` of a netmap fd returns).
@@ -326,11 +483,18 @@ impl Region {
     #[inline]
     pub(crate) fn app_bufs(&self) -> AppBufs<'_> {
         AppBufs {
-            owner: &self.owner,
+            owner: self.table(),
+            app: ctl::entry(self.slot, Owner::App),
             // SAFETY: the buffer pool lies inside the mapping.
             pool: unsafe { self.base.add(self.layout.buf_pool_offset as usize) },
             stride: self.layout.buf_size as usize,
         }
+    }
+
+    #[inline]
+    fn table(&self) -> &[AtomicU8] {
+        // SAFETY: buf_num entries in the mapping, which lives as long as self.
+        unsafe { std::slice::from_raw_parts(self.ctl.owner_ptr(), self.layout.buf_num as usize) }
     }
 
     /// `len` bytes of buffer `idx` (None if `idx` is outside the pool or `len` exceeds a buffer).
@@ -401,27 +565,24 @@ impl Region {
         true
     }
 
-    /// Current owner of buffer `idx` (None outside the pool or for reserved 0/1).
+    /// Current owner of buffer `idx` as this process sees it: None outside the pool, for the
+    /// reserved 0/1, and for a buffer another process of a shared region holds.
     #[inline]
     pub fn owner(&self, idx: u32) -> Option<Owner> {
         if idx < 2 {
             return None;
         }
-        self.owner.get(idx as usize).map(|o| match o.load(Relaxed) {
-            0 => Owner::Free,
-            1 => Owner::App,
-            2 => Owner::KernelRx,
-            _ => Owner::KernelTx,
-        })
+        let (o, slot) = ctl::decode(self.table().get(idx as usize)?.load(Relaxed));
+        (o == Owner::Free || slot == self.slot).then_some(o)
     }
 
-    /// Is buffer `idx` the application's? (What [`Region::owner`] says, in one load and one
-    /// compare: the reserved 0 and 1 are never the application's.)
+    /// Is buffer `idx` this process's application's? (What [`Region::owner`] says, in one load
+    /// and one compare: the reserved 0 and 1 are never the application's.)
     #[inline]
     pub fn is_app(&self, idx: u32) -> bool {
-        self.owner
+        self.table()
             .get(idx as usize)
-            .is_some_and(|o| o.load(Relaxed) == Owner::App as u8)
+            .is_some_and(|o| o.load(Relaxed) == ctl::entry(self.slot, Owner::App))
     }
 
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
@@ -430,64 +591,74 @@ impl Region {
         self.owners().transfer(idx, from, to)
     }
 
-    /// The ownership table as a plain slice, for a loop to hold in locals: an atomic
+    /// The ownership table as this process sees it, for a loop to hold in locals: an atomic
     /// compare-and-swap counts as a store to any memory, so the table's address and length
     /// would otherwise be reloaded from the region after every one.
     #[inline]
     pub(crate) fn owners(&self) -> Owners<'_> {
-        Owners(&self.owner)
+        Owners {
+            table: self.table(),
+            tag: self.slot << 2,
+        }
     }
 
-    /// Buffers per owner, the pool audit: they always add up to the pool (minus 0 and 1).
+    /// Buffers per owner state, every user of the region together, the pool audit: they always
+    /// add up to the pool (minus 0 and 1).
     pub fn audit(&self) -> [usize; 4] {
         let mut n = [0usize; 4];
-        for o in self.owner.iter().skip(2) {
-            n[o.load(Relaxed).min(3) as usize] += 1;
+        for o in self.table().iter().skip(2) {
+            n[(o.load(Relaxed) & 3) as usize] += 1;
         }
         n
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Alloc> {
-        self.alloc.lock().unwrap_or_else(|p| p.into_inner())
+    /// The region's users (after taking back what dead ones held) and the buffers each holds,
+    /// by slot order. Every buffer not free is held by one of them.
+    pub fn users(&self) -> Vec<RegionUser> {
+        let g = self.ctl.lock();
+        self.ctl.reclaim_dead(&g, Some(self.slot));
+        self.ctl.census(&g).0
+    }
+
+    /// Takes back what users that died (SIGKILL included) held: buffers in any state, their
+    /// `netmap_if` objects and ring pages. Returns how many buffers came back.
+    pub fn reclaim_dead(&self) -> usize {
+        self.ctl.reclaim_dead(&self.ctl.lock(), Some(self.slot))
+    }
+
+    /// Buffers and users taken back from dead users over the region's life.
+    pub fn reclaimed(&self) -> (u64, u64) {
+        self.ctl.reclaimed(&self.ctl.lock())
     }
 
     /// Takes `n` buffers, all or none.
     pub(crate) fn alloc_bufs(&self, n: usize, what: &str) -> Result<Vec<u32>> {
-        let mut a = self.lock();
-        if a.free_bufs.len() < n {
+        let g = self.ctl.lock();
+        let free = self.ctl.free_count(&g);
+        if free < n {
             return Err(Error::new(
                 libc::ENOMEM,
                 format!(
-                    "{what} needs {n} buffers but only {} of {} are free: raise NMXDP_BUF_NUM or use fewer slots (@conf:slots=N)",
-                    a.free_bufs.len(),
+                    "{what} needs {n} buffers but only {free} of {} are free: raise NMXDP_BUF_NUM or use fewer slots (@conf:slots=N)",
                     self.layout.buf_num
                 ),
             ));
         }
-        let at = a.free_bufs.len() - n;
-        let out = a.free_bufs.split_off(at);
-        out.iter()
-            .for_each(|&b| self.owner[b as usize].store(Owner::App as u8, Relaxed));
-        Ok(out)
+        Ok(self.ctl.take_bufs(&g, self.slot, n))
     }
 
     /// Takes up to `n` buffers (extra buffers never fail a registration).
     pub(crate) fn alloc_bufs_upto(&self, n: usize) -> Vec<u32> {
-        let mut a = self.lock();
-        let at = a.free_bufs.len().saturating_sub(n);
-        let out = a.free_bufs.split_off(at);
-        out.iter()
-            .for_each(|&b| self.owner[b as usize].store(Owner::App as u8, Relaxed));
-        out
+        self.ctl.take_bufs(&self.ctl.lock(), self.slot, n)
     }
 
     /// Gives back buffers that `from` owns; anything else (reserved, out of range, already
     /// free, someone else's) is ignored, so a corrupted list can never free a buffer twice.
     pub(crate) fn free_bufs_from(&self, bufs: impl IntoIterator<Item = u32>, from: Owner) {
-        let mut a = self.lock();
+        let g = self.ctl.lock();
         for b in bufs {
             if self.transfer(b, from, Owner::Free) {
-                a.free_bufs.push(b);
+                self.ctl.push_free(&g, b);
             }
         }
     }
@@ -497,29 +668,20 @@ impl Region {
         self.free_bufs_from(bufs, Owner::App)
     }
 
-    /// With no port open, every buffer not free was lost by an app (it overwrote the only
-    /// reference): take them all back. Returns how many were recovered.
+    /// With no port open in this process, every buffer it still holds was lost by an app (it
+    /// overwrote the only reference): take them all back. Returns how many were recovered.
     pub(crate) fn recover_all(&self) -> usize {
-        let mut a = self.lock();
-        let mut n = 0;
-        for (i, o) in self.owner.iter().enumerate().skip(2) {
-            if o.swap(Owner::Free as u8, Relaxed) != Owner::Free as u8 {
-                a.free_bufs.push(i as u32);
-                n += 1;
-            }
-        }
-        n
+        self.ctl.take_back(&self.ctl.lock(), self.slot, |_| true)
     }
 
     /// Buffers currently in the free list.
     pub fn free_buf_count(&self) -> usize {
-        self.lock().free_bufs.len()
+        self.ctl.free_count(&self.ctl.lock())
     }
 
     /// Allocates one `netmap_if`; returns its offset in the region.
     pub(crate) fn alloc_if(&self) -> Result<u64> {
-        let mut a = self.lock();
-        let Some(i) = a.if_used.iter().position(|u| !u) else {
+        let Some(i) = self.ctl.take_if(&self.ctl.lock(), self.slot) else {
             return Err(Error::new(
                 libc::ENOMEM,
                 format!(
@@ -528,7 +690,6 @@ impl Region {
                 ),
             ));
         };
-        a.if_used[i] = true;
         let off = i as u64 * self.layout.if_size as u64;
         // SAFETY: the object lies in the if pool; zero it for the new owner.
         unsafe {
@@ -540,48 +701,36 @@ impl Region {
     /// Returns the `netmap_if` at region offset `off` (from [`Region::alloc_if`]) to the pool.
     pub(crate) fn free_if(&self, off: u64) {
         let i = (off / self.layout.if_size as u64) as usize;
-        if let Some(u) = self.lock().if_used.get_mut(i) {
-            *u = false;
-        }
+        self.ctl.put_if(&self.ctl.lock(), self.slot, i);
     }
 
     /// Allocates a ring object of `bytes` bytes (page-aligned); returns its region offset.
     pub(crate) fn alloc_ring(&self, bytes: u64) -> Result<u64> {
         let pages = (round_up(bytes, PAGE) / PAGE) as usize;
-        let mut a = self.lock();
-        let used = &mut a.ring_pages_used;
-        let mut run = 0;
-        for i in 0..used.len() {
-            run = if used[i] { 0 } else { run + 1 };
-            if run == pages {
-                let first = i + 1 - pages;
-                used[first..=i].iter_mut().for_each(|u| *u = true);
-                let off = self.layout.ring_pool_offset + first as u64 * PAGE;
-                // SAFETY: the pages lie in the ring pool; zero them for the new ring.
-                unsafe {
-                    std::ptr::write_bytes(self.base.add(off as usize), 0, pages * PAGE as usize)
-                };
-                return Ok(off);
-            }
-        }
-        Err(Error::new(
-            libc::ENOMEM,
-            format!(
-                "the ring pool ({} bytes) has no room for a ring of {bytes} bytes: raise NMXDP_RING_NUM or use fewer slots",
-                self.layout.ring_pool_size
-            ),
-        ))
+        let Some(first) = self.ctl.take_pages(&self.ctl.lock(), self.slot, pages) else {
+            return Err(Error::new(
+                libc::ENOMEM,
+                format!(
+                    "the ring pool ({} bytes) has no room for a ring of {bytes} bytes: raise NMXDP_RING_NUM or use fewer slots",
+                    self.layout.ring_pool_size
+                ),
+            ));
+        };
+        let off = self.layout.ring_pool_offset + first as u64 * PAGE;
+        // SAFETY: the pages lie in the ring pool; zero them for the new ring.
+        unsafe { std::ptr::write_bytes(self.base.add(off as usize), 0, pages * PAGE as usize) };
+        Ok(off)
     }
 
     /// Returns the pages of a ring object of `bytes` bytes at region offset `off` (from
     /// [`Region::alloc_ring`]) to the ring pool.
     pub(crate) fn free_ring(&self, off: u64, bytes: u64) {
-        let first = ((off - self.layout.ring_pool_offset) / PAGE) as usize;
+        let Some(rel) = off.checked_sub(self.layout.ring_pool_offset) else {
+            return;
+        };
         let pages = (round_up(bytes, PAGE) / PAGE) as usize;
-        let mut a = self.lock();
-        if let Some(r) = a.ring_pages_used.get_mut(first..first + pages) {
-            r.iter_mut().for_each(|u| *u = false);
-        }
+        self.ctl
+            .put_pages(&self.ctl.lock(), self.slot, (rel / PAGE) as usize, pages);
     }
 
     /// The ring object of `slots` slots at region offset `off`; None unless it lies wholly in
@@ -616,9 +765,96 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: base/memsize are our mapping.
-        unsafe { libc::munmap(self.base.cast(), self.layout.memsize as usize) };
+        // A region is dropped only once nothing uses it (the engine's never is): give back what
+        // this process holds and, for a shared region, leave it (the last user removes the file).
+        let g = self.ctl.lock();
+        self.ctl.reclaim_slot(&g, self.slot);
+        drop(g);
+        if let Some(rf) = &self.file {
+            file::forget_at_exit(rf);
+            file::leave(&rf.path, rf.file.as_raw_fd());
+        }
+        let _ = &self.map; // unmapped after this body, with the other fields
     }
+}
+
+/// A shared region as `nmxdp status` reports it.
+#[derive(Debug, Clone)]
+pub struct SharedStatus {
+    /// The region's file.
+    pub path: std::path::PathBuf,
+    /// Bytes of the pools (`nr_memsize`).
+    pub memsize: u64,
+    /// Buffers in the pool, reserved 0 and 1 included.
+    pub buf_num: u32,
+    /// Live users and what each holds.
+    pub users: Vec<RegionUser>,
+    /// The pool audit: [free, app, kernel RX, kernel TX], all users together.
+    pub audit: [usize; 4],
+    /// Buffers and users taken back from dead users over the region's life.
+    pub reclaimed: (u64, u64),
+}
+
+/// Every shared region in `/dev/shm`, after taking back what dead users held; a region whose
+/// users all died is removed, not listed. Looking takes the region's lock shared for a moment,
+/// as a user would, but joins no user slot.
+pub fn shared_status() -> Vec<SharedStatus> {
+    let mut out = Vec::new();
+    for path in file::list() {
+        if file::remove_if_unused(&path) {
+            continue;
+        }
+        if let Some(s) = look(&path) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Maps the shared region at `path` (if it is one), reclaims what its dead users held and
+/// reports it.
+fn look(path: &std::path::Path) -> Option<SharedStatus> {
+    let f = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()?;
+    // SAFETY: flock on an fd we hold; shared, like a user's, so no remover unlinks it meanwhile.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+        return None;
+    }
+    let rf = file::RegionFile {
+        path: path.to_path_buf(),
+        file: f,
+    };
+    let s = Region::peek(&rf).ok()?;
+    let cfg = Config {
+        buf_size: s.buf_size,
+        buf_num: s.buf_num,
+        if_num: s.if_num,
+        if_size: s.if_size,
+        ring_num: s.ring_num,
+        ring_size: s.ring_size,
+        ..Config::default()
+    };
+    let layout = Layout::new(&cfg).ok()?;
+    let cl = ctl::CtlLayout::new(&layout);
+    let map = Mapping::new(rf.file.as_raw_fd(), cl.map_len, 0).ok()?;
+    // SAFETY: the mapping is cl.map_len bytes and outlives the Ctl (dropped first, below).
+    let ctl = unsafe { ctl::Ctl::at(map.base, &layout, &cl) };
+    let g = ctl.lock();
+    ctl.reclaim_dead(&g, None);
+    let (users, audit) = ctl.census(&g);
+    let reclaimed = ctl.reclaimed(&g);
+    drop(g);
+    Some(SharedStatus {
+        path: path.to_path_buf(),
+        memsize: layout.memsize,
+        buf_num: layout.buf_num,
+        users,
+        audit,
+        reclaimed,
+    })
 }
 
 #[cfg(test)]
@@ -665,5 +901,154 @@ mod tests {
         let i0 = r.alloc_if().unwrap();
         let i1 = r.alloc_if().unwrap();
         assert_eq!((i0, i1), (0, 1024));
+        r.free_if(i0);
+        assert_eq!(r.alloc_if().unwrap(), 0);
+    }
+
+    fn small() -> Config {
+        Config::default().buf_num(1024)
+    }
+
+    /// A user slot for a process that has already exited.
+    fn dead_user(r: &Region) -> u8 {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        let who = alive::Ident {
+            pid,
+            ..alive::Ident::me()
+        };
+        r.ctl.join(&r.ctl.lock(), who).unwrap()
+    }
+
+    #[test]
+    fn a_dead_users_buffers_rings_and_interfaces_are_reclaimed() {
+        let r = Region::new(&small()).unwrap();
+        let total = r.layout.buf_num as usize - 2;
+        let mine = r.alloc_bufs(10, "test").unwrap();
+        let dead = dead_user(&r);
+        let theirs = r.ctl.take_bufs(&r.ctl.lock(), dead, 300);
+        let as_dead = Owners {
+            table: r.table(),
+            tag: dead << 2,
+        };
+        // In every state: some in its fill ring, some being sent, the rest its app's.
+        assert!(theirs[..100]
+            .iter()
+            .all(|&b| as_dead.transfer(b, Owner::App, Owner::KernelRx)));
+        assert!(theirs[100..150]
+            .iter()
+            .all(|&b| as_dead.transfer(b, Owner::App, Owner::KernelTx)));
+        let if_i = r.ctl.take_if(&r.ctl.lock(), dead).unwrap();
+        let page = r.ctl.take_pages(&r.ctl.lock(), dead, 3).unwrap();
+        assert_eq!(r.audit(), [total - 310, 160, 100, 50]);
+        assert_eq!(
+            r.users().len(),
+            1,
+            "the dead user is gone once anyone looks"
+        );
+        assert_eq!(r.audit(), [total - 10, 10, 0, 0]);
+        assert_eq!(r.free_buf_count(), total - 10);
+        assert_eq!(r.reclaimed(), (300, 1));
+        // Its interface and ring pages are free again: the next allocations get them.
+        assert_eq!(r.alloc_if().unwrap(), if_i as u64 * r.layout.if_size as u64);
+        let off = r.alloc_ring(3 * PAGE).unwrap();
+        assert_eq!(off, r.layout.ring_pool_offset + page as u64 * PAGE);
+        assert_eq!(r.reclaim_dead(), 0, "nothing twice");
+        assert_eq!(r.users()[0].buffers, [0, 10, 0, 0]);
+        r.free_bufs(mine);
+        assert_eq!(r.audit()[0], total);
+    }
+
+    #[test]
+    fn another_users_buffers_are_not_ours() {
+        let r = Region::new(&small()).unwrap();
+        let dead = dead_user(&r);
+        let theirs = r.ctl.take_bufs(&r.ctl.lock(), dead, 4);
+        let b = theirs[0];
+        assert_eq!(r.owner(b), None);
+        assert!(!r.is_app(b));
+        assert!(r.app_bufs().ptr(b).is_none());
+        assert!(!r.transfer(b, Owner::App, Owner::KernelTx));
+        r.free_bufs(theirs.iter().copied());
+        r.owners().kernel_to_app(r.layout.buf_num); // outside the pool: ignored
+        assert_eq!(
+            r.audit()[1],
+            4,
+            "freeing another user's buffers does nothing"
+        );
+    }
+
+    #[test]
+    fn a_holder_that_died_with_the_lock_leaves_a_consistent_free_list() {
+        let r = Region::new(&small()).unwrap();
+        let taken = r.alloc_bufs(7, "test").unwrap();
+        // SAFETY: the child only locks, scribbles on the free count as a holder killed
+        // half-way through an allocation would, and exits without unlocking or allocating.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                let g = r.ctl.lock();
+                std::mem::forget(g);
+                r.ctl.scribble_free_count(0);
+                libc::_exit(0);
+            }
+            assert!(pid > 0);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        assert_eq!(r.free_buf_count(), r.layout.buf_num as usize - 9);
+        r.free_bufs(taken);
+        assert_eq!(r.alloc_bufs(5, "test").unwrap(), [6, 5, 4, 3, 2]);
+    }
+
+    #[test]
+    fn a_shared_region_is_one_memory_and_refuses_other_sizes() {
+        let name = format!("unit-{}", std::process::id());
+        let path = file::path_of(&name);
+        // A stale file (its users died) is replaced.
+        std::fs::write(&path, b"left by a dead process").unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let a = Region::open_shared(&small(), &name).unwrap();
+        let b = Region::open_shared(&small(), &name).unwrap();
+        assert_ne!(a.base(), b.base(), "two mappings");
+        let got = a.alloc_bufs(1, "test").unwrap()[0];
+        // SAFETY: a owns the buffer; b only reads it after a wrote.
+        unsafe {
+            a.bytes_mut(got).unwrap()[..5].copy_from_slice(b"hello");
+            assert_eq!(b.bytes(got, 5).unwrap(), b"hello");
+        }
+        assert_eq!(b.owner(got), None, "a's buffer, not b's");
+        assert_eq!(b.audit()[1], 1);
+        assert_eq!(b.users().len(), 2);
+        let e = Region::open_shared(&small().buf_num(2048), &name)
+            .err()
+            .unwrap();
+        assert_eq!(e.errno(), libc::EEXIST);
+        for s in [
+            "NMXDP_BUF_NUM=1024",
+            "NMXDP_BUF_NUM=2048",
+            "NMXDP_REGION=private",
+        ] {
+            assert!(e.message().contains(s), "{e}");
+        }
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o600
+        );
+        let st = shared_status();
+        let me = st.iter().find(|s| s.path == path).unwrap();
+        assert_eq!((me.users.len(), me.audit[1]), (2, 1));
+        drop(a);
+        assert_eq!(b.users().len(), 1);
+        assert_eq!(
+            b.audit()[0],
+            b.layout.buf_num as usize - 2,
+            "a gave back on leaving"
+        );
+        assert!(path.exists());
+        drop(b);
+        assert!(!path.exists(), "the last user removes the file");
     }
 }

@@ -3,6 +3,8 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
+pub use crate::region::{RegionUser, SharedStatus};
+
 use crate::bpfsys::{self, XdpAttachedMode};
 use crate::shared::{holders, Holder};
 use crate::sys::xdp_statistics;
@@ -100,6 +102,13 @@ fn sweep_steering(netns: u64, all: &[Holder]) {
             crate::steer::sweep(ifindex, key, all);
         }
     }
+}
+
+/// Every shared region in use, with its users and pool audit, after taking back what users
+/// that died (SIGKILL included) held; a region whose users all died is removed (docs/
+/// architecture.md, "Shared region").
+pub fn regions() -> Vec<SharedStatus> {
+    crate::region::shared_status()
 }
 
 /// Every interface with a queue held by a live nmxdp process. Also removes the files in

@@ -29,6 +29,14 @@ pub fn require_root() {
         caps & (NET_ADMIN | SYS_ADMIN) == NET_ADMIN | SYS_ADMIN,
         "{need}: it needs CAP_SYS_ADMIN and CAP_NET_ADMIN, which this root process lacks (CapEff {caps:#x}): run it as root with full capabilities (sudo make test)"
     );
+    // A shared region of this test process and those it starts, not the machine's global one:
+    // test runs side by side neither see each other's buffers nor refuse each other's sizes.
+    if std::env::var_os("NMXDP_REGION").is_none() {
+        std::env::set_var(
+            "NMXDP_REGION",
+            format!("shared:test-{}", std::process::id()),
+        );
+    }
 }
 
 fn ip(args: &[&str]) -> String {
