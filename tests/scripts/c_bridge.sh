@@ -37,6 +37,11 @@ lib=$PWD/target/release/libnetmap.so
 bins=target/c
 # Bridge ports: 4096-slot rings (see above).
 BR_CONF=@conf:rx-slots=4096,tx-slots=4096
+# Every process of a case shares one region (docs/architecture.md, "Shared region"): the
+# bridge's two 2-ring ports of 4096 + 4096 slots (49152 buffers), the receivers' and the
+# senders' ports (up to 24576 more) need more than the default 32768 buffers. A region of this
+# run's own, so that other nmxdp processes of the machine neither share nor refuse its size.
+export NMXDP_REGION=shared:c-bridge-$$ NMXDP_BUF_NUM=131072
 
 if [ "$(id -u)" != 0 ]; then
     echo "c_bridge: FAIL: must run as root (network namespaces, veth, XDP, AF_XDP)" >&2
@@ -272,8 +277,7 @@ bidi_case() {
     ok=1
     start_rx "$ns_c" rxc netmap:vc-0 "$n" || ok=0
     [ $ok = 1 ] && { start_rx "$ns_a" rxa netmap:va-0 "$n" || ok=0; }
-    # Two 2-ring ports of 4096 + 4096 slots need more than the default 32768 buffers.
-    [ $ok = 1 ] && { start_bridge linked $((2 * n)) NMXDP_BUF_NUM=65536 || ok=0; }
+    [ $ok = 1 ] && { start_bridge linked $((2 * n)) || ok=0; }
     if [ $ok = 1 ]; then
         sleep 0.3
         run "$ns_a" txa nice -n 19 $bins/nm_lib-linked -i netmap:va-1 -f tx -n "$n" -l "$LEN" &
