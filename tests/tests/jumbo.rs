@@ -38,8 +38,13 @@ struct Running {
 impl Running {
     fn start(ns: &str, buf_size: u32, preload: bool, bin: PathBuf, args: &[&str]) -> Running {
         let mut cmd = Command::new("ip");
+        // A shared region per buffer size: this test process holds one of the default size.
         cmd.args(["netns", "exec", ns, "env"])
-            .arg(format!("NMXDP_BUF_SIZE={buf_size}"));
+            .arg(format!("NMXDP_BUF_SIZE={buf_size}"))
+            .arg(format!(
+                "NMXDP_REGION=shared:test-{}-buf{buf_size}",
+                std::process::id()
+            ));
         if preload {
             cmd.arg(format!("LD_PRELOAD={}", libnetmap().display()));
         }
