@@ -1,9 +1,11 @@
 //! Small statistics helpers, and the confidence intervals the report's verdicts rest on.
 //!
-//! A throughput ratio is the median of per-repetition ratios (the two rows of a pair ran in the
-//! same repetition, a few seconds apart, so slow drift of the machine cancels in each ratio), with
-//! a percentile-bootstrap 95% interval of that median. The bootstrap draws from a fixed seed, so
-//! analysing the same runs again gives the same interval.
+//! Every comparison of the report (throughput, latency, scaling, steering, host path) is made
+//! the same way, by [`Comparison`]: each run of one row is paired with the other row's run(s)
+//! next to it in time ([`paired_ratios`]), and the ratio is the median of those per-pair ratios
+//! with a percentile-bootstrap 95% interval of that median, judged against its target (if any)
+//! as met, missed or undecided ([`Verdict`]). The bootstrap draws from a fixed seed, so analysing
+//! the same runs again gives the same interval.
 
 /// Median of the values (mean of the middle two for an even count); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -96,9 +98,117 @@ pub fn bootstrap_median_ci(
     })
 }
 
-/// The ratios `a / b` of the pairs where both exist and `b` is positive, in order.
-pub fn paired_ratios(pairs: impl IntoIterator<Item = (Option<f64>, Option<f64>)>) -> Vec<f64> {
-    pairs.into_iter().filter_map(|(a, b)| ratio(a, b)).collect()
+/// One run's figure in a comparison: the repetition it belongs to, its place in the section's
+/// run order (`seq`, consecutive runs differ by 1), and its value (`None` for a failed run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub rep: usize,
+    pub seq: usize,
+    pub value: Option<f64>,
+}
+
+/// The per-pair ratios `a / b`, one per run of `a` with a positive value: the run is divided by
+/// the geometric mean of `b`'s runs right before and right after it in the run order (both
+/// orders, so a drift of the machine across the three runs cancels); when the order put no run
+/// of `b` next to it, by the geometric mean of `b`'s runs of the same repetition; skipped when
+/// neither exists. Consecutive runs share a slow or fast phase of the machine far more than
+/// runs two or more places apart, which is why the neighbours come first.
+pub fn paired_ratios(a: &[Sample], b: &[Sample]) -> Vec<f64> {
+    let ok = |s: &&Sample| s.value.is_some_and(|v| v > 0.0 && v.is_finite());
+    a.iter()
+        .filter(ok)
+        .filter_map(|x| {
+            let near: Vec<f64> = b
+                .iter()
+                .filter(ok)
+                .filter(|y| y.seq + 1 == x.seq || x.seq + 1 == y.seq)
+                .filter_map(|y| y.value)
+                .collect();
+            let base = if near.is_empty() {
+                b.iter()
+                    .filter(ok)
+                    .filter(|y| y.rep == x.rep)
+                    .filter_map(|y| y.value)
+                    .collect()
+            } else {
+                near
+            };
+            let g = geomean(&base)?;
+            Some(x.value? / g)
+        })
+        .collect()
+}
+
+/// Geometric mean of positive values; `None` when empty.
+fn geomean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp())
+}
+
+/// What a ratio is held to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// Higher is better: at least this.
+    AtLeast(f64),
+    /// Lower is better: at most this.
+    AtMost(f64),
+}
+
+impl Goal {
+    /// "≥ 0.95" / "≤ 1.20".
+    pub fn label(self) -> String {
+        match self {
+            Goal::AtLeast(t) => format!("≥ {t:.2}"),
+            Goal::AtMost(t) => format!("≤ {t:.2}"),
+        }
+    }
+
+    pub fn target(self) -> f64 {
+        match self {
+            Goal::AtLeast(t) | Goal::AtMost(t) => t,
+        }
+    }
+
+    /// The verdict of an interval against this goal.
+    pub fn judge(self, ci: &MedianCi) -> Verdict {
+        match self {
+            Goal::AtLeast(t) => Verdict::at_least(ci, t),
+            Goal::AtMost(t) => Verdict::at_most(ci, t),
+        }
+    }
+}
+
+/// One row against another: the per-pair ratios, their median with its interval, and the
+/// verdict when there is a goal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub pairs: Vec<f64>,
+    pub ci: Option<MedianCi>,
+    pub goal: Option<Goal>,
+    pub verdict: Option<Verdict>,
+}
+
+impl Comparison {
+    /// `a` against `b` ([`paired_ratios`], [`median_ci`]), judged against `goal`.
+    pub fn new(a: &[Sample], b: &[Sample], goal: Option<Goal>) -> Comparison {
+        let pairs = paired_ratios(a, b);
+        let ci = median_ci(&pairs);
+        let verdict = goal.zip(ci).map(|(g, c)| g.judge(&c));
+        Comparison {
+            pairs,
+            ci,
+            goal,
+            verdict,
+        }
+    }
+
+    /// "met" / "missed" / "undecided", "n/a" without data, "" without a goal.
+    pub fn verdict_str(&self) -> &'static str {
+        match (self.goal, self.verdict) {
+            (None, _) => "",
+            (Some(_), None) => "n/a",
+            (Some(_), Some(v)) => v.as_str(),
+        }
+    }
 }
 
 /// splitmix64: a tiny generator, good enough to pick resampling indices.
@@ -218,15 +328,40 @@ mod tests {
 
     #[test]
     fn pairs_and_verdicts() {
-        assert_eq!(
-            paired_ratios([
-                (Some(1.0), Some(2.0)),
-                (None, Some(1.0)),
-                (Some(3.0), Some(0.0)),
-                (Some(3.0), Some(3.0)),
-            ]),
-            vec![0.5, 1.0]
-        );
+        let s = |rep, seq, v: Option<f64>| Sample { rep, seq, value: v };
+        // Run order: b a b | a b (rep 0), then a alone in rep 2 with b of rep 2 far away.
+        let a = [
+            s(0, 1, Some(2.0)),
+            s(1, 3, Some(3.0)),
+            s(2, 10, Some(8.0)),
+            s(2, 12, None),
+            s(3, 20, Some(1.0)),
+        ];
+        let b = [
+            s(0, 0, Some(1.0)),
+            s(0, 2, Some(4.0)),
+            s(1, 4, Some(3.0)),
+            s(2, 15, Some(2.0)),
+            s(2, 17, Some(8.0)),
+            s(3, 21, Some(0.0)),
+        ];
+        // 2 / sqrt(1 * 4); 3 / 3 (b at seq 2 is next to it too: sqrt(4 * 3)); 8 / sqrt(2 * 8)
+        // (no neighbour: same repetition); the failed run and the one whose only partner is 0
+        // drop out.
+        let r = paired_ratios(&a, &b);
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!((r[0] - 1.0).abs() < 1e-12);
+        assert!((r[1] - 3.0 / 12f64.sqrt()).abs() < 1e-12);
+        assert!((r[2] - 2.0).abs() < 1e-12);
+        let c = Comparison::new(&a, &b, Some(Goal::AtLeast(0.5)));
+        assert_eq!(c.pairs.len(), 3);
+        assert_eq!(c.verdict, Some(Verdict::Met));
+        assert_eq!(c.verdict_str(), "met");
+        let none = Comparison::new(&a, &b, None);
+        assert_eq!((none.verdict, none.verdict_str()), (None, ""));
+        let empty = Comparison::new(&[], &b, Some(Goal::AtMost(1.0)));
+        assert_eq!((empty.ci, empty.verdict_str()), (None, "n/a"));
+        assert_eq!(Goal::AtMost(1.2).label(), "≤ 1.20");
         let ci = |lo, hi| MedianCi {
             median: (lo + hi) / 2.0,
             lo,

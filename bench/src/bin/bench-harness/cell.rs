@@ -1,6 +1,6 @@
 //! One cell of the table: a row at one frame size, its runs and their medians.
 
-use nmxdp_bench::stats::median;
+use nmxdp_bench::stats::{median, Sample};
 
 use crate::cli::Plan;
 use crate::rows::Row;
@@ -43,6 +43,9 @@ pub fn cells(plan: &Plan) -> Vec<Cell> {
     cells
 }
 
+/// The frame size the throughput targets are about.
+pub const TARGET_LEN: u32 = 60;
+
 /// The cell of `row` at 60-byte frames.
 pub fn at60(cells: &[Cell], row: Row) -> Option<&Cell> {
     cells.iter().find(|c| c.row == row && c.len == 60)
@@ -53,14 +56,14 @@ impl Cell {
         self.runs.iter().filter(|r| r.error.is_none())
     }
 
-    /// Each repetition's sender (`tx`) or receiver rate in Mpps, `None` for a failed run: index
-    /// `rep` of two cells ran in the same repetition.
-    pub fn rates(&self, dir: &str) -> Vec<Option<f64>> {
+    /// Every run's sender (`tx`) or receiver rate in Mpps with its place in the run order,
+    /// `None` for a failed run.
+    pub fn rates(&self, dir: &str) -> Vec<Sample> {
         self.runs
             .iter()
             .map(|r| {
                 let pps = if dir == "tx" { r.tx_pps } else { r.rx_pps };
-                pps.filter(|_| r.error.is_none()).map(|p| p / 1e6)
+                r.sample(pps.map(|p| p / 1e6))
             })
             .collect()
     }

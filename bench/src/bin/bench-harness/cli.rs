@@ -103,7 +103,11 @@ pub struct Plan {
     /// Packets per run at 60 bytes and at 1514 bytes.
     pub n60: u64,
     pub n1514: u64,
+    /// Repetitions of what carries a target: the 60-byte throughput rows, the latency rows.
     pub reps: u32,
+    /// Repetitions of throughput runs without a target (other frame sizes, the 2-queue scaling):
+    /// [`other_reps`] of `reps`.
+    pub reps_other: u32,
     pub frames: Vec<u32>,
     pub rows: Vec<Row>,
     pub bins: Bins,
@@ -145,6 +149,7 @@ impl Plan {
             n60,
             n1514,
             reps,
+            reps_other: other_reps(reps),
             frames: cli.frames.clone(),
             rows,
             bins,
@@ -172,6 +177,15 @@ impl Plan {
                 .then_some(if cli.smoke { 1 } else { crate::host::REPS }),
             verbose: cli.verbose,
         })
+    }
+
+    /// Repetitions of the throughput cells of `len`-byte frames.
+    pub fn reps_for(&self, len: u32) -> u32 {
+        if len == crate::cell::TARGET_LEN {
+            self.reps
+        } else {
+            self.reps_other
+        }
     }
 
     /// Packets per run for `len`-byte frames.
@@ -217,6 +231,12 @@ fn packets(cli: &Cli) -> Result<(u64, u64)> {
 /// enough to decide targets a few percent away; 7 pairs (the 2nd to the 6th) left most ratios
 /// undecided. 15 short runs of each row still fit in about 3 minutes.
 pub const DEFAULT_REPS: u32 = 15;
+
+/// Repetitions of the runs no target depends on: a third of `reps` (rounded up), enough for
+/// medians; the time goes to the runs the verdicts rest on.
+pub fn other_reps(reps: u32) -> u32 {
+    reps.div_ceil(3).max(1)
+}
 
 /// `--reps` or `BENCH_REPS`, at least 1.
 fn reps(cli: &Cli) -> Result<u32> {
@@ -331,6 +351,7 @@ mod tests {
         assert!(packets(&cli(&["--packets", "1,2,3"])).is_err());
         assert_eq!(reps(&cli(&["--reps", "0"])).unwrap(), 1);
         assert_eq!(reps(&cli(&["--reps", "9"])).unwrap(), 9);
+        assert_eq!((other_reps(1), other_reps(15), other_reps(16)), (1, 5, 6));
         assert_eq!(rows(&cli(&[])).unwrap(), ROWS.to_vec());
         assert_eq!(
             rows(&cli(&["--rows", "af-packet,nmxdp-rust"])).unwrap(),

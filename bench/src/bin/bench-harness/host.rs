@@ -25,6 +25,7 @@ use nmxdp::{Events, Port};
 
 use crate::cli::Plan;
 use crate::netns::{ip, Topo};
+use crate::reps::rotation;
 use crate::stopped;
 
 const A_IP: [u8; 4] = [10, 78, 0, 1];
@@ -35,8 +36,8 @@ pub const LENS: [usize; 2] = [60, 1514];
 /// Frames per run (smoke: [`SMOKE_FRAMES`]).
 pub const FRAMES: u64 = 100_000;
 pub const SMOKE_FRAMES: u64 = 2_000;
-/// Repetitions of each rate row.
-pub const REPS: u32 = 3;
+/// Repetitions of each rate row: pairs enough for an interval of the nmxdp / kernel ratio.
+pub const REPS: u32 = 5;
 /// Echo requests per RTT measurement (smoke: 50).
 pub const RTTS: u32 = 2_000;
 /// A receiver stops after this long without a frame.
@@ -60,9 +61,12 @@ impl Dir {
     }
 }
 
-/// One run: frames sent and received, and the rate (None when nothing arrived).
+/// One run: frames sent and received, and the rate (None when nothing arrived or it failed),
+/// with its repetition and place in the section's run order.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Rate {
+    pub rep: usize,
+    pub seq: usize,
     pub sent: u64,
     pub received: u64,
     pub pps: Option<f64>,
@@ -166,6 +170,7 @@ fn rate(sent: u64, received: u64, t0: Instant, last: Option<Instant>) -> Rate {
         sent,
         received,
         pps,
+        ..Rate::default()
     }
 }
 
@@ -437,20 +442,30 @@ pub fn measure(plan: &Plan) -> Option<HostRuns> {
                 nmxdp: Vec::new(),
                 kernel: Vec::new(),
             };
-            for _ in 0..reps {
-                for nm in [true, false] {
-                    if stopped() {
-                        break;
-                    }
-                    let r = match dir {
-                        Dir::StackToApp => stack_to_app(&t, len, frames, nm),
-                        Dir::AppToStack => app_to_stack(&t, len, frames, nm),
-                    };
-                    match r {
-                        Ok(r) if nm => row.nmxdp.push(r),
-                        Ok(r) => row.kernel.push(r),
-                        Err(e) => out.errors.push(format!("{} {len} B: {e:#}", dir.label())),
-                    }
+            // nmxdp and kernel alternate which goes first, so each run has the other's right
+            // before or after it (both orders over two repetitions).
+            for (seq, slot) in rotation(2, reps as usize).into_iter().enumerate() {
+                if stopped() {
+                    break;
+                }
+                let nm = slot.row == 0;
+                let r = match dir {
+                    Dir::StackToApp => stack_to_app(&t, len, frames, nm),
+                    Dir::AppToStack => app_to_stack(&t, len, frames, nm),
+                };
+                let r = r.unwrap_or_else(|e| {
+                    out.errors.push(format!("{} {len} B: {e:#}", dir.label()));
+                    Rate::default()
+                });
+                let r = Rate {
+                    rep: slot.rep,
+                    seq,
+                    ..r
+                };
+                if nm {
+                    row.nmxdp.push(r);
+                } else {
+                    row.kernel.push(r);
                 }
             }
             out.rows.push(row);

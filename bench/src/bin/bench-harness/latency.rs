@@ -9,8 +9,8 @@
 //! | xdp-raw poll / spin       | `xdp-pingpong` (`--busy-wait`): AF_XDP on the same rings      |
 //! | udp                       | `udp-pingpong`: kernel UDP sockets, blocking `recv`           |
 //!
-//! Each repetition runs every row once, starting one row later than the repetition before; the
-//! pong is pinned to the receivers' CPU and the ping to the senders', as in the throughput rows.
+//! Each repetition runs every row once, starting one row later than the repetition before
+//! ([`rotation`]); the pong is pinned to the receivers' CPU and the ping to the senders', as in the throughput rows.
 //! Every program prints pkt-gen's `latency:` line ([`pkt_gen::latency`]) as its ping finishes.
 
 use std::path::Path;
@@ -25,7 +25,7 @@ use crate::bins::{path_arg, Bins};
 use crate::cli::Plan;
 use crate::netns::{ip, Topo};
 use crate::proc::{cpus, spawn, Exit, Spec};
-use crate::reps::rotated;
+use crate::reps::rotation;
 use crate::run::tail;
 use crate::stopped;
 
@@ -111,6 +111,9 @@ impl LatRow {
 /// One ping/pong run.
 #[derive(Debug, Clone, Default)]
 pub struct LatRun {
+    /// The repetition it belongs to and its place in the section's run order.
+    pub rep: usize,
+    pub seq: usize,
     pub error: Option<String>,
     pub lat: Option<Latency>,
     pub ping: Exit,
@@ -129,6 +132,8 @@ impl LatRun {
         let l = self.lat.as_ref();
         let int = |f: fn(&Latency) -> u64| Json::int(l.map(f));
         Json::obj([
+            ("rep", Json::Int(self.rep as i64)),
+            ("seq", Json::Int(self.seq as i64)),
             ("ok", Json::Bool(self.error.is_none())),
             ("error", self.error.clone().map_or(Json::Null, Json::Str)),
             ("rtts", int(|l| l.rtts)),
@@ -211,34 +216,32 @@ pub fn measure(plan: &Plan) -> Result<Option<LatencyRuns>> {
         );
     }
     let reps = plan.reps;
-    let same = vec![0u32; cells.len()];
-    for rep in 0..reps {
-        for i in rotated(&same, rep as usize) {
-            if stopped() {
-                bail!("interrupted");
-            }
-            let cell = &mut cells[i];
-            let Ok(p) = pair(&plan.bins, &support, &t, cell.row, n) else {
-                continue;
-            };
-            let r = run_one(&t, &p, cell.row, n, plan.verbose);
-            let us = |f: fn(&Latency) -> u64| {
-                r.lat
-                    .map_or("?".into(), |l| format!("{:.1}", f(&l) as f64 / 1e3))
-            };
-            eprintln!(
-                "bench: latency rep {}/{reps} {:<20}: p50 {} us, p99 {} us, {} round trips/s{}",
-                rep + 1,
-                cell.row.name(),
-                us(|l| l.p50_ns),
-                us(|l| l.p99_ns),
-                r.lat.map_or("?".into(), |l| format!("{:.0}", l.rate)),
-                r.error
-                    .as_ref()
-                    .map_or(String::new(), |e| format!("  FAILED: {e}"))
-            );
-            cell.runs.push(r);
+    for (seq, slot) in rotation(cells.len(), reps as usize).into_iter().enumerate() {
+        if stopped() {
+            bail!("interrupted");
         }
+        let cell = &mut cells[slot.row];
+        let Ok(p) = pair(&plan.bins, &support, &t, cell.row, n) else {
+            continue;
+        };
+        let mut r = run_one(&t, &p, cell.row, n, plan.verbose);
+        (r.rep, r.seq) = (slot.rep, seq);
+        let us = |f: fn(&Latency) -> u64| {
+            r.lat
+                .map_or("?".into(), |l| format!("{:.1}", f(&l) as f64 / 1e3))
+        };
+        eprintln!(
+            "bench: latency rep {}/{reps} {:<20}: p50 {} us, p99 {} us, {} round trips/s{}",
+            slot.rep + 1,
+            cell.row.name(),
+            us(|l| l.p50_ns),
+            us(|l| l.p99_ns),
+            r.lat.map_or("?".into(), |l| format!("{:.0}", l.rate)),
+            r.error
+                .as_ref()
+                .map_or(String::new(), |e| format!("  FAILED: {e}"))
+        );
+        cell.runs.push(r);
     }
     Ok(Some(LatencyRuns { rtts: n, cells }))
 }

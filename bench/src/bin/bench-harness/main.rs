@@ -33,6 +33,7 @@
 //! rates and RTT through an in-line forwarder), [`render`] (results.md and results.json).
 
 mod bins;
+mod busy;
 mod cell;
 mod cli;
 mod host;
@@ -118,7 +119,9 @@ fn run(cli: &Cli) -> Result<bool> {
 
     let mut cells = cell::cells(&plan);
     let topo = Topo::new("", 1).context("creating the veth pair")?;
+    let begin = busy::Mark::now();
     reps::run_cells(&plan, &topo, &mut cells)?;
+    let after_cells = busy::Mark::now();
     let instr_note = instr::measure(&plan, &topo, &mut cells);
     let open = open::measure(&plan, &topo)?;
     let paced = paced::measure(&plan, &topo, &cells);
@@ -141,6 +144,10 @@ fn run(cli: &Cli) -> Result<bool> {
             .ok()
             .and_then(|c| nmxdp::region::Layout::new(&c).ok()),
         elapsed: started.elapsed().as_secs_f64(),
+        others: render::Others {
+            throughput: busy::others(&begin, &after_cells),
+            total: busy::others(&begin, &busy::Mark::now()),
+        },
     };
     let (md, json, all_ok) = render::render(&plan, &results);
     print!("{md}");

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use nmxdp_bench::json::Json;
 use nmxdp_bench::parse::parse_count_line;
+use nmxdp_bench::stats::Sample;
 use pkt_gen::summary::{parse_summary, Dir};
 
 use crate::netns::Topo;
@@ -13,6 +14,9 @@ use crate::rows::{Pair, Report};
 /// One sender/receiver run.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
+    /// The repetition it belongs to and its place in its section's run order.
+    pub rep: usize,
+    pub seq: usize,
     pub error: Option<String>,
     pub sent: Option<u64>,
     pub received: Option<u64>,
@@ -33,9 +37,20 @@ impl Run {
         }
     }
 
+    /// `value` (a figure of this run) as a sample of a comparison: `None` for a failed run.
+    pub fn sample(&self, value: Option<f64>) -> Sample {
+        Sample {
+            rep: self.rep,
+            seq: self.seq,
+            value: value.filter(|_| self.error.is_none()),
+        }
+    }
+
     /// The run's entry in results.json.
     pub fn json(&self) -> Json {
         Json::obj([
+            ("rep", Json::Int(self.rep as i64)),
+            ("seq", Json::Int(self.seq as i64)),
             ("ok", Json::Bool(self.error.is_none())),
             ("error", self.error.clone().map_or(Json::Null, Json::Str)),
             ("sent", Json::int(self.sent)),

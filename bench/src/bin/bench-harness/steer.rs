@@ -2,13 +2,15 @@
 //! maximum number of alternatives, next to no steering at all, in the same run. The frames
 //! (pkt-gen's default UDP to port 1234) match the *last* alternative, so every frame is checked
 //! against all of them: the per-packet cost is the filter's worst case for that many
-//! alternatives. Rows rotate per repetition like the throughput rows.
+//! alternatives. The rows without a rule frame every rule's row ([`sandwiched`] around it), so
+//! each ratio to it pairs a run with the runs right before and after it.
 
 use nmxdp::steer::layout::MAX_TERMS;
 
 use crate::cli::Plan;
 use crate::netns::Topo;
 use crate::proc::cpus;
+use crate::reps::sandwiched;
 use crate::rows::pktgen_pair;
 use crate::run::{run_pair, Run};
 use crate::stopped;
@@ -19,8 +21,9 @@ pub const TERMS: [usize; 4] = [0, 1, 16, MAX_TERMS];
 pub const FRAMES: u64 = 200_000;
 /// Frames per run with `--smoke`.
 pub const SMOKE_FRAMES: u64 = 2_000;
-/// Repetitions: 4 rows x 7 runs of about a second each keep the section near 30 s.
-pub const REPS: u32 = 7;
+/// Repetitions: 6 runs each (3 without a rule, one per rule), under a second apiece, keep the
+/// section near 30 s.
+pub const REPS: u32 = 5;
 
 /// The section's runs: for each entry of [`TERMS`], its runs in repetition order.
 pub struct SteerRuns {
@@ -49,21 +52,25 @@ pub fn measure(plan: &Plan, t: &Topo) -> Option<SteerRuns> {
         TERMS.len()
     );
     let mut rows: Vec<(usize, Vec<Run>)> = TERMS.iter().map(|&k| (k, Vec::new())).collect();
-    for rep in 0..reps as usize {
-        for i in 0..TERMS.len() {
-            if stopped() {
-                break;
-            }
-            let (k, runs) = &mut rows[(rep + i) % TERMS.len()];
-            let mut pair = pktgen_pair(&plan.bins, t, frames, 60, None);
-            let c = cpus();
-            pair.tx.cpu = Some(c.tx);
-            pair.rx.cpu = Some(c.rx);
-            if *k > 0 {
-                pair.rx = pair.rx.env("NMXDP_STEER", &rule(*k));
-            }
-            runs.push(run_pair(t, &pair, frames, plan.verbose));
+    let none = TERMS.iter().position(|&k| k == 0).unwrap_or(0);
+    for (seq, slot) in sandwiched(TERMS.len(), reps as usize, none)
+        .into_iter()
+        .enumerate()
+    {
+        if stopped() {
+            break;
         }
+        let (k, runs) = &mut rows[slot.row];
+        let mut pair = pktgen_pair(&plan.bins, t, frames, 60, None);
+        let c = cpus();
+        pair.tx.cpu = Some(c.tx);
+        pair.rx.cpu = Some(c.rx);
+        if *k > 0 {
+            pair.rx = pair.rx.env("NMXDP_STEER", &rule(*k));
+        }
+        let mut r = run_pair(t, &pair, frames, plan.verbose);
+        (r.rep, r.seq) = (slot.rep, seq);
+        runs.push(r);
     }
     Some(SteerRuns { frames, reps, rows })
 }

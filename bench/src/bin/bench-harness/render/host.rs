@@ -1,13 +1,25 @@
 //! The host-rings section: host path rate per direction and frame size next to the kernel
-//! alone, and the ICMP round trip through an in-line forwarder next to the direct one.
+//! alone (the ratio a [`Comparison`]: median of the per-pair ratios, each run paired with the
+//! kernel's runs next to it, with its 95% interval), and the ICMP round trip through an in-line
+//! forwarder next to the direct one.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median, quantile, ratio};
+use nmxdp_bench::stats::{median, quantile, Comparison, Sample};
 
-use super::{f3, Doc};
+use super::{compare, f3, Doc};
 use crate::host::{HostRuns, Rate, Rtts};
+
+fn samples(v: &[Rate]) -> Vec<Sample> {
+    v.iter()
+        .map(|r| Sample {
+            rep: r.rep,
+            seq: r.seq,
+            value: r.pps,
+        })
+        .collect()
+}
 
 fn med_pps(v: &[Rate]) -> Option<f64> {
     median(&v.iter().filter_map(|r| r.pps).collect::<Vec<_>>())
@@ -30,6 +42,8 @@ fn rates_json(v: &[Rate]) -> Json {
                 v.iter()
                     .map(|r| {
                         Json::obj([
+                            ("rep", Json::Int(r.rep as i64)),
+                            ("seq", Json::Int(r.seq as i64)),
                             ("sent", Json::Int(r.sent as i64)),
                             ("received", Json::Int(r.received as i64)),
                             ("pps", Json::num(r.pps)),
@@ -65,7 +79,7 @@ pub fn host(doc: &mut Doc, h: Option<&HostRuns>) -> Json {
     }
     let _ = writeln!(
         doc.md,
-        "\nHost rings (netmap:vb^; {} repetition(s) of {} frames per cell; rates are frames received over first send to last receive, medians; \"kernel\" is the same traffic with no nmxdp in the path: B's UDP socket to A's, or an AF_PACKET socket on va to B's UDP socket):\n",
+        "\nHost rings (netmap:vb^; {} repetition(s) of {} frames per cell; rates are frames received over first send to last receive, medians; nmxdp / kernel is the median of the per-pair ratios [95% interval], nmxdp and kernel alternating which runs first; \"kernel\" is the same traffic with no nmxdp in the path: B's UDP socket to A's, or an AF_PACKET socket on va to B's UDP socket):\n",
         h.reps, h.frames
     );
     let _ = writeln!(
@@ -76,6 +90,7 @@ pub fn host(doc: &mut Doc, h: Option<&HostRuns>) -> Json {
     let mut rows = Vec::new();
     for r in &h.rows {
         let (n, k) = (med_pps(&r.nmxdp), med_pps(&r.kernel));
+        let cmp = Comparison::new(&samples(&r.nmxdp), &samples(&r.kernel), None);
         let _ = writeln!(
             doc.md,
             "| {} | {} B | {} | {} | {} | {} | {} |",
@@ -83,7 +98,7 @@ pub fn host(doc: &mut Doc, h: Option<&HostRuns>) -> Json {
             r.len,
             f3(n.map(|p| p / 1e3)),
             f3(k.map(|p| p / 1e3)),
-            f3(ratio(n, k)),
+            compare::summary(&cmp, 3),
             delivered(&r.nmxdp),
             delivered(&r.kernel)
         );
@@ -100,6 +115,10 @@ pub fn host(doc: &mut Doc, h: Option<&HostRuns>) -> Json {
             ("frame_bytes", Json::Int(r.len as i64)),
             ("nmxdp", rates_json(&r.nmxdp)),
             ("kernel", rates_json(&r.kernel)),
+            (
+                "nmxdp_to_kernel",
+                compare::json(vec![("of", Json::str("pps"))], &cmp),
+            ),
         ]));
     }
     let (bm, bp) = rtt_cells(&h.bridge);

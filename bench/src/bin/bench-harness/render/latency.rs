@@ -1,15 +1,16 @@
 //! The latency table (one frame in flight, round-trip times) and the targets, as ratios
-//! of median round trips: each the median of the per-repetition ratios (both rows' runs of one
-//! repetition) with its 95% interval; lower is better, so a target is met when the interval's
-//! upper bound is within it, missed when its lower bound is over it, undecided otherwise.
+//! of median round trips, each a [`Comparison`] (median of the per-pair ratios, each run paired
+//! with the baseline's runs next to it, with its 95% interval); lower is better, so a target is
+//! met when the interval's upper bound is within it, missed when its lower bound is over it,
+//! undecided otherwise.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median, median_ci, paired_ratios, Verdict};
+use nmxdp_bench::stats::{median, median_ci, Comparison, Goal, Sample};
 use pkt_gen::latency::Latency;
 
-use super::{ci_json, with_ci, Doc};
+use super::{ci_json, compare, with_ci, Doc};
 use crate::latency::{LatCell, LatRow, LatRun, LatencyRuns, Via, Wait, ADDR_A, ADDR_B, LEN};
 
 /// A goal: `a`'s median round trip is at most `target` times `b`'s.
@@ -45,11 +46,15 @@ fn figures(c: &LatCell, f: fn(&Latency) -> f64) -> Vec<f64> {
     c.runs.iter().filter_map(LatRun::ok).map(f).collect()
 }
 
-/// Each repetition's median round trip in ns, `None` for a failed run.
-fn p50s(c: &LatCell) -> Vec<Option<f64>> {
+/// Every run's median round trip in ns with its place in the run order, `None` for a failed run.
+fn p50s(c: &LatCell) -> Vec<Sample> {
     c.runs
         .iter()
-        .map(|r| r.ok().map(|l| l.p50_ns as f64))
+        .map(|r| Sample {
+            rep: r.rep,
+            seq: r.seq,
+            value: r.ok().map(|l| l.p50_ns as f64),
+        })
         .collect()
 }
 
@@ -91,7 +96,7 @@ pub fn latency(doc: &mut Doc, runs: Option<&LatencyRuns>) -> Json {
     if !lines.is_empty() {
         let _ = writeln!(
             doc.md,
-            "Latency ratios: median round trip over the baseline's, median of the per-repetition ratios [95% interval]; a target is met when the interval's upper bound is within it, missed when its lower bound is over it, undecided otherwise:\n"
+            "Latency ratios: median round trip over the baseline's, median of the per-pair ratios [95% interval], each run paired with the baseline's runs right before and after it, or of its repetition when not adjacent; a target is met when the interval's upper bound is within it, missed when its lower bound is over it, undecided otherwise:\n"
         );
         for l in &lines {
             let _ = writeln!(doc.md, "{l}");
@@ -181,35 +186,24 @@ fn entry(c: &LatCell, status: &str) -> Json {
     ])
 }
 
-/// Cell `a` against cell `b`: the ratio of their median round trips in each repetition, the
-/// median of those with its interval, judged against "at most `t.target`".
+/// Cell `a` against cell `b`: their median round trips compared run by run, judged against
+/// "at most `t.target`".
 fn compare(a: &LatCell, b: &LatCell, t: &Target) -> (String, Json) {
-    let pairs = paired_ratios(p50s(a).into_iter().zip(p50s(b)));
-    let ci = median_ci(&pairs);
-    let verdict = ci.map_or("n/a", |c| Verdict::at_most(&c, t.target).as_str());
+    let c = Comparison::new(&p50s(a), &p50s(b), Some(Goal::AtMost(t.target)));
     let line = format!(
-        "- {} / {}: {} over {} pair(s) (target ≤ {:.1}): **{verdict}**",
+        "- {} / {}: {}",
         a.row.name(),
         b.row.name(),
-        with_ci(ci.as_ref(), 3),
-        pairs.len(),
-        t.target
+        compare::summary(&c, 3)
     );
-    let json = Json::obj([
-        ("row", Json::str(a.row.name())),
-        ("vs", Json::str(b.row.name())),
-        ("of", Json::str("p50_ns")),
-        ("ratio", Json::num(ci.map(|c| c.median))),
-        ("ci95_lo", Json::num(ci.map(|c| c.lo))),
-        ("ci95_hi", Json::num(ci.map(|c| c.hi))),
-        ("pairs", Json::Int(pairs.len() as i64)),
-        (
-            "pair_ratios",
-            Json::Arr(pairs.iter().map(|&r| Json::Num(r)).collect()),
-        ),
-        ("target_at_most", Json::Num(t.target)),
-        ("verdict", Json::str(verdict)),
-    ]);
+    let json = compare::json(
+        vec![
+            ("row", Json::str(a.row.name())),
+            ("vs", Json::str(b.row.name())),
+            ("of", Json::str("p50_ns")),
+        ],
+        &c,
+    );
     (line, json)
 }
 
@@ -235,14 +229,23 @@ mod tests {
 
     #[test]
     fn paired_ratio_verdicts() {
-        let cell = |row, v: &[u64]| LatCell {
+        // Repetition i: a's run at place 2i, b's at 2i + 1 (neighbours).
+        let cell = |row, v: &[u64], first: usize| LatCell {
             row,
-            runs: v.iter().map(|&p| run(p)).collect(),
+            runs: v
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| LatRun {
+                    rep: i,
+                    seq: 2 * i + first,
+                    ..run(p)
+                })
+                .collect(),
             skipped: None,
         };
         let [poll, _, spin] = targets(Via::NmxdpRust);
-        let a = cell(poll.a, &[10_000, 11_000, 12_000, 10_500, 11_500]);
-        let b = cell(poll.b, &[10_000, 10_000, 10_000, 10_000, 10_000]);
+        let a = cell(poll.a, &[10_000, 11_000, 12_000, 10_500, 11_500], 0);
+        let b = cell(poll.b, &[10_000, 10_000, 10_000, 10_000, 10_000], 1);
         let (line, json) = compare(&a, &b, &poll);
         assert!(line.contains("**met**"), "{line}");
         assert!(
@@ -252,9 +255,9 @@ mod tests {
         let Json::Obj(kv) = json else { panic!() };
         assert!(kv.contains(&("pairs".into(), Json::Int(5))));
         // A failed run drops its repetition's pair.
-        let mut a2 = cell(spin.a, &[20_000; 5]);
+        let mut a2 = cell(spin.a, &[20_000; 5], 0);
         a2.runs[0].error = Some("x".into());
-        let b2 = cell(spin.b, &[10_000; 5]);
+        let b2 = cell(spin.b, &[10_000; 5], 1);
         let (line, _) = compare(&a2, &b2, &spin);
         assert!(
             line.contains("2.000 [2.000, 2.000] over 4 pair(s)"),

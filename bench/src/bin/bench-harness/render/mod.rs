@@ -5,6 +5,7 @@
 //! ([`latency`](mod@latency)), memory and receiver sleeps
 //! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
 
+mod compare;
 mod host;
 mod latency;
 mod modes;
@@ -46,6 +47,14 @@ pub struct Results {
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
     pub elapsed: f64,
+    pub others: Others,
+}
+
+/// Other processes' user-space CPU, in CPUs ([`crate::busy`]): while the throughput rows ran,
+/// and over the whole bench.
+pub struct Others {
+    pub throughput: Option<f64>,
+    pub total: Option<f64>,
 }
 
 /// The Markdown so far, the notes that end it, and whether every run succeeded.
@@ -228,7 +237,13 @@ fn footer(doc: &mut Doc, res: &Results) {
     for n in &doc.notes {
         let _ = writeln!(doc.md, "- {n}");
     }
-    let _ = writeln!(doc.md, "\nTotal time {:.0} s.", res.elapsed);
+    let _ = writeln!(
+        doc.md,
+        "\nTotal time {:.0} s. Other processes' user-space CPU (the machine's minus the bench's own): {} CPU while the throughput rows ran, {} over the whole bench; more than a few hundredths means other work shared the machine and the figures are noisier than they need be.",
+        res.elapsed,
+        f3(res.others.throughput),
+        f3(res.others.total)
+    );
 }
 
 /// How the runs were ordered and placed and how intervals and verdicts are made.
@@ -287,5 +302,12 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ),
         ("ok", Json::Bool(doc.all_ok)),
         ("elapsed_s", Json::num(Some(res.elapsed))),
+        (
+            "others_user_cpus",
+            Json::obj([
+                ("throughput", Json::num(res.others.throughput)),
+                ("total", Json::num(res.others.total)),
+            ]),
+        ),
     ])
 }

@@ -1,14 +1,14 @@
 //! nmxdp's rates against the raw AF_XDP and AF_PACKET rows at 60-byte frames, and the targets:
-//! each ratio is the median of the per-repetition ratios with its 95% interval; a target is met
-//! when the whole interval clears it, missed when the whole interval falls short, undecided
-//! otherwise.
+//! each ratio is a [`Comparison`] (median of the per-pair ratios with its 95% interval); a
+//! target is met when the whole interval clears it, missed when the whole interval falls short,
+//! undecided otherwise.
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median_ci, paired_ratios, Verdict};
+use nmxdp_bench::stats::{Comparison, Goal};
 
-use super::with_ci;
+use super::compare;
 use crate::cell::{at60, Cell};
 use crate::rows::Row;
 
@@ -17,7 +17,6 @@ struct Target {
     base: Row,
     dir: &'static str,
     target: f64,
-    what: &'static str,
 }
 
 const TARGETS: [Target; 4] = [
@@ -25,25 +24,21 @@ const TARGETS: [Target; 4] = [
         base: Row::XdpRaw,
         dir: "tx",
         target: 0.95,
-        what: "≥ 0.95",
     },
     Target {
         base: Row::XdpRaw,
         dir: "rx",
         target: 0.95,
-        what: "≥ 0.95",
     },
     Target {
         base: Row::AfPacket,
         dir: "tx",
         target: 1.0,
-        what: "≥ 1.00, not behind",
     },
     Target {
         base: Row::AfPacket,
         dir: "rx",
         target: 1.0,
-        what: "≥ 1.00",
     },
 ];
 
@@ -67,7 +62,7 @@ pub fn ratios(md: &mut String, cells: &[Cell]) -> Vec<Json> {
     if !lines.is_empty() {
         let _ = writeln!(
             md,
-            "Ratios at 60-byte frames: median of the per-repetition ratios [95% interval]; a target is met when the interval's lower bound reaches it, missed when its upper bound is below it, undecided otherwise:\n"
+            "Ratios at 60-byte frames: median of the per-pair ratios [95% interval], each run paired with the baseline's runs right before and after it (xdp-raw runs between every two other rows; af-packet, not adjacent, pairs within the repetition); a target is met when the interval's lower bound reaches it, missed when its upper bound is below it, undecided otherwise:\n"
         );
         for l in &lines {
             let _ = writeln!(md, "{l}");
@@ -77,40 +72,32 @@ pub fn ratios(md: &mut String, cells: &[Cell]) -> Vec<Json> {
     json
 }
 
-/// Cell `a` (an nmxdp row) against cell `b` (`t.base`): the ratio of each repetition (both
-/// cells' runs of that repetition), their median and its interval, judged against the target;
-/// the Markdown line and the JSON entry.
+/// Cell `a` (an nmxdp row) against cell `b` (`t.base`), judged against the target; the
+/// Markdown line and the JSON entry.
 fn compare(a: &Cell, b: &Cell, t: &Target) -> (String, Json) {
-    let pairs = paired_ratios(a.rates(t.dir).into_iter().zip(b.rates(t.dir)));
-    let ci = median_ci(&pairs);
-    let verdict = ci.map_or("n/a", |c| Verdict::at_least(&c, t.target).as_str());
+    let c = Comparison::new(
+        &a.rates(t.dir),
+        &b.rates(t.dir),
+        Some(Goal::AtLeast(t.target)),
+    );
     let base_name = if t.base == Row::XdpRaw {
         "raw"
     } else {
         "af_packet"
     };
     let line = format!(
-        "- {}/{base_name} {}: {} over {} pair(s) (target {}): **{verdict}**",
+        "- {}/{base_name} {}: {}",
         a.row.name(),
         t.dir,
-        with_ci(ci.as_ref(), 3),
-        pairs.len(),
-        t.what
+        compare::summary(&c, 3)
     );
-    let json = Json::obj([
-        ("row", Json::str(a.row.name())),
-        ("vs", Json::str(t.base.name())),
-        ("dir", Json::str(t.dir)),
-        ("ratio", Json::num(ci.map(|c| c.median))),
-        ("ci95_lo", Json::num(ci.map(|c| c.lo))),
-        ("ci95_hi", Json::num(ci.map(|c| c.hi))),
-        ("pairs", Json::Int(pairs.len() as i64)),
-        (
-            "pair_ratios",
-            Json::Arr(pairs.iter().map(|&r| Json::Num(r)).collect()),
-        ),
-        ("target", Json::Num(t.target)),
-        ("verdict", Json::str(verdict)),
-    ]);
+    let json = compare::json(
+        vec![
+            ("row", Json::str(a.row.name())),
+            ("vs", Json::str(t.base.name())),
+            ("dir", Json::str(t.dir)),
+        ],
+        &c,
+    );
     (line, json)
 }

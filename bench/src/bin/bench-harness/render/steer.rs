@@ -1,30 +1,29 @@
 //! The steering section: receive rate per number of rule alternatives, the per-packet filter
-//! cost against no steering (difference of the median per-packet times) and the rate ratio (the
-//! median of per-repetition ratios, with its 95% interval).
+//! cost against no steering (difference of the median per-packet times) and the rate ratio (a
+//! [`Comparison`]: median of the per-pair ratios, each run paired with the no-rule runs right
+//! before and after it, with its 95% interval).
 
 use std::fmt::Write as _;
 
 use nmxdp_bench::json::Json;
-use nmxdp_bench::stats::{median, median_ci, paired_ratios};
+use nmxdp_bench::stats::{median, Comparison, Sample};
 
-use super::{ci_json, f3, with_ci, Doc};
+use super::{ci_json, compare, f3, with_ci, Doc};
 use crate::steer::SteerRuns;
 
 pub fn steer(doc: &mut Doc, s: Option<&SteerRuns>) -> Json {
     let Some(s) = s else {
         return Json::Null;
     };
-    let rx = |runs: &[crate::run::Run]| -> Vec<Option<f64>> {
-        runs.iter()
-            .map(|r| r.error.is_none().then_some(r.rx_pps).flatten())
-            .collect()
+    let rx = |runs: &[crate::run::Run]| -> Vec<Sample> {
+        runs.iter().map(|r| r.sample(r.rx_pps)).collect()
     };
-    let med = |v: &[Option<f64>]| median(&v.iter().flatten().copied().collect::<Vec<_>>());
+    let med = |v: &[Sample]| median(&v.iter().filter_map(|s| s.value).collect::<Vec<_>>());
     let base = s.rows.iter().find(|(k, _)| *k == 0).map(|(_, r)| rx(r));
     let base_med = base.as_deref().and_then(med);
     let _ = writeln!(
         doc.md,
-        "Steering (NMXDP_STEER; pkt-gen -f rx on one queue, 60 B UDP to port 1234 matching the last alternative of `udp and dst port P or ...`, so every frame is checked against all; {} repetition(s) of {} frames, rows rotated, pinned as above):\n",
+        "Steering (NMXDP_STEER; pkt-gen -f rx on one queue, 60 B UDP to port 1234 matching the last alternative of `udp and dst port P or ...`, so every frame is checked against all; {} repetition(s) of {} frames, every rule's run between two runs without one, pinned as above):\n",
         s.reps, s.frames
     );
     let _ = writeln!(
@@ -45,10 +44,11 @@ pub fn steer(doc: &mut Doc, s: Option<&SteerRuns>) -> Json {
             (Some(m), Some(b)) if *k > 0 => Some(1e9 / m - 1e9 / b),
             _ => None,
         };
-        let ratios = base.as_ref().map_or(Vec::new(), |b| {
-            paired_ratios(rates.iter().copied().zip(b.iter().copied()))
-        });
-        let ci = if *k > 0 { median_ci(&ratios) } else { None };
+        let cmp = base
+            .as_ref()
+            .filter(|_| *k > 0)
+            .map(|b| Comparison::new(&rates, b, None));
+        let ci = cmp.as_ref().and_then(|c| c.ci);
         let name = if *k == 0 {
             "none (no NMXDP_STEER)".to_string()
         } else {
@@ -70,6 +70,12 @@ pub fn steer(doc: &mut Doc, s: Option<&SteerRuns>) -> Json {
             ("rx_mpps_median", Json::num(m.map(|p| p / 1e6))),
             ("filter_ns_per_packet", Json::num(cost_ns)),
             ("rx_ratio_to_none", ci_json(ci.as_ref())),
+            (
+                "comparison",
+                cmp.as_ref().map_or(Json::Null, |c| {
+                    compare::json(vec![("row", Json::Int(*k as i64)), ("vs", Json::Int(0))], c)
+                }),
+            ),
             ("runs", Json::Arr(runs.iter().map(|r| r.json()).collect())),
         ]));
     }
