@@ -188,6 +188,17 @@ impl Plan {
         }
     }
 
+    /// How many repetitions of an order of `reps` may be run again because other processes
+    /// were busy ([`crate::reps::run_order`]): as many as it has, none for a smoke run (a
+    /// functional check).
+    pub fn redo_budget(&self, reps: usize) -> usize {
+        if self.smoke {
+            0
+        } else {
+            reps
+        }
+    }
+
     /// Packets per run for `len`-byte frames.
     pub fn count_for(&self, len: u32) -> u64 {
         if len <= 60 {

@@ -25,7 +25,7 @@ use crate::bins::{path_arg, Bins};
 use crate::cli::Plan;
 use crate::netns::{ip, Topo};
 use crate::proc::{cpus, spawn, Exit, Spec};
-use crate::reps::rotation;
+use crate::reps::{rotation, run_order};
 use crate::run::tail;
 use crate::stopped;
 
@@ -216,16 +216,13 @@ pub fn measure(plan: &Plan) -> Result<Option<LatencyRuns>> {
         );
     }
     let reps = plan.reps;
-    for (seq, slot) in rotation(cells.len(), reps as usize).into_iter().enumerate() {
-        if stopped() {
-            bail!("interrupted");
-        }
-        let cell = &mut cells[slot.row];
+    let order = rotation(cells.len(), reps as usize);
+    let done = run_order(&order, 0, plan.redo_budget(reps as usize), |slot, _| {
+        let cell = &cells[slot.row];
         let Ok(p) = pair(&plan.bins, &support, &t, cell.row, n) else {
-            continue;
+            return Ok(None);
         };
-        let mut r = run_one(&t, &p, cell.row, n, plan.verbose);
-        (r.rep, r.seq) = (slot.rep, seq);
+        let r = run_one(&t, &p, cell.row, n, plan.verbose);
         let us = |f: fn(&Latency) -> u64| {
             r.lat
                 .map_or("?".into(), |l| format!("{:.1}", f(&l) as f64 / 1e3))
@@ -241,7 +238,13 @@ pub fn measure(plan: &Plan) -> Result<Option<LatencyRuns>> {
                 .as_ref()
                 .map_or(String::new(), |e| format!("  FAILED: {e}"))
         );
-        cell.runs.push(r);
+        Ok(Some(r))
+    })?;
+    for p in done.kept {
+        if let Some(mut r) = p.run {
+            (r.rep, r.seq) = (p.slot.rep, p.seq);
+            cells[p.slot.row].runs.push(r);
+        }
     }
     Ok(Some(LatencyRuns { rtts: n, cells }))
 }

@@ -120,7 +120,7 @@ fn run(cli: &Cli) -> Result<bool> {
     let mut cells = cell::cells(&plan);
     let topo = Topo::new("", 1).context("creating the veth pair")?;
     let begin = busy::Mark::now();
-    reps::run_cells(&plan, &topo, &mut cells)?;
+    let redone = reps::run_cells(&plan, &topo, &mut cells)?;
     let after_cells = busy::Mark::now();
     let instr_note = instr::measure(&plan, &topo, &mut cells);
     let open = open::measure(&plan, &topo)?;
@@ -147,6 +147,7 @@ fn run(cli: &Cli) -> Result<bool> {
         others: render::Others {
             throughput: busy::others(&begin, &after_cells),
             total: busy::others(&begin, &busy::Mark::now()),
+            redone,
         },
     };
     let (md, json, all_ok) = render::render(&plan, &results);

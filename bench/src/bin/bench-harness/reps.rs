@@ -10,6 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 
+use crate::busy;
 use crate::cell::Cell;
 use crate::cli::Plan;
 use crate::netns::Topo;
@@ -29,6 +30,102 @@ fn failed_suffix(r: &Run) -> String {
     r.error
         .as_ref()
         .map_or(String::new(), |e| format!("  FAILED: {e}"))
+}
+
+/// Other processes' user-space CPU ([`busy::others`], in CPUs) over a repetition above which
+/// it is run again: an idle machine shows a few hundredths, a build next to the bench 1 or more,
+/// and a build halves the rates and stretches their spread.
+pub const DISTURBED_CPUS: f64 = 0.10;
+
+/// A run and where it sat.
+pub struct Placed<R> {
+    pub slot: Slot,
+    pub seq: usize,
+    pub run: R,
+}
+
+/// A repetition that was run again, and how busy other processes were during it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Redone {
+    pub rep: usize,
+    pub others_cpus: f64,
+}
+
+/// What [`run_order`] ran: the runs kept, in order, the repetitions it ran again, and the
+/// `seq` after its last run.
+pub struct Ordered<R> {
+    pub kept: Vec<Placed<R>>,
+    pub redone: Vec<Redone>,
+    pub next_seq: usize,
+}
+
+/// Runs `order` (its slots grouped by repetition) with `run(slot, seq)`, `seq` counting every
+/// run from `first_seq`. A repetition during which other processes used more than
+/// [`DISTURBED_CPUS`] is run again and its runs dropped, at most `budget` times over the whole
+/// order (then the runs are kept as they are, and the report says how busy the machine was).
+pub fn run_order<R>(
+    order: &[Slot],
+    first_seq: usize,
+    budget: usize,
+    run: impl FnMut(Slot, usize) -> Result<R>,
+) -> Result<Ordered<R>> {
+    run_order_gauged(order, first_seq, budget, run, busy::Mark::now, busy::others)
+}
+
+/// [`run_order`] with how busy other processes were between two marks given by `others`.
+fn run_order_gauged<R, M>(
+    order: &[Slot],
+    first_seq: usize,
+    budget: usize,
+    mut run: impl FnMut(Slot, usize) -> Result<R>,
+    mark: impl Fn() -> M,
+    others: impl Fn(&M, &M) -> Option<f64>,
+) -> Result<Ordered<R>> {
+    let mut out = Ordered {
+        kept: Vec::with_capacity(order.len()),
+        redone: Vec::new(),
+        next_seq: first_seq,
+    };
+    let mut seq = first_seq;
+    let mut left = budget;
+    let mut start = 0;
+    while start < order.len() {
+        let rep = order[start].rep;
+        let end = start + order[start..].iter().take_while(|s| s.rep == rep).count();
+        loop {
+            let before = mark();
+            let mut runs = Vec::with_capacity(end - start);
+            for &slot in &order[start..end] {
+                if stopped() {
+                    bail!("interrupted");
+                }
+                runs.push(Placed {
+                    slot,
+                    seq,
+                    run: run(slot, seq)?,
+                });
+                seq += 1;
+            }
+            let others = others(&before, &mark()).unwrap_or(0.0);
+            if others > DISTURBED_CPUS && left > 0 {
+                left -= 1;
+                out.redone.push(Redone {
+                    rep,
+                    others_cpus: others,
+                });
+                eprintln!(
+                    "bench: repetition {} again: other processes used {others:.2} CPU during it",
+                    rep + 1
+                );
+                continue;
+            }
+            out.kept.extend(runs);
+            break;
+        }
+        start = end;
+    }
+    out.next_seq = seq;
+    Ok(out)
 }
 
 /// One place in a run order: row `row` (an index into the section's rows) in repetition `rep`.
@@ -83,8 +180,10 @@ pub fn sandwiched(rows: usize, reps: usize, anchor: usize) -> Vec<Slot> {
 /// the next): at 60 B, where the targets are, [`sandwiched`] around xdp-raw with `plan.reps`
 /// repetitions; other sizes (no target) [`rotation`] with `plan.reps_other`. Each run goes into
 /// its cell's `runs` with its repetition and place in the order; skipped cells get none.
-pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<()> {
+/// Returns the repetitions run again, with their frame size.
+pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<Vec<(u32, Redone)>> {
     let mut seq = 0;
+    let mut redone = Vec::new();
     let mut start = 0;
     while start < cells.len() {
         let len = cells[start].len;
@@ -94,19 +193,14 @@ pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<()> {
             .collect();
         let order = block_order(plan, cells, &group, len);
         let reps = order.last().map_or(0, |s| s.rep + 1);
-        for slot in order {
-            if stopped() {
-                bail!("interrupted");
-            }
-            let cell = &mut cells[group[slot.row]];
+        let done = run_order(&order, seq, plan.redo_budget(reps), |slot, _| {
+            let cell = &cells[group[slot.row]];
             let n = plan.count_for(cell.len);
             let pair = cell
                 .row
                 .pair(&plan.bins, topo, n, cell.len)
                 .expect("not skipped");
-            let mut r = run_pair(topo, &pair, n, plan.verbose);
-            (r.rep, r.seq) = (slot.rep, seq);
-            seq += 1;
+            let r = run_pair(topo, &pair, n, plan.verbose);
             eprintln!(
                 "bench: rep {}/{reps} {:<16} {:>4} B: tx {} rx {} Mpps, sent {} received {}{}",
                 slot.rep + 1,
@@ -118,11 +212,18 @@ pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<()> {
                 r.received.map_or("?".into(), |v| v.to_string()),
                 failed_suffix(&r)
             );
-            cell.runs.push(r);
+            Ok(r)
+        })?;
+        seq = done.next_seq;
+        for p in done.kept {
+            let mut r = p.run;
+            (r.rep, r.seq) = (p.slot.rep, p.seq);
+            cells[group[p.slot.row]].runs.push(r);
         }
+        redone.extend(done.redone.into_iter().map(|r| (len, r)));
         start = end;
     }
-    Ok(())
+    Ok(redone)
 }
 
 /// The order of one frame size's cells (`group`: indices into `cells`, the order's rows).
@@ -149,23 +250,24 @@ pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
         })
         .into();
     let (n, reps) = (plan.n60, plan.reps_other);
-    for (seq, slot) in rotation(mq.len(), reps as usize).into_iter().enumerate() {
-        let m = &mut mq[slot.row];
-        if stopped() {
-            bail!("interrupted");
-        }
-        let pair = pktgen_pair(&plan.bins, &t2, n, 60, Some(m.threads));
-        let mut r = run_pair(&t2, &pair, n, plan.verbose);
-        (r.rep, r.seq) = (slot.rep, seq);
+    let order = rotation(mq.len(), reps as usize);
+    let done = run_order(&order, 0, plan.redo_budget(reps as usize), |slot, _| {
+        let threads = mq[slot.row].threads;
+        let pair = pktgen_pair(&plan.bins, &t2, n, 60, Some(threads));
+        let r = run_pair(&t2, &pair, n, plan.verbose);
         eprintln!(
-            "bench: rep {}/{reps} 2-queue pkt-gen -p {}: tx {} rx {} Mpps{}",
+            "bench: rep {}/{reps} 2-queue pkt-gen -p {threads}: tx {} rx {} Mpps{}",
             slot.rep + 1,
-            m.threads,
             f3(r.tx_pps.map(|x| x / 1e6)),
             f3(r.rx_pps.map(|x| x / 1e6)),
             failed_suffix(&r)
         );
-        m.runs.push(r);
+        Ok(r)
+    })?;
+    for p in done.kept {
+        let mut r = p.run;
+        (r.rep, r.seq) = (p.slot.rep, p.seq);
+        mq[p.slot.row].runs.push(r);
     }
     Ok(mq)
 }
@@ -186,6 +288,50 @@ mod tests {
         // Repetition 4 starts where repetition 0 did.
         assert_eq!(rows_of(&rotation(4, 5)[16..]), [0, 1, 2, 3]);
         assert!(rotation(0, 5).is_empty());
+    }
+
+    #[test]
+    fn disturbed_repetitions_run_again() {
+        use std::cell::Cell as C;
+        // The "other processes" gauge reads a counter the runs bump: repetition 1's first try
+        // and both tries of repetition 2 look busy; the budget is 2.
+        let busy = C::new(0.0);
+        let tries = C::new(0);
+        let order = rotation(2, 3);
+        let done = run_order_gauged(
+            &order,
+            10,
+            2,
+            |slot, seq| {
+                let t = tries.get();
+                tries.set(t + 1);
+                // Tries: rep 0 = runs 0-1, rep 1 = 2-3 (busy) and 4-5, rep 2 = 6-7 (busy), 8-9.
+                busy.set(if matches!(t, 2 | 6 | 8) { 1.0 } else { 0.0 } + busy.get());
+                Ok((slot, seq))
+            },
+            || busy.get(),
+            |a, b| Some(b - a),
+        )
+        .unwrap();
+        assert_eq!(
+            done.redone,
+            [
+                Redone {
+                    rep: 1,
+                    others_cpus: 1.0
+                },
+                Redone {
+                    rep: 2,
+                    others_cpus: 1.0
+                }
+            ]
+        );
+        // Budget spent: repetition 2's second try is kept although busy.
+        assert_eq!(tries.get(), 10);
+        let seqs: Vec<usize> = done.kept.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, [10, 11, 14, 15, 18, 19]);
+        assert_eq!(done.next_seq, 20);
+        assert!(done.kept.iter().all(|p| p.run == (p.slot, p.seq)));
     }
 
     #[test]

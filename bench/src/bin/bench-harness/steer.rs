@@ -10,10 +10,9 @@ use nmxdp::steer::layout::MAX_TERMS;
 use crate::cli::Plan;
 use crate::netns::Topo;
 use crate::proc::cpus;
-use crate::reps::sandwiched;
+use crate::reps::{run_order, sandwiched};
 use crate::rows::pktgen_pair;
 use crate::run::{run_pair, Run};
-use crate::stopped;
 
 /// Alternatives per rule of the rows; 0 is the row without `NMXDP_STEER`.
 pub const TERMS: [usize; 4] = [0, 1, 16, MAX_TERMS];
@@ -53,24 +52,23 @@ pub fn measure(plan: &Plan, t: &Topo) -> Option<SteerRuns> {
     );
     let mut rows: Vec<(usize, Vec<Run>)> = TERMS.iter().map(|&k| (k, Vec::new())).collect();
     let none = TERMS.iter().position(|&k| k == 0).unwrap_or(0);
-    for (seq, slot) in sandwiched(TERMS.len(), reps as usize, none)
-        .into_iter()
-        .enumerate()
-    {
-        if stopped() {
-            break;
-        }
-        let (k, runs) = &mut rows[slot.row];
+    let order = sandwiched(TERMS.len(), reps as usize, none);
+    let done = run_order(&order, 0, plan.redo_budget(reps as usize), |slot, _| {
+        let k = TERMS[slot.row];
         let mut pair = pktgen_pair(&plan.bins, t, frames, 60, None);
         let c = cpus();
         pair.tx.cpu = Some(c.tx);
         pair.rx.cpu = Some(c.rx);
-        if *k > 0 {
-            pair.rx = pair.rx.env("NMXDP_STEER", &rule(*k));
+        if k > 0 {
+            pair.rx = pair.rx.env("NMXDP_STEER", &rule(k));
         }
-        let mut r = run_pair(t, &pair, frames, plan.verbose);
-        (r.rep, r.seq) = (slot.rep, seq);
-        runs.push(r);
+        Ok(run_pair(t, &pair, frames, plan.verbose))
+    });
+    // Interrupted: what ran so far is not kept (the harness exits).
+    for p in done.map(|d| d.kept).unwrap_or_default() {
+        let mut r = p.run;
+        (r.rep, r.seq) = (p.slot.rep, p.seq);
+        rows[p.slot.row].1.push(r);
     }
     Some(SteerRuns { frames, reps, rows })
 }

@@ -51,10 +51,11 @@ pub struct Results {
 }
 
 /// Other processes' user-space CPU, in CPUs ([`crate::busy`]): while the throughput rows ran,
-/// and over the whole bench.
+/// and over the whole bench; and the throughput repetitions run again because of it.
 pub struct Others {
     pub throughput: Option<f64>,
     pub total: Option<f64>,
+    pub redone: Vec<(u32, crate::reps::Redone)>,
 }
 
 /// The Markdown so far, the notes that end it, and whether every run succeeded.
@@ -244,6 +245,20 @@ fn footer(doc: &mut Doc, res: &Results) {
         f3(res.others.throughput),
         f3(res.others.total)
     );
+    if !res.others.redone.is_empty() {
+        let list: Vec<String> = res
+            .others
+            .redone
+            .iter()
+            .map(|(len, r)| format!("{len} B rep {} ({:.2} CPU)", r.rep + 1, r.others_cpus))
+            .collect();
+        let _ = writeln!(
+            doc.md,
+            "Throughput repetitions run again because other processes used more than {} CPU during them (their runs dropped): {}.",
+            crate::reps::DISTURBED_CPUS,
+            list.join(", ")
+        );
+    }
 }
 
 /// How the runs were ordered and placed and how intervals and verdicts are made.
@@ -307,6 +322,23 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
             Json::obj([
                 ("throughput", Json::num(res.others.throughput)),
                 ("total", Json::num(res.others.total)),
+                ("disturbed_above", Json::Num(crate::reps::DISTURBED_CPUS)),
+                (
+                    "throughput_reps_redone",
+                    Json::Arr(
+                        res.others
+                            .redone
+                            .iter()
+                            .map(|(len, r)| {
+                                Json::obj([
+                                    ("frame", Json::Int(i64::from(*len))),
+                                    ("rep", Json::Int(r.rep as i64)),
+                                    ("others_cpus", Json::Num(r.others_cpus)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
             ]),
         ),
     ])
