@@ -21,8 +21,8 @@ pub struct Cli {
     /// env BENCH_PACKETS.
     #[arg(long, value_name = "N[,N]")]
     pub packets: Option<String>,
-    /// Repetitions: medians, and ratios with 95% intervals over them. Default 15 (smoke 1); env
-    /// BENCH_REPS.
+    /// Repetitions of what carries a target (60 B throughput, latency); a third as many for the
+    /// rest (1514 B, scaling). Default 15 (smoke 1); env BENCH_REPS.
     #[arg(long)]
     pub reps: Option<u32>,
     /// Frame sizes.
@@ -236,11 +236,11 @@ fn packets(cli: &Cli) -> Result<(u64, u64)> {
     }
 }
 
-/// Repetitions of a full run. On a 2-vCPU VM shared with other work a run's rate swings by up to
-/// 2x with what the other vCPU does, and a pair of runs does not always see the same phase: with
-/// 15 pairs the interval of the median ratio spans about the 4th to the 12th smallest, narrow
-/// enough to decide targets a few percent away; 7 pairs (the 2nd to the 6th) left most ratios
-/// undecided. 15 short runs of each row still fit in about 3 minutes.
+/// Repetitions of the runs with targets. A run's rate on this VM lands in a fast or a slow state
+/// for the whole run (bench/README.md, "Method"); with 15 pairs the interval of the median
+/// ratio spans about the 4th to the 12th smallest pair, about ±0.1 around a ratio near 1; 7
+/// pairs (the 2nd to the 6th) left most ratios undecided. At 60 B a repetition is 6 runs (xdp-raw
+/// three times), about 4 s, and the default make bench stays under 4 minutes.
 pub const DEFAULT_REPS: u32 = 15;
 
 /// Repetitions of the runs no target depends on: a third of `reps` (rounded up), enough for

@@ -10,12 +10,13 @@
 //! | xdp-raw          | AF_XDP without the netmap layer                                      |
 //! | af-packet        | TPACKET_V2 TX ring / TPACKET_V3 RX ring                              |
 //!
-//! for 60- and 1514-byte frames, repeated (every repetition runs each row once, starting one row
-//! later than the repetition before), the receiver pinned to one CPU and the sender to another,
-//! and reports medians of the sender's and the receiver's own rates, the loss, and user-space
-//! instructions per packet of the sender (perf, or valgrind where the machine has no PMU); the
-//! ratios between rows are medians of per-repetition ratios with bootstrap 95% intervals, judged
-//! against their targets as met, missed or undecided. Then the time to open a
+//! for 60- and 1514-byte frames, repeated (at 60 B every other row runs between two xdp-raw runs;
+//! at 1514 B each repetition runs each row once, starting one row later than the one before;
+//! see [`reps`]), the receiver pinned to one CPU and the sender to another, and reports medians
+//! of the sender's and the receiver's own rates, the loss, and user-space instructions per
+//! packet of the sender (perf, or valgrind where the machine has no PMU); the ratios between
+//! rows are medians of per-pair ratios (each run against its neighbours) with bootstrap 95%
+//! intervals, judged against their targets as met, missed or undecided. Then the time to open a
 //! port (first open of an interface, and another queue of one already set up) through both APIs,
 //! next to a bare AF_XDP socket's; the round-trip latency of one frame in flight through both
 //! APIs (poll and busy-wait), raw AF_XDP (poll and spin) and kernel UDP sockets; a 2-queue pair:

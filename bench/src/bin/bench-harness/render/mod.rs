@@ -195,7 +195,7 @@ fn header(plan: &Plan) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "# nmxdp bench{}\n\nveth pair between two network namespaces, {} vCPU(s), kernel {}; {} packets per run at 60 B, {} at 1514 B; {} repetition(s), each running every row once, each starting one row later than the one before; medians over the repetitions.\n",
+        "# nmxdp bench{}\n\nveth pair between two network namespaces, {} vCPU(s), kernel {}; {} packets per run at 60 B, {} at 1514 B; at 60 B {} repetition(s), in each of which every other row runs once between two runs of xdp-raw (rows rotated from one repetition to the next); at 1514 B {} repetition(s), each running every row once, starting one row later than the one before; medians over the runs.\n",
         if plan.smoke {
             " (smoke: a functional check; counts this small give no meaningful rates)"
         } else {
@@ -205,7 +205,8 @@ fn header(plan: &Plan) -> String {
         kernel(),
         plan.n60,
         plan.n1514,
-        plan.reps
+        plan.reps,
+        plan.reps_other
     );
     let _ = writeln!(md, "{}", pinning());
     // No throughput rows (`--only latency`): no table.
@@ -267,7 +268,7 @@ fn method() -> Json {
     Json::obj([
         (
             "order",
-            Json::str("each repetition runs every row once per frame size, starting one row later than the repetition before"),
+            Json::str("60 B: every other row runs once per repetition between two runs of xdp-raw (the rows rotated per repetition, the xdp-raw run between two rows shared); other sizes and sections: every row once per repetition, starting one row later than the repetition before; all 60 B repetitions first; a repetition during which other processes used more than 0.1 CPU is run again"),
         ),
         (
             "cpus",
@@ -280,7 +281,7 @@ fn method() -> Json {
             ]),
         ),
         ("loadavg_end", Json::str(loadavg())),
-        ("ratios", Json::str("median of the per-repetition ratios (both rows' runs of one repetition)")),
+        ("ratios", Json::str("median of the per-pair ratios: each run over the geometric mean of the other row's runs right before and after it, or of its repetition's runs when none is adjacent")),
         ("ci", Json::str(ci_method())),
         (
             "verdicts",
@@ -298,6 +299,7 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("packets_60", Json::Int(plan.n60 as i64)),
         ("packets_1514", Json::Int(plan.n1514 as i64)),
         ("repetitions", Json::Int(plan.reps as i64)),
+        ("repetitions_other", Json::Int(plan.reps_other as i64)),
         ("method", method()),
         ("instr_method", Json::str(plan.instr.label())),
         ("rows", Json::Arr(s.rows)),
