@@ -239,7 +239,7 @@ fn packets(cli: &Cli) -> Result<(u64, u64)> {
 
 /// Repetitions of the runs with targets. A run's rate on this VM lands in a fast or a slow state
 /// for the whole run (bench/README.md, "Method"); with 15 pairs the interval of the median
-/// ratio spans about the 4th to the 12th smallest pair, about ±0.1 around a ratio near 1; 7
+/// ratio spans about the 4th to the 12th smallest pair, about ±0.14 around a ratio near 1; 7
 /// pairs (the 2nd to the 6th) left most ratios undecided. At 60 B a repetition is 6 runs (xdp-raw
 /// three times), about 4 s, and the default make bench stays under 4 minutes.
 pub const DEFAULT_REPS: u32 = 15;
