@@ -26,6 +26,7 @@ mod errtext;
 mod gen;
 mod opts;
 mod pcap;
+mod pieces;
 mod ping;
 mod report;
 mod rx;

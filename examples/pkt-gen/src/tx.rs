@@ -6,8 +6,9 @@ use anyhow::{bail, Result};
 use nmxdp::abi::NS_REPORT;
 use nmxdp::{Events, Port};
 
-use crate::chain::{ChainFill, Cut};
+use crate::chain::Cut;
 use crate::frame::{seq, write_seq};
+use crate::pieces::{self, Held, Pieces};
 use crate::report::{Counters, Diag, DoneGuard};
 use crate::stopped;
 
@@ -107,8 +108,8 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
     Ok(Diag::of(&port))
 }
 
-/// The sender of frames cut into slot chains: each frame is copied whole (its pieces land in
-/// different slots from one frame to the next), its sequence number written first.
+/// The sender of frames cut into slot chains: as for frames of one slot, a buffer gets only
+/// the bytes its slot's fragment lacks (see [`Pieces`]), the first fragment its sequence number.
 fn run_chained(
     mut port: Port,
     rings: std::ops::Range<u32>,
@@ -117,19 +118,17 @@ fn run_chained(
     schedule: &Schedule,
     ctrs: &Counters,
 ) -> Result<Diag> {
-    let mut frame = job.frame.clone();
-    let len = frame.len();
-    let mut chains = ChainFill {
-        cut,
-        frame: &mut frame,
-        copy: true,
-        dump: false,
-    };
-    send_loop(&mut port, rings, schedule, ctrs, |ring, _, sent, limit| {
-        let (m, b) = chains.fill(ring, limit, len, |k, f| {
-            write_seq(f, seq(job.index, sent + k as u64))
-        });
-        (m as u64, b)
+    let pieces = Pieces::new(&job.frame, cut);
+    let len = job.frame.len() as u64;
+    let mut held: Vec<Vec<Held>> = rings
+        .clone()
+        .map(|r| pieces::fresh(port.tx_ring(r).num_slots()))
+        .collect();
+    let first = rings.start;
+    send_loop(&mut port, rings, schedule, ctrs, |ring, r, sent, limit| {
+        let h = &mut held[(r - first) as usize];
+        let m = pieces.fill(ring, h, limit, |k| seq(job.index, sent + k as u64)) as u64;
+        (m, m * len)
     })?;
     Ok(Diag::of(&port))
 }
