@@ -108,30 +108,25 @@ pub struct Took {
     pub frames: u32,
 }
 
-/// Walks whole frames from `head`, at most `max_frames` of them, in about `window` slots:
-/// `f(slot, len, flags)` for each of their slots in order. A chain the window ends inside is
-/// taken to its end (the kernel side shows chains whole), so no frame is split between two
-/// passes. `head` does not move: release [`Took::slots`].
+/// Walks whole frames from `head` in `window` slots: `f(slot, len, flags)` for each of their
+/// slots in order. A chain the window ends inside is taken to its end (the kernel side shows
+/// chains whole), so no frame is split between two passes; the window's slots hold at most
+/// `window` frames, the chain's end included. `head` does not move: release [`Took::slots`].
 #[inline]
-pub fn take_frames(
-    ring: &RxRing<'_>,
-    window: u32,
-    max_frames: u32,
-    mut f: impl FnMut(u32, u16, u16),
-) -> Took {
-    let mut t = Took::default();
-    let mut more = false;
-    ring.for_each_slot(window, |i, len, flags| {
-        // Frames only end at slots without NS_MOREFRAG: reaching max_frames is a boundary.
-        if t.frames < max_frames {
-            f(i, len, flags);
-            t.slots += 1;
-            more = flags & NS_MOREFRAG != 0;
-            t.frames += u32::from(!more);
-        }
+pub fn take_frames(ring: &RxRing<'_>, window: u32, mut f: impl FnMut(u32, u16, u16)) -> Took {
+    let mut frames = 0u32;
+    // Frames end at slots without NS_MOREFRAG. Only counted here: the receiver's loop stays
+    // as short as when every slot was a frame.
+    let slots = ring.for_each_slot(window, |i, len, flags| {
+        f(i, len, flags);
+        frames += u32::from(flags & NS_MOREFRAG == 0);
     });
-    if more {
-        take_rest(ring, &mut t, &mut f);
+    let mut t = Took { slots, frames };
+    if slots > 0 {
+        let last = (ring.head() + slots - 1) % ring.num_slots();
+        if ring.slot(last).flags & NS_MOREFRAG != 0 {
+            take_rest(ring, &mut t, &mut f);
+        }
     }
     t
 }

@@ -124,8 +124,8 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
             // Frames, not slots: a chain (NS_MOREFRAG) is one frame, counted at its last slot.
             let k = quota.claim(avail);
             let took = match verifier.as_mut() {
-                None => take_frames(&ring, k, k, |_, len, _| bytes += len as u64),
-                Some(v) => take_frames(&ring, k, k, |i, len, flags| {
+                None => take_frames(&ring, k, |_, len, _| bytes += len as u64),
+                Some(v) => take_frames(&ring, k, |i, len, flags| {
                     bytes += len as u64;
                     if let Some(frame) = gather.push(ring.packet(i).unwrap_or(&[]), flags) {
                         let _ = v.check(frame);

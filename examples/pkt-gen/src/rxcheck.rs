@@ -78,7 +78,7 @@ pub fn run(
             let k = quota.claim(avail);
             // SAFETY: the pointer is only printed by -X, never dereferenced.
             let ring_addr = unsafe { ring.as_raw() } as usize;
-            let took = take_frames(&ring, k, k, |i, len, flags| {
+            let took = take_frames(&ring, k, |i, len, flags| {
                 bytes += len as u64;
                 let p = ring.packet(i).unwrap_or(&[]);
                 if job.dump {
