@@ -294,6 +294,13 @@ fn cross(tag: &str, buf_size: u32, sender: Sender, bridged: bool) {
             "the bridge copied:\n{b_out}\n{b_err}"
         );
         bridge_dropped = sum_after(&b_err, "AF_XDP rx_dropped ");
+        // The bridge counts frames, not the slots of their chains.
+        let fwd = number_after(&b_out, "forwarded A->B ").expect("the bridge's final line");
+        assert!(
+            (r.frames..=FRAMES).contains(&fwd),
+            "the bridge forwarded {fwd} frames, the receiver got {}:\n{b_out}",
+            r.frames
+        );
     }
     eprintln!("{tag}: {r:?}, dropped at the bridge {bridge_dropped}");
     let diag = format!("receiver:\n{rx_out}\n{rx_err}");

@@ -18,7 +18,7 @@ pub struct Mover {
 /// Counters of one direction.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DirStats {
-    /// Slots handed to the TX side.
+    /// Frames handed to the TX side (a chain of `NS_MOREFRAG` slots is one).
     pub packets: u64,
     /// Bytes the bridge copied (0 on the zero-copy path).
     pub copied_bytes: u64,
@@ -46,7 +46,7 @@ pub fn tx_pending(port: &mut Port) -> bool {
 impl Mover {
     /// Moves up to `limit` packets from `src`'s RX rings to `dst`'s TX rings, ring by ring as
     /// upstream does: an empty RX ring moves on to the next RX ring, a full TX ring to the next
-    /// TX ring. Returns the packets forwarded.
+    /// TX ring. Returns the frames forwarded (`limit` counts slots, as upstream's burst).
     pub fn move_packets(
         &self,
         src: &mut Port,
@@ -153,8 +153,10 @@ impl Mover {
                 k,
                 (tx.slot(k).flags & !NS_MOREFRAG) | (rs.flags & NS_MOREFRAG),
             );
-            st.packets += 1;
-            m.forwarded += 1;
+            // A frame counts once, at its last slot.
+            let ends = u32::from(rs.flags & NS_MOREFRAG == 0);
+            st.packets += ends as u64;
+            m.forwarded += ends;
             j = rx.next(j);
             k = tx.next(k);
             rx_left -= 1;
@@ -184,7 +186,7 @@ fn frame_slots(rx: &RxRing<'_>, mut j: u32, avail: u32) -> u32 {
 /// What one [`Mover::move_ring`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Moved {
-    /// Packets handed to the TX ring.
+    /// Frames handed to the TX ring.
     pub forwarded: u32,
     /// Slots looked at (forwarded or skipped): what the burst limit counts.
     pub steps: u32,
