@@ -16,6 +16,8 @@ const NETDEV_A_DEV_XDP_FEATURES: u16 = 3;
 const NETDEV_A_DEV_XDP_ZC_MAX_SEGS: u16 = 4;
 /// `NETDEV_XDP_ACT_XSK_ZEROCOPY`: the driver binds AF_XDP sockets in zero-copy mode.
 const XDP_ACT_XSK_ZEROCOPY: u64 = 8;
+/// `NETDEV_XDP_ACT_RX_SG`: the driver's native XDP takes frames of several buffers.
+const XDP_ACT_RX_SG: u64 = 0x20;
 const NLMSG_HDRLEN: usize = 16;
 const GENL_HDRLEN: usize = 4;
 
@@ -27,6 +29,9 @@ pub struct XdpFeatures {
     /// Most buffers of one frame a zero-copy socket takes (`NETDEV_A_DEV_XDP_ZC_MAX_SEGS`;
     /// 1: no zero-copy multi-buffer).
     pub zc_max_segs: u32,
+    /// Native XDP programs see frames of several buffers (`NETDEV_XDP_ACT_RX_SG`): without it,
+    /// a native-mode program gets no frame longer than one page.
+    pub rx_sg: bool,
 }
 
 /// One generic netlink request: header, `genlmsghdr`, attributes.
@@ -95,6 +100,7 @@ pub fn xdp_features(ifindex: u32) -> Option<XdpFeatures> {
     Some(XdpFeatures {
         zero_copy: features & XDP_ACT_XSK_ZEROCOPY != 0,
         zc_max_segs: attr_u64(&answer, NETDEV_A_DEV_XDP_ZC_MAX_SEGS).unwrap_or(1) as u32,
+        rx_sg: features & XDP_ACT_RX_SG != 0,
     })
 }
 
