@@ -7,6 +7,8 @@ use nmxdp::probe::{capabilities, Capabilities, Probe};
 use nmxdp::region::{Footprint, Layout};
 use serde_json::{json, Value};
 
+use crate::multibuf::MultiBuffer;
+
 /// Everything `info` reports, gathered once and rendered as text or JSON.
 pub struct Info {
     caps: Capabilities,
@@ -14,6 +16,9 @@ pub struct Info {
     footprint: std::result::Result<(Layout, Footprint), String>,
     xdp: String,
     bind: String,
+    multi: MultiBuffer,
+    /// The open would attach the program in native mode.
+    native: bool,
 }
 
 /// The XDP mode and bind mode an open would use, with the reason when the environment forces it.
@@ -39,6 +44,11 @@ fn would_use(cfg: &Config, native: &Probe, skb: &Probe, zc: &Probe) -> (String, 
     (xdp, bind)
 }
 
+/// Bytes one buffer carries: the kernel keeps the first 256 for its headroom.
+fn room(cfg: &Config) -> u32 {
+    cfg.buf_size - nmxdp::sys::XDP_PACKET_HEADROOM as u32
+}
+
 impl Info {
     pub fn gather(iface: &str) -> Result<Info> {
         let caps = capabilities(iface).map_err(|e| anyhow!("{e}"))?;
@@ -48,12 +58,18 @@ impl Info {
             .map(|l| (l, l.footprint(queues, cfg.slots)))
             .map_err(|e| e.to_string());
         let (xdp, bind) = would_use(&cfg, &caps.native_xdp, &caps.skb_xdp, &caps.zero_copy);
+        let zero_copy = bind.starts_with("zero-copy");
+        let native = xdp.starts_with("native");
+        let features = nmxdp::netdev::xdp_features(caps.info.ifindex);
+        let multi = MultiBuffer::decide(features, caps.info.mtu, room(&cfg), zero_copy);
         Ok(Info {
             caps,
             cfg,
             footprint,
             xdp,
             bind,
+            multi,
+            native,
         })
     }
 
@@ -104,7 +120,7 @@ impl Info {
             "buffers:        {} of {} bytes (max frame {}), NMXDP_BUF_NUM / NMXDP_BUF_SIZE",
             cfg.buf_num,
             cfg.buf_size,
-            cfg.buf_size - 256
+            room(cfg)
         ));
         match &self.footprint {
             Ok((layout, f)) => {
@@ -138,6 +154,7 @@ impl Info {
             "open would use: xdp {}, bind {}",
             self.xdp, self.bind
         ));
+        line(self.multi.text(i.mtu, self.native));
         s
     }
 
@@ -174,12 +191,13 @@ impl Info {
             "slots": self.cfg.slots,
             "buf_num": self.cfg.buf_num,
             "buf_size": self.cfg.buf_size,
-            "max_frame": self.cfg.buf_size - 256,
+            "max_frame": room(&self.cfg),
             "footprint": footprint,
             "xdp_native": probe(&self.caps.native_xdp),
             "xdp_generic": probe(&self.caps.skb_xdp),
             "af_xdp_zero_copy": probe(&self.caps.zero_copy),
             "open_would_use": {"xdp": self.xdp, "bind": self.bind},
+            "multi_buffer": self.multi.json(),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod exec;
 mod info;
+mod multibuf;
 mod status;
 mod steer;
 

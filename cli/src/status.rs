@@ -4,6 +4,14 @@
 use nmxdp::status::{IfaceStatus, SharedStatus};
 use serde_json::{json, Value};
 
+use crate::multibuf;
+
+/// The interface's MTU, when it is in this namespace.
+fn mtu(i: &IfaceStatus) -> Option<u32> {
+    i.program.as_ref()?;
+    nmxdp::ifinfo::if_info(&i.ifname).ok().map(|f| f.mtu)
+}
+
 pub fn text(all: &[IfaceStatus]) -> String {
     if all.is_empty() {
         return "no interface is in use by nmxdp\n".to_string();
@@ -15,6 +23,9 @@ pub fn text(all: &[IfaceStatus]) -> String {
             None => "program: (interface in another network namespace)".to_string(),
         };
         s.push_str(&format!("{} [netns-ifindex {}]: {prog}\n", i.ifname, i.key));
+        if let Some(mtu) = mtu(i) {
+            s.push_str(&format!("  {}\n", multibuf::status_line(mtu)));
+        }
         for q in &i.queues {
             let c = match q.stats {
                 Some(s) => format!(
@@ -102,7 +113,15 @@ pub fn json(all: &[IfaceStatus], regions: &[SharedStatus]) -> Value {
                 .program
                 .as_ref()
                 .map(|(id, name, mode)| json!({"id": id, "name": name, "mode": mode}));
-            json!({"interface": i.ifname, "key": i.key, "program": program, "queues": queues})
+            let m = mtu(i);
+            json!({
+                "interface": i.ifname,
+                "key": i.key,
+                "program": program,
+                "mtu": m,
+                "multi_buffer": m.map(multibuf::chains_at),
+                "queues": queues,
+            })
         })
         .collect();
     let regions: Vec<Value> = regions

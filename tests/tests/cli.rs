@@ -273,3 +273,69 @@ fn exec_preloads_libnetmap() {
     assert!(!out.status.success());
     assert!(err.contains("No such file or directory"), "{err}");
 }
+
+/// On an MTU-9000 veth, `info` says an open binds multi-buffer (copy mode, Linux 6.6+) and how
+/// many buffers a frame of the MTU takes; `status` says the sockets of a port there are
+/// multi-buffer.
+#[test]
+fn info_and_status_report_multi_buffer() {
+    let pair = VethPair::new("clim", 1);
+    pair.a.set_mtu("va", 9000);
+    pair.b.set_mtu("vb", 9000);
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &pair.a.name])
+            .arg(nmxdp())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let text = run(&[], &["info", "va"]);
+    assert!(
+        text.contains("multi-buffer:   yes (copy bind with XDP_USE_SG, Linux 6."),
+        "{text}"
+    );
+    assert!(
+        text.contains("buffer(s) of 1792); MTU 9000 takes 6\n"),
+        "{text}"
+    );
+    let text = run(&[("NMXDP_BUF_SIZE", "4096")], &["info", "va"]);
+    assert!(
+        text.contains("buffer(s) of 3840); MTU 9000 takes 3\n"),
+        "{text}"
+    );
+    let json = run(&[], &["info", "va", "--json"]);
+    for key in [
+        "\"multi_buffer\"",
+        "\"supported\": true",
+        "\"mtu_slots\": 6",
+        "\"slot_bytes\": 1792",
+    ] {
+        assert!(json.contains(key), "{key} missing from {json}");
+    }
+    // The probes leave nothing attached.
+    pair.assert_no_xdp();
+    pair.a.run(|| {
+        let _port = nmxdp::Port::open("netmap:va").unwrap();
+        let out = Command::new(nmxdp()).arg("status").output().unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.contains("mtu 9000: frames of 9014 bytes are longer than any buffer: its sockets are multi-buffer"),
+            "{s}"
+        );
+        let out = Command::new(nmxdp())
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains("\"multi_buffer\": \"always\""), "{s}");
+    });
+}
