@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use nmxdp::abi::NS_REPORT;
-use nmxdp::TxRing;
+use nmxdp::{TxBatch, TxRing, TxSlot};
 use pkt_gen::frame::{SEQ_END, SEQ_OFF};
 
 use crate::chain::Cut;
@@ -30,15 +30,28 @@ pub struct Pieces {
     len: usize,
     piece: usize,
     slots: u32,
-    /// Class of each fragment.
-    class_of: Vec<u16>,
+    /// Each fragment: its class, and whether it carries sequence number bytes.
+    frags: Vec<Frag>,
     /// Bytes each class's buffers hold (at least as long as any fragment of the class).
     content: Vec<Vec<u8>>,
     /// The sequence number bytes a class carries: (range in the buffer, range in the number).
     seq: Vec<Option<(Range<usize>, Range<usize>)>>,
     /// `diff[a * classes + b]`: the bytes to write into a buffer holding class `a` for class `b`.
     diff: Vec<Range<usize>>,
+    /// `near[a * classes + b]`: where a [`NEAR`]-byte window covering `diff` starts in class
+    /// `b`, when there is one (copied with a fixed-size move, no call).
+    near: Vec<Option<usize>>,
 }
+
+/// One fragment of the frame.
+#[derive(Clone, Copy)]
+struct Frag {
+    class: u16,
+    numbered: bool,
+}
+
+/// Bytes of the fixed-size window a class change is written with when its bytes fit in it.
+const NEAR: usize = 64;
 
 impl Pieces {
     /// Cuts `frame` (sequence number 0) as `cut` says.
@@ -49,10 +62,11 @@ impl Pieces {
             len,
             piece,
             slots: cut.slots(len),
-            class_of: vec![],
+            frags: vec![],
             content: vec![],
             seq: vec![],
             diff: vec![],
+            near: vec![],
         };
         for (f, bytes) in frame.chunks(piece).enumerate() {
             let at = f * piece;
@@ -72,12 +86,19 @@ impl Pieces {
                     p.content.len() - 1
                 }
             };
-            p.class_of.push(c as u16);
+            p.frags.push(Frag {
+                class: c as u16,
+                numbered: p.seq[c].is_some(),
+            });
         }
         let k = p.content.len();
         for a in 0..k {
             for b in 0..k {
-                p.diff.push(p.differ(a, b));
+                let d = p.differ(a, b);
+                let lo = d.start.min(p.content[b].len().saturating_sub(NEAR));
+                let fits = d.end <= lo + NEAR && lo + NEAR <= p.content[b].len();
+                p.near.push(fits.then_some(lo));
+                p.diff.push(d);
             }
         }
         p
@@ -106,22 +127,42 @@ impl Pieces {
     /// Makes `buf` (buffer `idx`, whose slot state is `held`) hold fragment `f` of the frame
     /// numbered `seq`.
     #[inline]
-    fn write(&self, buf: &mut [u8], idx: u32, held: &mut Held, f: usize, seq: &[u8; 8]) {
-        let b = self.class_of[f];
+    fn write(&self, buf: &mut [u8], idx: u32, held: &mut Held, f: Frag, seq: &[u8; 8]) {
+        let b = f.class;
         if *held != (idx, b) {
             self.rewrite(buf, idx, held, b);
         }
-        if let Some((at, from)) = &self.seq[b as usize] {
-            if let Some(dst) = buf.get_mut(at.clone()) {
-                dst.copy_from_slice(&seq[from.clone()]);
-            }
+        if f.numbered {
+            self.number(buf, b, seq);
         }
     }
 
-    /// Gives `buf` the bytes of class `b` it lacks (out of line: once per buffer and slot, or
-    /// when the slot's fragment changes).
-    #[inline(never)]
+    /// Gives `buf` the bytes of class `b` it lacks: a fixed-size window when the slot's
+    /// fragment changed within the same buffer, else (once per buffer and slot) all of it.
+    #[inline]
     fn rewrite(&self, buf: &mut [u8], idx: u32, held: &mut Held, b: u16) {
+        let want = &self.content[b as usize];
+        let ab = held.1 as usize * self.content.len() + b as usize;
+        if held.0 == idx && held.1 != NONE {
+            if let Some(lo) = self.near[ab] {
+                let src: Option<&[u8; NEAR]> =
+                    want.get(lo..lo + NEAR).and_then(|w| w.try_into().ok());
+                let dst: Option<&mut [u8; NEAR]> =
+                    buf.get_mut(lo..lo + NEAR).and_then(|d| d.try_into().ok());
+                if let (Some(src), Some(dst)) = (src, dst) {
+                    *dst = *src;
+                    held.1 = b;
+                    return;
+                }
+            }
+        }
+        self.rewrite_far(buf, idx, held, b);
+    }
+
+    /// [`Pieces::rewrite`] of more than a window (out of line: rare).
+    #[cold]
+    #[inline(never)]
+    fn rewrite_far(&self, buf: &mut [u8], idx: u32, held: &mut Held, b: u16) {
         let want = &self.content[b as usize];
         let r = if held.0 == idx && held.1 != NONE {
             self.diff[held.1 as usize * self.content.len() + b as usize].clone()
@@ -135,6 +176,31 @@ impl Pieces {
         }
     }
 
+    /// Writes the sequence number bytes class `b` carries.
+    #[inline]
+    fn number(&self, buf: &mut [u8], b: u16, seq: &[u8; 8]) {
+        if let Some((at, from)) = &self.seq[b as usize] {
+            if let Some(dst) = buf.get_mut(at.clone()) {
+                dst.copy_from_slice(&seq[from.clone()]);
+            }
+        }
+    }
+
+    /// The batch's next slot, holding fragment `f` of the frame numbered `seq`.
+    #[inline(always)]
+    fn put<'b, 'r, 'p>(
+        &self,
+        batch: &'b mut TxBatch<'r, 'p>,
+        held: &mut [Held],
+        f: Frag,
+        seq: &[u8; 8],
+    ) -> TxSlot<'b, 'r, 'p> {
+        let mut s = batch.slot().expect("slots counted above");
+        let (i, idx) = (s.index(), s.buf_idx().unwrap_or(u32::MAX));
+        self.write(s.buf_mut(), idx, &mut held[i as usize], f, seq);
+        s
+    }
+
     /// Queues up to `limit` frames on `ring`, numbered `seq(k)` for k from 0, each only when the
     /// ring has slots for all of it; `held` has an entry per slot of the ring. Returns how many.
     pub fn fill(
@@ -146,23 +212,19 @@ impl Pieces {
     ) -> u32 {
         let mut batch = ring.batch();
         let need = self.slots;
-        let last = self.len - (need as usize - 1) * self.piece;
+        let (piece, last) = (self.piece, self.len - (need as usize - 1) * self.piece);
+        let (body, end) = self.frags.split_at(need as usize - 1);
         let mut n = 0u32;
         while n < limit && batch.remaining() >= need {
             let sq = seq(n).to_le_bytes();
-            for f in 0..need as usize {
-                let mut s = batch.slot().expect("slots counted above");
-                let (i, idx) = (s.index(), s.buf_idx().unwrap_or(u32::MAX));
-                self.write(s.buf_mut(), idx, &mut held[i as usize], f, &sq);
-                if f + 1 < need as usize {
-                    s.send_more(self.piece);
-                } else {
-                    if n + 1 == limit {
-                        s.set_flags(NS_REPORT);
-                    }
-                    s.send(last);
-                }
+            for &f in body {
+                self.put(&mut batch, held, f, &sq).send_more(piece);
             }
+            let mut s = self.put(&mut batch, held, end[0], &sq);
+            if n + 1 == limit {
+                s.set_flags(NS_REPORT);
+            }
+            s.send(last);
             n += 1;
         }
         drop(batch);
@@ -205,7 +267,7 @@ mod tests {
                     &mut bufs[s],
                     7 + s as u32,
                     &mut held[s],
-                    f,
+                    p.frags[f],
                     &sq.to_le_bytes(),
                 );
                 let piece = &want[f * p.piece..((f + 1) * p.piece).min(want.len())];
@@ -282,7 +344,7 @@ mod tests {
         );
         let mut buf = vec![0xeeu8; 1792];
         let mut held = (3, 1);
-        p.write(&mut buf, 4, &mut held, 1, &[0; 8]);
+        p.write(&mut buf, 4, &mut held, p.frags[1], &[0; 8]);
         assert_eq!(held, (4, 1));
         assert_eq!(&buf[..], &f[1792..3584]);
     }
