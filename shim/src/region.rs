@@ -23,6 +23,7 @@ use crate::sys::XDP_PACKET_HEADROOM;
 
 const PAGE: u64 = 4096;
 
+pub(crate) use ctl::{app_entry, give_app, Ctl, Guard, PIPE_PAGES};
 pub use file::valid_name as valid_region_name;
 
 /// The memory id every nmxdp port reports, like netmap's global allocator.
@@ -433,6 +434,28 @@ impl Region {
             return Err(bad());
         }
         Ok(have)
+    }
+
+    /// The control area (pipes keep their table there).
+    pub(crate) fn ctl(&self) -> &ctl::Ctl {
+        &self.ctl
+    }
+
+    /// This process's user slot.
+    pub(crate) fn user_slot(&self) -> u8 {
+        self.slot
+    }
+
+    /// Another user slot for tests: this process again (alive), or a process that has exited.
+    #[cfg(test)]
+    pub(crate) fn join_test_user(&self, dead: bool) -> u8 {
+        let mut who = alive::Ident::me();
+        if dead {
+            let mut c = std::process::Command::new("true").spawn().unwrap();
+            who.pid = c.id();
+            c.wait().unwrap();
+        }
+        self.ctl.join(&self.ctl.lock(), who).unwrap()
     }
 
     /// The file of a shared region; None for a private one.

@@ -56,6 +56,8 @@ impl Direction for Rx {
 pub(crate) enum Held<'p> {
     Tx(ViewGuard<'p, TxState>),
     Rx(ViewGuard<'p, RxState>),
+    /// A pipe end's ring, held against syncs (docs/architecture.md, "Pipes").
+    Pipe(crate::pipe::PipeView<'p>),
 }
 
 impl Held<'_> {
@@ -65,6 +67,7 @@ impl Held<'_> {
         match self {
             Held::Tx(t) => t.app_span(),
             Held::Rx(r) => r.app_span(),
+            Held::Pipe(p) => p.app_span(),
         }
     }
 }

@@ -1,9 +1,12 @@
-//! netmap pipes within one process (docs/architecture.md, "Pipes"). Every test but the last
-//! runs unprivileged (pipes involve no interface and no XDP); `nic_buffers_swapped_into_a_pipe`
-//! needs root (a veth pair). The tests share one region, so they take turns (pool audits).
+//! netmap pipes within one process and across processes (docs/architecture.md, "Pipes"). Every
+//! test but `nic_buffers_swapped_into_a_pipe` (a veth pair) runs unprivileged: pipes involve no
+//! interface and no XDP. The tests share one region of their own (`shared:pipes-PID`), which the
+//! pkt-gen processes they start join, so they take turns (pool audits).
 
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nmxdp::abi::{netmap_ring, ring_ofs_ptr, NS_BUF_CHANGED};
 use nmxdp::shm::SharedRing;
@@ -12,7 +15,99 @@ use nmxdp::{Events, Port};
 static TURN: Mutex<()> = Mutex::new(());
 
 fn turn() -> std::sync::MutexGuard<'static, ()> {
-    TURN.lock().unwrap_or_else(|p| p.into_inner())
+    let g = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    // Before the first port opens: the region this process and its children share.
+    std::env::set_var("NMXDP_REGION", region());
+    g
+}
+
+fn region() -> String {
+    format!("shared:pipes-{}", std::process::id())
+}
+
+/// A pkt-gen process on a pipe end, killed on drop (also when a test fails).
+struct Kid(Child);
+
+impl Kid {
+    fn start(args: &[&str]) -> Kid {
+        let child = Command::new(nmxdp_tests::bins::pkt_gen())
+            .args(args)
+            .env("NMXDP_REGION", region())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pkt-gen");
+        Kid(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for it to exit; its stdout and stderr.
+    fn finish(mut self, limit: Duration) -> String {
+        let t0 = Instant::now();
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(
+                t0.elapsed() < limit,
+                "pkt-gen still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut out = String::new();
+        self.0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until another process holds pipe end `name`: the open is EBUSY, naming its pid.
+fn wait_held_by(name: &str, pid: u32) {
+    let t0 = Instant::now();
+    loop {
+        match Port::open(name) {
+            Err(e) if e.errno() == libc::EBUSY => {
+                assert!(
+                    e.to_string().contains(&format!("process {pid}")),
+                    "EBUSY names the holder {pid}: {e}"
+                );
+                return;
+            }
+            Ok(p) => drop(p),
+            Err(e) => panic!("{name}: {e}"),
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{name} never opened by {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// "Received N packets" of a pkt-gen receiver's summary.
+fn received(out: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Received "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in:\n{out}"))
 }
 
 /// A port's TX ring 0 and RX ring 0 as C sees them (`NETMAP_TXRING`, `NETMAP_RXRING`).
@@ -344,6 +439,56 @@ fn nic_buffers_swapped_into_a_pipe() {
         "buffers had to be recovered at the last close"
     );
     pair.assert_no_xdp();
+}
+
+/// Two processes on the two ends: 200,000 frames from a pkt-gen sender on `{0` to a pkt-gen
+/// receiver on `}0`, every one received; the end a process holds is EBUSY for others, naming
+/// it; afterwards every buffer is back in the pool.
+#[test]
+fn two_processes_on_one_pipe() {
+    let _t = turn();
+    let free = free_buffers();
+    let n = 200_000u64;
+    let rx = Kid::start(&["-i", "netmap:xp}0", "-f", "rx", "-n", &n.to_string()]);
+    wait_held_by("netmap:xp}0", rx.pid());
+    let tx = Kid::start(&[
+        "-i",
+        "netmap:xp{0",
+        "-f",
+        "tx",
+        "-n",
+        &n.to_string(),
+        "-l",
+        "60",
+    ]);
+    let sent = tx.finish(Duration::from_secs(60));
+    let got = rx.finish(Duration::from_secs(60));
+    assert_eq!(received(&got), n, "{sent}\n{got}");
+    assert_eq!(free_buffers(), free, "the pipe gave its buffers back");
+}
+
+/// A reader SIGKILLed mid-stream: its end is reclaimed (its buffers to the writer's process, the
+/// end free), a new process reattaches and reads what the writer sends next; when everything is
+/// closed the pool is whole.
+#[test]
+fn a_killed_reader_is_reclaimed_and_a_new_one_reattaches() {
+    let _t = turn();
+    let free = free_buffers();
+    let mut master = Port::open("netmap:kl{1").unwrap();
+    let r = raw(&master);
+    let first = Kid::start(&["-i", "netmap:kl}1", "-f", "rx"]);
+    wait_held_by("netmap:kl}1", first.pid());
+    let mut seq = 0;
+    send(&mut master, &r, &mut seq, 20_000, true);
+    drop(first);
+    // The next open of the end takes it back from the dead process.
+    let second = Kid::start(&["-i", "netmap:kl}1", "-f", "rx", "-n", "1000"]);
+    wait_held_by("netmap:kl}1", second.pid());
+    send(&mut master, &r, &mut seq, 1000, true);
+    let out = second.finish(Duration::from_secs(30));
+    assert!(received(&out) >= 1000, "{out}");
+    drop(master);
+    assert_eq!(free_buffers(), free, "every buffer back after the kill");
 }
 
 /// Pipe throughput between two threads, busy-wait and poll (each frame gets a 16-byte write and

@@ -528,12 +528,18 @@ impl Port {
     /// A view of TX ring `i`: EINVAL if it is not bound to this port, EBUSY if this thread
     /// already holds it through a view of another port.
     pub fn try_tx_ring(&mut self, i: u32) -> Result<TxRing<'_>> {
+        if let Some(end) = &self.pipe {
+            return pipe_view(end, true, i, self.tx_rings(), self.region);
+        }
         let c = self.tx_ctx(i)?;
         tx_view(c, self.region).ok_or_else(|| busy("TX", i))
     }
 
     /// A view of RX ring `i` (errors as [`Port::try_tx_ring`]).
     pub fn try_rx_ring(&mut self, i: u32) -> Result<RxRing<'_>> {
+        if let Some(end) = &self.pipe {
+            return pipe_view(end, false, i, self.rx_rings(), self.region);
+        }
         let c = self.rx_ctx(i)?;
         rx_view(c, self.region).ok_or_else(|| busy("RX", i))
     }
@@ -544,6 +550,14 @@ impl Port {
     /// As [`Port::tx_ring`].
     pub fn tx_rx_rings(&mut self, t: u32, r: u32) -> (TxRing<'_>, RxRing<'_>) {
         let region = self.region;
+        if let Some(end) = &self.pipe {
+            let tx = pipe_view(end, true, t, self.tx_rings(), region);
+            let rx = pipe_view(end, false, r, self.rx_rings(), region);
+            return (
+                tx.unwrap_or_else(|e| panic!("{e}")),
+                rx.unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
         let tc = self.tx_ctx(t).unwrap_or_else(|e| panic!("{e}"));
         let rc = self.rx_ctx(r).unwrap_or_else(|e| panic!("{e}"));
         let tx = tx_view(tc, region).unwrap_or_else(|| panic!("{}", busy("TX", t)));
@@ -563,43 +577,48 @@ impl Port {
     ) {
         let region = self.region;
         let (ft, fr) = (self.first_tx, self.first_rx);
+        // A pipe end has at most one ring per direction, taken here; NIC rings as iterated.
+        let (pt, pr) = match &self.pipe {
+            Some(end) => (
+                end.tx.then(|| {
+                    pipe_view(end, true, ft, self.tx_rings(), region)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                }),
+                end.rx.then(|| {
+                    pipe_view(end, false, fr, self.rx_rings(), region)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                }),
+            ),
+            None => (None, None),
+        };
         (
-            self.tx.iter().enumerate().map(move |(k, c)| {
-                tx_view(c, region).unwrap_or_else(|| panic!("{}", busy("TX", ft + k as u32)))
-            }),
-            self.rx.iter().enumerate().map(move |(k, c)| {
-                rx_view(c, region).unwrap_or_else(|| panic!("{}", busy("RX", fr + k as u32)))
-            }),
+            self.tx
+                .iter()
+                .enumerate()
+                .map(move |(k, c)| {
+                    tx_view(c, region).unwrap_or_else(|| panic!("{}", busy("TX", ft + k as u32)))
+                })
+                .chain(pt),
+            self.rx
+                .iter()
+                .enumerate()
+                .map(move |(k, c)| {
+                    rx_view(c, region).unwrap_or_else(|| panic!("{}", busy("RX", fr + k as u32)))
+                })
+                .chain(pr),
         )
     }
 
     fn tx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
-        self.no_pipe_views()?;
         i.checked_sub(self.first_tx)
             .and_then(|k| self.tx.get(k as usize))
             .ok_or_else(|| not_bound("TX", i, self.tx_rings()))
     }
 
     fn rx_ctx(&self, i: u32) -> Result<&Arc<QueueCtx>> {
-        self.no_pipe_views()?;
         i.checked_sub(self.first_rx)
             .and_then(|k| self.rx.get(k as usize))
             .ok_or_else(|| not_bound("RX", i, self.rx_rings()))
-    }
-
-    /// Rust ring views are built over NIC queues only so far; a pipe's rings are reached
-    /// through [`Port::netmap_if`], as C apps reach them.
-    fn no_pipe_views(&self) -> Result<()> {
-        if self.pipe.is_none() {
-            return Ok(());
-        }
-        Err(Error::new(
-            libc::EOPNOTSUPP,
-            format!(
-                "{}: Rust ring views of pipe rings are not available yet: use the rings of Port::netmap_if() with sync_tx/sync_rx/poll",
-                self.info.name
-            ),
-        ))
     }
 
     /// NIOCTXSYNC: transmit `[hwcur, head)` of every bound TX ring and reclaim completed slots.
@@ -741,6 +760,29 @@ fn rx_view<'a>(c: &'a QueueCtx, region: &'a Region) -> Option<RxRing<'a>> {
     Some(Ring::new(shm, region, Held::Rx(g)))
 }
 
+/// A view of a pipe end's TX (`tx`) or RX ring `i`: EINVAL unless `i` is in `bound`, EBUSY
+/// while a sync (of any thread or process sharing the end) or another view holds the ring.
+fn pipe_view<'a, D: crate::ring::Direction>(
+    end: &'a PipeEnd,
+    tx: bool,
+    i: u32,
+    bound: std::ops::Range<u32>,
+    region: &'a Region,
+) -> Result<Ring<'a, D>> {
+    let dir = if tx { "TX" } else { "RX" };
+    if !bound.contains(&i) {
+        return Err(not_bound(dir, i, bound));
+    }
+    let v = end.view(tx).ok_or_else(|| {
+        Error::new(
+            libc::EBUSY,
+            format!("{dir} ring {i} of pipe end {} is being synced or viewed through another port: drop that view first", end.pipe.end_name(end.role)),
+        )
+    })?;
+    let shm = v.ring;
+    Ok(Ring::new(shm, region, Held::Pipe(v)))
+}
+
 fn not_bound(dir: &str, i: u32, bound: std::ops::Range<u32>) -> Error {
     Error::new(
         libc::EINVAL,
@@ -819,9 +861,13 @@ pub fn check_registration(spec: &PortSpec) -> Result<Registration> {
 fn pipe_registration(spec: &PortSpec, name: &PipeName) -> Result<Registration> {
     check_pipe_mode(spec)?;
     let eng = engine()?;
-    let (tx, rx) = eng
-        .pipes
-        .slots_for(name, eng.cfg.slots, spec.conf.tx_slots, spec.conf.rx_slots);
+    let (tx, rx) = eng.pipes.slots_for(
+        eng.region,
+        name,
+        eng.cfg.slots,
+        spec.conf.tx_slots,
+        spec.conf.rx_slots,
+    );
     Ok(Registration {
         nr_offset: 0,
         nr_memsize: eng.region.layout.memsize,

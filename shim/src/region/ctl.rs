@@ -17,7 +17,11 @@ pub const MAX_USERS: usize = 64;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"NMXDPRG1");
 /// Bumped whenever the control area's layout changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// The owner mark of ring pages a pipe holds (user slots mark theirs with slot + 1 <= 64): a
+/// pipe's rings outlive the process that created them, so a dead user's reclaim leaves them.
+pub(crate) const PIPE_PAGES: u8 = 0xff;
 
 /// The sizes a region was made with; a process asking for others cannot share it.
 #[repr(C)]
@@ -82,6 +86,9 @@ pub(crate) struct Header {
     reclaimed_bufs: u64,
     /// Users that died and were cleared.
     reclaimed_users: u64,
+    /// Names this region's pipe wake-up FIFOs (docs/architecture.md, "Pipes"): set at creation,
+    /// unique per region.
+    id: u64,
     users: [User; MAX_USERS],
 }
 
@@ -96,6 +103,7 @@ pub(crate) struct CtlLayout {
     ifs: usize,
     pages: usize,
     n_pages: usize,
+    pipes: usize,
     /// Bytes to map: the pools and the control area.
     pub map_len: usize,
 }
@@ -110,7 +118,8 @@ impl CtlLayout {
         let ifs = round_up((owner + l.buf_num as usize) as u64, 64) as usize;
         let pages = ifs + l.if_num as usize;
         let n_pages = (l.ring_pool_size / PAGE) as usize;
-        let hdr = round_up((pages + n_pages) as u64, PAGE) as usize;
+        let pipes = round_up((pages + n_pages) as u64, PAGE) as usize;
+        let hdr = pipes + round_up(crate::pipe::TABLE_BYTES as u64, PAGE) as usize;
         let map_len = hdr + PAGE as usize;
         CtlLayout {
             hdr,
@@ -119,6 +128,7 @@ impl CtlLayout {
             ifs,
             pages,
             n_pages,
+            pipes,
             map_len,
         }
     }
@@ -126,7 +136,9 @@ impl CtlLayout {
 
 /// Pointers to the control area of one mapping.
 pub(crate) struct Ctl {
+    base: *mut u8,
     hdr: *mut Header,
+    pipes: *mut u8,
     free: *mut u32,
     owner: *const AtomicU8,
     ifs: *mut u8,
@@ -134,6 +146,8 @@ pub(crate) struct Ctl {
     n_pages: usize,
     buf_num: u32,
     if_num: u32,
+    ring_pool_offset: u64,
+    buf_size: u32,
 }
 
 /// The ownership entry of a buffer `o` owns in user slot `slot`: Free is 0 whoever freed it.
@@ -153,6 +167,22 @@ pub(crate) fn tagged(tag: u8, o: Owner) -> u8 {
     }
 }
 
+/// The entry of a buffer the application of user slot `slot` owns.
+#[inline]
+pub(crate) fn app_entry(slot: u8) -> u8 {
+    entry(slot, Owner::App)
+}
+
+/// Hands buffer `idx` from the application of user slot `from` to that of `to`: one
+/// compare-and-swap, false (and no change) unless it was `from`'s application's.
+#[inline]
+pub(crate) fn give_app(table: &[AtomicU8], idx: u32, from: u8, to: u8) -> bool {
+    table.get(idx as usize).is_some_and(|o| {
+        o.compare_exchange(app_entry(from), app_entry(to), Relaxed, Relaxed)
+            .is_ok()
+    })
+}
+
 /// The owner state and user slot of an ownership entry.
 #[inline]
 pub(crate) fn decode(v: u8) -> (Owner, u8) {
@@ -163,6 +193,14 @@ pub(crate) fn decode(v: u8) -> (Owner, u8) {
         _ => Owner::KernelTx,
     };
     (o, v >> 2)
+}
+
+/// A region id unique enough to name files after: the creator's pid and the clock.
+fn region_id() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (u64::from(std::process::id()) << 40) ^ now
 }
 
 /// Holds the control area's mutex; unlocks on drop.
@@ -184,7 +222,9 @@ impl Ctl {
         // SAFETY: every offset lies within map_len (CtlLayout::new), per the contract.
         unsafe {
             Ctl {
+                base,
                 hdr: base.add(cl.hdr).cast(),
+                pipes: base.add(cl.pipes),
                 free: base.add(cl.free).cast(),
                 owner: base.add(cl.owner).cast(),
                 ifs: base.add(cl.ifs),
@@ -192,6 +232,8 @@ impl Ctl {
                 n_pages: cl.n_pages,
                 buf_num: l.buf_num,
                 if_num: l.if_num,
+                ring_pool_offset: l.ring_pool_offset,
+                buf_size: l.buf_size,
             }
         }
     }
@@ -217,6 +259,7 @@ impl Ctl {
             h.magic = MAGIC;
             h.version = VERSION;
             h.sizing = sizing;
+            h.id = region_id();
             let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
             let m = std::ptr::addr_of_mut!(h.mutex);
             let ok = libc::pthread_mutexattr_init(&mut attr) == 0
@@ -331,7 +374,12 @@ impl Ctl {
     }
 
     /// Marks the first run of `n` free ring pages as `slot`'s; its first page.
-    pub fn take_pages(&self, _g: &Guard, slot: u8, n: usize) -> Option<usize> {
+    pub fn take_pages(&self, g: &Guard, slot: u8, n: usize) -> Option<usize> {
+        self.take_pages_marked(g, slot + 1, n)
+    }
+
+    /// Marks the first run of `n` free ring pages with `mark` (slot + 1, or [`PIPE_PAGES`]).
+    pub fn take_pages_marked(&self, _g: &Guard, mark: u8, n: usize) -> Option<usize> {
         // SAFETY: n_pages bytes of the mapping, under the mutex.
         let t = unsafe { std::slice::from_raw_parts_mut(self.pages, self.n_pages) };
         let mut run = 0;
@@ -339,7 +387,7 @@ impl Ctl {
             run = if t[i] != 0 { 0 } else { run + 1 };
             if run == n {
                 let first = i + 1 - n;
-                t[first..=i].iter_mut().for_each(|u| *u = slot + 1);
+                t[first..=i].iter_mut().for_each(|u| *u = mark);
                 return Some(first);
             }
         }
@@ -347,14 +395,49 @@ impl Ctl {
     }
 
     /// Frees ring pages `first..first + n` that `slot` holds.
-    pub fn put_pages(&self, _g: &Guard, slot: u8, first: usize, n: usize) {
+    pub fn put_pages(&self, g: &Guard, slot: u8, first: usize, n: usize) {
+        self.put_pages_marked(g, slot + 1, first, n)
+    }
+
+    /// Frees ring pages `first..first + n` marked `mark`.
+    pub fn put_pages_marked(&self, _g: &Guard, mark: u8, first: usize, n: usize) {
         // SAFETY: as for take_pages.
         let t = unsafe { std::slice::from_raw_parts_mut(self.pages, self.n_pages) };
         if let Some(r) = t.get_mut(first..first.saturating_add(n)) {
-            r.iter_mut()
-                .filter(|u| **u == slot + 1)
-                .for_each(|u| *u = 0);
+            r.iter_mut().filter(|u| **u == mark).for_each(|u| *u = 0);
         }
+    }
+
+    /// The pid of the user in slot `s` (0: a free slot).
+    pub fn pid_of(&self, _g: &Guard, s: u8) -> u32 {
+        self.users().get(s as usize).map_or(0, |u| u.pid)
+    }
+
+    /// The region's id (see [`Header`]).
+    pub fn id(&self) -> u64 {
+        // SAFETY: the header is mapped; the id is written once, before the region is visible.
+        unsafe { (*self.hdr).id }
+    }
+
+    /// Address of region offset `off` in this mapping (ring objects of pipes).
+    pub fn at_offset(&self, off: u64) -> *mut u8 {
+        // SAFETY: callers pass offsets of objects inside the pools, within the mapping.
+        unsafe { self.base.add(off as usize) }
+    }
+
+    /// The ring page of the ring object at region offset `off`.
+    pub fn ring_page_of(&self, off: u64) -> usize {
+        (off.saturating_sub(self.ring_pool_offset) / PAGE) as usize
+    }
+
+    /// Bytes of one buffer.
+    pub fn buf_size(&self) -> u32 {
+        self.buf_size
+    }
+
+    /// The pipe table's first byte (`crate::pipe::TABLE_BYTES` bytes, page-aligned).
+    pub fn pipe_table(&self) -> *mut u8 {
+        self.pipes
     }
 
     /// The user table; only under the mutex (callers hold a [`Guard`]), which makes the
@@ -402,6 +485,8 @@ impl Ctl {
 
     /// Takes back everything held by users that died (all but `keep`): buffers in any state
     /// (their sockets are closed, so the kernel holds none), `netmap_if` objects and ring pages.
+    /// Their pipe ends are detached first (their buffers go to the live peer, or the pipe goes
+    /// away), and slots whose buffer could not be handed over get a fresh one after.
     /// Returns how many buffers came back.
     pub fn reclaim_dead(&self, g: &Guard, keep: Option<u8>) -> usize {
         let dead: Vec<u8> = self
@@ -410,7 +495,13 @@ impl Ctl {
             .filter(|&(s, id)| Some(s) != keep && id.is_dead())
             .map(|(s, _)| s)
             .collect();
-        dead.iter().map(|&s| self.reclaim_slot(g, s)).sum()
+        if dead.is_empty() {
+            return 0;
+        }
+        let repairs = crate::pipe::reclaim_dead(self, g, &dead);
+        let n = dead.iter().map(|&s| self.reclaim_slot(g, s)).sum();
+        crate::pipe::repair(self, g, repairs);
+        n
     }
 
     /// Takes back everything slot `s` holds and frees the slot.
