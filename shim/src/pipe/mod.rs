@@ -412,6 +412,16 @@ impl PipeTable {
         }
     }
 
+    /// The pid of the process holding end `name.role` of pipe `name`, if the pipe exists and
+    /// that end is open (after taking back what dead processes held).
+    pub(crate) fn holder(region: &Region, name: &PipeName) -> Option<u32> {
+        let ctl = region.ctl();
+        let g = ctl.lock();
+        ctl.reclaim_dead(&g, Some(region.user_slot()));
+        let i = shared::find(ctl, &g, name)?;
+        shared::holder_pid(ctl, &g, i, name.role)
+    }
+
     /// Slots an open of `name` would get, without creating anything: the existing pipe's, or
     /// what the request would create.
     pub(crate) fn slots_for(

@@ -359,6 +359,22 @@ impl Port {
         Ok(port)
     }
 
+    /// The pid of the process that holds pipe end `name` (`netmap:NAME{ID` or `NAME}ID`), None
+    /// when the pipe does not exist or that end is closed. Opens nothing (unlike a probing
+    /// open, which would hold the end for a moment).
+    pub fn pipe_end_holder(name: &str) -> Result<Option<u32>> {
+        let spec = parse_port(name)?;
+        let Some(pn) = parse_pipe_name(&spec.name) else {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("{name}: not a pipe end (NAME{{ID or NAME}}ID)"),
+            ));
+        };
+        let pn = pn?;
+        let eng = engine()?;
+        Ok(crate::pipe::PipeTable::holder(eng.region, &pn))
+    }
+
     /// Fills this port's `netmap_if`: unbound rings have offset 0 (docs/netmap-compat.md,
     /// "Register modes and flags").
     fn write_nifp(&mut self) {
