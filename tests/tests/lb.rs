@@ -255,3 +255,40 @@ fn lb_hashes_flows_to_worker_processes_zero_copy() {
     assert_eq!(after, before, "buffers per owner once every program exited");
     pair.assert_no_xdp();
 }
+
+/// Two groups (`-p 2 -p w:1`): every frame goes to one pipe of the first group, and each frame
+/// its workers released goes on to the second group's pipe, except the one each worker released
+/// last (it waits one slot behind the ring's tail, as in netmap).
+#[test]
+fn every_group_sees_every_frame() {
+    nmxdp_tests::require_root();
+    let pair = VethPair::new("lbg", 1);
+    let (a, b) = (pair.a.name.clone(), pair.b.name.clone());
+    let mut lb = Proc::start(
+        &a,
+        lb(),
+        &["-i", "netmap:va", "-p", "2", "-p", "w:1", "-w", "0"],
+        &[("NMXDP_SLOTS", "2048")],
+    );
+    lb.wait_for("successfully opened pipe #1 netmap:w{0");
+    let (w0, w1) = (worker(&a, 0), worker(&a, 1));
+    let mut g1 = Proc::start(
+        &a,
+        pkt_gen(),
+        &["-i", "netmap:w}0", "-f", "rx", "-w", "0"],
+        &[],
+    );
+    g1.wait_for("Receiving from netmap:w}0");
+    let n = 20_000u64;
+    let tx = send(&b, n, 20_000).finish();
+    assert!(tx.contains(&format!("Sent {n} packets")), "{tx}");
+    std::thread::sleep(Duration::from_secs(1));
+    let (r0, r1) = (received(&w0.stop()), received(&w1.stop()));
+    let second = received(&g1.stop());
+    assert_eq!(r0 + r1, n);
+    let lagging = [r0, r1].iter().filter(|&&r| r > 0).count() as u64;
+    assert_eq!(second, n - lagging, "first group {r0} + {r1}");
+    let out = lb.stop();
+    assert!(out.contains("0 packets dropped"), "{out}");
+    pair.assert_no_xdp();
+}

@@ -25,8 +25,10 @@ struct Out {
     name: String,
     ctr: Ctr,
     oq: Queue,
-    /// The TX ring's tail when the previous group's released frames were last passed on.
+    /// The first slot whose released frame is not passed on to the next group yet.
     last_tail: u32,
+    /// The TX ring's tail when frames were last passed on.
+    seen_tail: u32,
 }
 
 /// Everything but the ports, so that ring views of the ports can be held while it changes.
@@ -187,7 +189,13 @@ pub fn run(a: &Args) -> Result<()> {
                     reg.nr_mem_id
                 );
             }
-            let tail = p.tx_ring(0).tail();
+            // Slots come back into the ring's window one behind the reader (netmap keeps one
+            // slot between tail and the reader's hwcur): the first to come back is the one
+            // after the tail, the slot at the tail itself never carried a frame.
+            let (tail, first) = {
+                let tx = p.tx_ring(0);
+                (tx.tail(), tx.next(tx.tail()))
+            };
             eprintln!(
                 "lb: successfully opened pipe #{} {name} (tx slots: {}), zerocopy enabled (group {g})",
                 k + 1,
@@ -195,7 +203,8 @@ pub fn run(a: &Args) -> Result<()> {
             );
             og.push(Out {
                 name: name.clone(),
-                last_tail: tail,
+                last_tail: first,
+                seen_tail: tail,
                 ..Out::default()
             });
             pg.push(p);
@@ -324,7 +333,8 @@ fn from_nic(nic: &mut Port, pipes: &mut [Port], st: &mut State, batch: u32) -> R
 
 /// Frames the workers of group `g` released come back in the TX ring's new slots
 /// `[last_tail, tail)`: they go on to group `g + 1`, by the same hash, and the slots get free
-/// buffers back.
+/// buffers back. The frame released last waits at the tail until the next one is released
+/// (upstream reads the slot at the tail, outside the ring's window; nmxdp's views refuse it).
 fn pass_on(ports: &mut [Vec<Port>], st: &mut State) {
     for g in (0..ports.len().saturating_sub(1)).rev() {
         let (head, rest) = ports.split_at_mut(g + 1);
@@ -333,8 +343,11 @@ fn pass_on(ports: &mut [Vec<Port>], st: &mut State) {
         for (p, port) in src.iter_mut().enumerate() {
             let mut tx = port.tx_ring(0);
             let mut txs: Vec<TxRing<'_>> = dst.iter_mut().map(|d| d.tx_ring(0)).collect();
-            let mut j = st.outs[g][p].last_tail;
             let stop = tx.tail();
+            if stop == st.outs[g][p].seen_tail {
+                continue;
+            }
+            let mut j = st.outs[g][p].last_tail;
             while j != stop {
                 let k = frame_slots(&tx, j, tx.num_slots());
                 let q = (tx.packet(j).and_then(flow_hash).unwrap_or(0) % n) as usize;
@@ -344,6 +357,7 @@ fn pass_on(ports: &mut [Vec<Port>], st: &mut State) {
                 }
             }
             st.outs[g][p].last_tail = stop;
+            st.outs[g][p].seen_tail = stop;
         }
     }
 }

@@ -37,18 +37,6 @@ impl<'a> Hold<'a> {
             .map(|_| Hold(w))
     }
 
-    /// Waits for a sync of the other side to finish (only opens, closes and reclaims wait).
-    pub(crate) fn take(w: &'a AtomicU32, mark: u8) -> Hold<'a> {
-        loop {
-            if let Some(h) = Hold::try_take(w, mark) {
-                return h;
-            }
-            std::thread::yield_now();
-        }
-    }
-}
-
-impl<'a> Hold<'a> {
     /// Waits up to `patience` for the holder (a sync, or another process attaching or leaving
     /// the other end) to let go; None after that (a view this thread holds itself).
     pub(crate) fn take_within(

@@ -405,6 +405,8 @@ impl PipeTable {
         if local.users[e] == 0 {
             let ctl = region.ctl();
             let g = ctl.lock();
+            // A peer that died is closed first, so this end's side is not handed to it.
+            ctl.reclaim_dead(&g, Some(region.user_slot()));
             shared::detach(ctl, &g, idx, role, region.user_slot());
         }
         if local.users == [0, 0] {

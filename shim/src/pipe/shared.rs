@@ -254,9 +254,12 @@ fn hand_side(
     let ent = entry(ctl, i);
     // The peer reads the holder of this end at each sync and hands buffers to it: hold its
     // syncs off while both change (its reader side of our TX channel, its writer side of our
-    // RX channel).
-    let _h1 = Hold::take(&ent.chan[role.tx_channel()].r.own.busy, mark);
-    let _h2 = Hold::take(&ent.chan[role.rx_channel()].w.own.busy, mark);
+    // RX channel). A sync lets go within microseconds; a ring view may be held longer, and by
+    // the very thread that is here (a view kept while opening another port): after a while,
+    // go on without the hold rather than wait for ever with the region locked.
+    let patience = std::time::Duration::from_secs(2);
+    let _h1 = Hold::take_within(&ent.chan[role.tx_channel()].r.own.busy, mark, patience);
+    let _h2 = Hold::take_within(&ent.chan[role.rx_channel()].w.own.busy, mark, patience);
     let owners = ctl.owners();
     let mut repairs = Vec::new();
     for (c, k, reader, b) in ent.side_of(ctl, role) {
