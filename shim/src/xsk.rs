@@ -383,6 +383,13 @@ impl<T: Copy> RingCursor<'_, T> {
         self.pos = self.pos.wrapping_add(1);
     }
 
+    /// Moves the cursor `k` entries back over entries [`put`](Self::put) wrote and that are
+    /// not published: they count as unwritten again.
+    #[inline]
+    pub(crate) fn unput(&mut self, k: u32) {
+        self.pos = self.pos.wrapping_sub(k);
+    }
+
     /// Moves the cursor `k` entries on (past entries a run filled or read).
     #[inline]
     pub(crate) fn skip(&mut self, k: u32) {

@@ -62,76 +62,86 @@ struct Chains<'a> {
 }
 
 impl Chains<'_> {
-    /// Posts the chain starting at slot `from`, of which `left` slots may be used: checks it
-    /// whole first, so that a frame goes out complete or not at all, and moves its buffers to
-    /// the kernel in one go (giving them back if another ring took one meanwhile).
+    /// Posts the chain starting at slot `from`, of which `left` slots may be used, in one pass:
+    /// each slot's buffer moves to the kernel and its descriptor is written as the slot is
+    /// read. Nothing is published before the caller submits, so a chain that turns out bad,
+    /// too long or unfinished is undone (buffers given back, descriptors unwritten): a frame
+    /// goes out complete or not at all.
     #[cold]
     #[inline(never)]
     fn post(self, xtx: &mut RingCursor<'_, xdp_desc>, from: u32, left: u32) -> Chain {
         let n = self.ring.num_slots();
-        let (owners, region) = (self.region.owners(), self.region);
-        // Find the end, and any slot that cannot go.
-        let mut k = 0;
-        let mut bad = false;
+        let owners = self.region.owners();
+        let limit = left.min(self.max_frags);
+        let (mut k, mut i, mut bytes) = (0, from, 0u64);
         let mut ended = false;
-        while k < left && k < self.max_frags {
-            let i = nm_ring_add(n, from, k);
-            let (idx, len, flags) = (
-                self.ring.buf_idx(i),
-                self.ring.len(i) as u32,
-                self.ring.flags(i),
-            );
-            bad |= len.wrapping_sub(1) >= self.max_len || !region.is_app(idx);
-            k += 1;
-            if flags & NS_MOREFRAG == 0 {
-                ended = true;
+        let mut bad = false;
+        while k < limit {
+            let slot = self.ring.slot_ref(i);
+            let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
+            let more = flags & NS_MOREFRAG != 0;
+            if len.wrapping_sub(1) >= self.max_len
+                || !owners.transfer(idx, Owner::App, Owner::KernelTx)
+            {
+                bad = true;
                 break;
             }
-        }
-        if !ended && k < self.max_frags {
-            // The end is not released yet (or the TX ring is short of room): wait for it.
-            return Chain::Wait;
-        }
-        let drop = |posted: &mut [u32]| {
-            for j in 0..k {
-                posted[nm_ring_add(n, from, j) as usize] = NOT_POSTED;
+            if flags & (NS_BUF_CHANGED | NS_REPORT) != 0 {
+                slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
             }
-            Chain::Dropped {
-                slots: k,
-                unfinished: !ended,
-            }
-        };
-        if !ended || bad {
-            return drop(self.posted);
-        }
-        for j in 0..k {
-            let idx = self.ring.buf_idx(nm_ring_add(n, from, j));
-            if !owners.transfer(idx, Owner::App, Owner::KernelTx) {
-                // Another ring took it since the check: give back what this chain took.
-                for u in 0..j {
-                    let idx = self.ring.buf_idx(nm_ring_add(n, from, u));
-                    owners.transfer(idx, Owner::KernelTx, Owner::App);
-                }
-                return drop(self.posted);
-            }
-        }
-        let mut bytes = 0u64;
-        for j in 0..k {
-            let i = nm_ring_add(n, from, j);
-            let (idx, len) = (self.ring.buf_idx(i), self.ring.len(i) as u32);
-            self.ring
-                .set_flags(i, self.ring.flags(i) & !(NS_BUF_CHANGED | NS_REPORT));
             self.posted[i as usize] = idx;
             xtx.put(xdp_desc {
                 addr: ((idx as u64) << self.shift) + XDP_PACKET_HEADROOM,
                 len,
-                options: if j + 1 < k { XDP_PKT_CONTD } else { 0 },
+                options: if more { XDP_PKT_CONTD } else { 0 },
             });
             bytes += len as u64;
+            k += 1;
+            i = if i + 1 == n { 0 } else { i + 1 };
+            if !more {
+                ended = true;
+                break;
+            }
         }
-        Chain::Sent {
-            slots: k,
-            len: bytes,
+        if ended {
+            return Chain::Sent {
+                slots: k,
+                len: bytes,
+            };
+        }
+        // Undo: the buffers taken go back to the application, the descriptors are unwritten.
+        for j in 0..k {
+            let idx = self.posted[nm_ring_add(n, from, j) as usize];
+            owners.transfer(idx, Owner::KernelTx, Owner::App);
+        }
+        xtx.unput(k);
+        if !bad && k < self.max_frags {
+            // The end is not released yet (or the TX ring is short of room): wait for it.
+            return Chain::Wait;
+        }
+        // Dropped whole: find its end (within what is released and what a frame may take).
+        let mut slots = k;
+        if bad {
+            // From the bad slot (the k-th, at i) on.
+            let mut j = i;
+            loop {
+                slots += 1;
+                if self.ring.flags(j) & NS_MOREFRAG == 0 {
+                    ended = true;
+                    break;
+                }
+                if slots >= limit {
+                    break;
+                }
+                j = nm_ring_next(n, j);
+            }
+        }
+        for j in 0..slots {
+            self.posted[nm_ring_add(n, from, j) as usize] = NOT_POSTED;
+        }
+        Chain::Dropped {
+            slots,
+            unfinished: !ended,
         }
     }
 }
