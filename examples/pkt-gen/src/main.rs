@@ -509,8 +509,10 @@ fn run(args: Args) -> Result<i32> {
     if args.verify && (f != Function::Rx || checks_rx) {
         eprintln!("pkt-gen: --verify only applies to -f rx without -X, ignored");
     }
-    if args.busy_wait && !f.is_pingpong() {
-        eprintln!("pkt-gen: --busy-wait only applies to -f ping and -f pong, ignored");
+    let plain_tx = f == Function::Tx && !plan.per_packet_tx(f);
+    let plain_rx = f == Function::Rx && !checks_rx;
+    if args.busy_wait && !(f.is_pingpong() || plain_tx || plain_rx) {
+        eprintln!("pkt-gen: --busy-wait only applies to -f ping, pong, tx and rx (without per-packet options), ignored");
     }
     // Pong waited before its banner: once it prints, it echoes.
     if f != Function::Pong {
@@ -577,6 +579,7 @@ fn run(args: Args) -> Result<i32> {
                     rate,
                     frame: frame.clone(),
                     cut,
+                    busy_wait: args.busy_wait,
                 };
                 Box::new(move || tx::run(port, job, &c))
             }
@@ -597,6 +600,7 @@ fn run(args: Args) -> Result<i32> {
                     burst,
                     exit_on_idle: args.exit_on_idle,
                     verify: args.verify,
+                    busy_wait: args.busy_wait,
                 };
                 let q = quota.clone();
                 Box::new(move || rx::run(port, job, &q, &c))

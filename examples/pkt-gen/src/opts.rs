@@ -219,8 +219,8 @@ pub struct Args {
     /// "Verify: N ok, M bad"; exit 2 on any bad frame (non-IPv4/UDP frames are ignored).
     #[arg(long)]
     pub verify: bool,
-    /// ping/pong: spin on NIOCTXSYNC/NIOCRXSYNC instead of sleeping in poll() (upstream's
-    /// -DBUSYWAIT build).
+    /// ping, pong, tx and rx: spin on NIOCTXSYNC/NIOCRXSYNC instead of sleeping in poll()
+    /// (upstream's -DBUSYWAIT build; rx waits for the first frame in poll() still).
     #[arg(long)]
     pub busy_wait: bool,
 }

@@ -21,6 +21,101 @@ pub struct RxJob {
     /// `-W`: leave when a 1 s poll sees nothing (after traffic started).
     pub exit_on_idle: bool,
     pub verify: bool,
+    /// `--busy-wait`: once traffic started, NIOCRXSYNC in a loop instead of poll() (upstream's
+    /// -DBUSYWAIT build).
+    pub busy_wait: bool,
+}
+
+/// Passes of a busy-waiting receiver that found nothing between two looks at the clock (for
+/// `-W`): a clock read per empty pass would cost more than the pass.
+const SPINS_PER_CLOCK: u32 = 1024;
+
+/// How a receiver waits for frames once traffic started: the poll() of every pkt-gen, or
+/// (`BUSY`) a sync in a loop. A constant parameter, so the poll() loop is compiled as if the busy
+/// one did not exist.
+struct Waiter<const BUSY: bool> {
+    /// Empty passes since the last frame (busy-waiting).
+    spins: u32,
+    /// When the busy-waiting receiver first saw a long run of empty passes.
+    idle_since: Option<Instant>,
+    /// The last pass left frames in a ring (more than a burst had arrived).
+    left: bool,
+}
+
+/// What [`Waiter::wait`] found.
+enum Waited {
+    /// The rings may hold frames.
+    Frames,
+    /// Nothing yet: wait again.
+    Nothing,
+    /// Silence since this time, for a whole [`POLL_TIMEOUT`].
+    Idle(Option<Instant>),
+}
+
+impl<const BUSY: bool> Waiter<BUSY> {
+    fn new() -> Self {
+        Waiter {
+            spins: 0,
+            idle_since: None,
+            left: false,
+        }
+    }
+
+    /// Waits (poll) or looks (busy) for frames on `port`'s RX rings.
+    #[inline(always)]
+    fn wait(&mut self, port: &mut Port, index: u32) -> Result<Waited> {
+        if BUSY {
+            // A NIC port says without a syscall whether the kernel delivered anything since the
+            // last sync (a pipe end always says yes: its sync is a look at shared memory).
+            if !self.left && !port.rx_waiting() {
+                return Ok(self.empty());
+            }
+            port.sync_rx()?;
+            return Ok(Waited::Frames);
+        }
+        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
+        if rev.contains(Events::ERR) {
+            bail!("thread {index}: poll reported POLLERR on the RX rings");
+        }
+        if rev.is_empty() {
+            // The last second was silence: do not count it.
+            return Ok(Waited::Idle(Instant::now().checked_sub(POLL_TIMEOUT)));
+        }
+        Ok(Waited::Frames)
+    }
+
+    /// A pass that found nothing (busy-waiting): [`Waited::Idle`] once the passes since the
+    /// last frame have lasted [`POLL_TIMEOUT`], the clock read every [`SPINS_PER_CLOCK`] passes.
+    #[cold]
+    fn empty(&mut self) -> Waited {
+        self.spins = self.spins.wrapping_add(1);
+        if !self.spins.is_multiple_of(SPINS_PER_CLOCK) {
+            std::hint::spin_loop();
+            return Waited::Nothing;
+        }
+        let now = Instant::now();
+        match self.idle_since {
+            None => self.idle_since = Some(now),
+            Some(t) if now - t >= POLL_TIMEOUT => return Waited::Idle(Some(t)),
+            Some(_) => {}
+        }
+        Waited::Nothing
+    }
+
+    /// After a pass over the rings that took `slots` slots and `left` frames in them.
+    #[inline(always)]
+    fn took(&mut self, slots: u32, left: bool) -> Waited {
+        if BUSY {
+            self.left = left;
+            if slots > 0 {
+                self.spins = 0;
+                self.idle_since = None;
+            } else {
+                return self.empty();
+            }
+        }
+        Waited::Frames
+    }
 }
 
 /// Packets still to receive over all threads (`-n`); `None` = forever.
@@ -90,6 +185,24 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
     if !wait_first(&mut port, job.index, finished)? {
         return Ok(Diag::of(&port));
     }
+    if job.busy_wait {
+        receive(port, &job, Waiter::<true>::new(), quota, ctrs)
+    } else {
+        receive(port, &job, Waiter::<false>::new(), quota, ctrs)
+    }
+}
+
+/// The receiving loop, from the first frame on: counts (and verifies) frames until the quota is
+/// reached, Ctrl-C, or (with `-W`) a second of silence.
+fn receive<const BUSY: bool>(
+    mut port: Port,
+    job: &RxJob,
+    mut waiter: Waiter<BUSY>,
+    quota: &Quota,
+    ctrs: &Counters,
+) -> Result<Diag> {
+    let rings = port.rx_rings();
+    let finished = || stopped() || quota.exhausted();
 
     let mut verifier = job.verify.then(Verifier::new);
     let mut gather = Gather::default();
@@ -97,22 +210,19 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
     ctrs.set_tic(Instant::now());
     let mut end = None;
     'outer: while !finished() {
-        let rev = port.poll(Events::IN, Some(POLL_TIMEOUT))?;
-        if rev.contains(Events::ERR) {
-            bail!(
-                "thread {}: poll reported POLLERR on the RX rings",
-                job.index
-            );
-        }
-        if rev.is_empty() {
-            if job.exit_on_idle {
-                // The last second was silence: do not count it.
-                end = Instant::now().checked_sub(POLL_TIMEOUT);
-                break;
+        match waiter.wait(&mut port, job.index)? {
+            Waited::Frames => {}
+            Waited::Nothing => continue,
+            Waited::Idle(since) => {
+                if job.exit_on_idle {
+                    end = since;
+                    break;
+                }
+                continue;
             }
-            continue;
         }
         let mut free_space = 0u64;
+        let (mut slots, mut left) = (0u32, false);
         for r in rings.clone() {
             let mut ring = port.rx_ring(r);
             let n = ring.num_slots();
@@ -135,6 +245,11 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
             pkts += took.frames as u64;
             quota.give_back(k - took.frames);
             ring.advance(took.slots);
+            slots += took.slots;
+            if BUSY {
+                // poll() would see these at once; a busy pass must not wait for the kernel.
+                left |= ring.available() > 0;
+            }
             if took.slots > 0 {
                 events += 1;
             }
@@ -144,6 +259,12 @@ pub fn run(mut port: Port, job: RxJob, quota: &Quota, ctrs: &Counters) -> Result
         }
         ctrs.min_space.fetch_min(free_space, Relaxed);
         ctrs.publish(pkts, bytes, events);
+        if let Waited::Idle(since) = waiter.took(slots, left) {
+            if job.exit_on_idle {
+                end = since;
+                break;
+            }
+        }
     }
     ctrs.publish(pkts, bytes, events);
     // Hand the consumed slots back before the port closes.

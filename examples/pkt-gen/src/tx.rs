@@ -28,6 +28,8 @@ pub struct TxJob {
     pub frame: Vec<u8>,
     /// Frames cut into slot chains (longer than a buffer, `-F`, `-M`); None: one slot each.
     pub cut: Option<Cut>,
+    /// `--busy-wait`: NIOCTXSYNC in a loop instead of poll() (upstream's -DBUSYWAIT build).
+    pub busy_wait: bool,
 }
 
 /// Spaces batches of `burst` frames `burst / rate` seconds apart.
@@ -100,11 +102,16 @@ pub fn run(mut port: Port, job: TxJob, ctrs: &Counters) -> Result<Diag> {
         .map(|r| vec![0; port.tx_ring(r).num_slots() as usize])
         .collect();
     let first = rings.start;
-    send_loop(&mut port, rings, &schedule, ctrs, |ring, r, sent, limit| {
+    let step = |ring: &mut nmxdp::TxRing<'_>, r: u32, sent: u64, limit: u32| {
         let w = &mut written[(r - first) as usize];
         let m = fill(ring, &job, w, sent, limit) as u64;
         (m, m * len as u64)
-    })?;
+    };
+    if job.busy_wait {
+        send_waiting::<true>(&mut port, rings, &schedule, ctrs, step)?;
+    } else {
+        send_waiting::<false>(&mut port, rings, &schedule, ctrs, step)?;
+    }
     Ok(Diag::of(&port))
 }
 
@@ -125,11 +132,16 @@ fn run_chained(
         .map(|r| pieces::fresh(port.tx_ring(r).num_slots()))
         .collect();
     let first = rings.start;
-    send_loop(&mut port, rings, schedule, ctrs, |ring, r, sent, limit| {
+    let step = |ring: &mut nmxdp::TxRing<'_>, r: u32, sent: u64, limit: u32| {
         let h = &mut held[(r - first) as usize];
         let m = pieces.fill(ring, h, limit, |k| seq(job.index, sent + k as u64)) as u64;
         (m, m * len)
-    })?;
+    };
+    if job.busy_wait {
+        send_waiting::<true>(&mut port, rings, schedule, ctrs, step)?;
+    } else {
+        send_waiting::<false>(&mut port, rings, schedule, ctrs, step)?;
+    }
     Ok(Diag::of(&port))
 }
 
@@ -149,6 +161,19 @@ pub(crate) struct Schedule {
 /// through `fill(ring, ring number, frames sent so far, limit) -> (frames, bytes)`; then the
 /// final drain and the end time.
 pub(crate) fn send_loop(
+    port: &mut Port,
+    rings: std::ops::Range<u32>,
+    s: &Schedule,
+    ctrs: &Counters,
+    fill: impl FnMut(&mut nmxdp::TxRing<'_>, u32, u64, u32) -> (u64, u64),
+) -> Result<()> {
+    send_waiting::<false>(port, rings, s, ctrs, fill)
+}
+
+/// [`send_loop`], waiting for room in poll() or, with `BUSY`, by NIOCTXSYNC in a loop (which
+/// also sends what the previous pass queued). A constant, so the poll() loop is compiled as if
+/// the busy one did not exist.
+fn send_waiting<const BUSY: bool>(
     port: &mut Port,
     rings: std::ops::Range<u32>,
     s: &Schedule,
@@ -174,16 +199,20 @@ pub(crate) fn send_loop(
                 }
             }
         }
-        let rev = port.poll(Events::OUT, timeout)?;
-        if rev.contains(Events::ERR) {
-            bail!("thread {}: poll reported POLLERR on the TX rings", s.index);
-        }
-        if rev.is_empty() {
-            eprintln!(
-                "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
-                s.index
-            );
-            continue;
+        if BUSY {
+            port.sync_tx()?;
+        } else {
+            let rev = port.poll(Events::OUT, timeout)?;
+            if rev.contains(Events::ERR) {
+                bail!("thread {}: poll reported POLLERR on the TX rings", s.index);
+            }
+            if rev.is_empty() {
+                eprintln!(
+                    "pkt-gen: thread {}: poll timeout: no TX room for 2 s",
+                    s.index
+                );
+                continue;
+            }
         }
         for r in rings.clone() {
             let mut limit = burst;
