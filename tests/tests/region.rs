@@ -1,7 +1,8 @@
 //! One region shared by several processes (docs/architecture.md, "Shared region"): the same
 //! memory at the same buffer indices, reclaim after SIGKILL, the file gone with its last user,
-//! and the error for other sizes. Every process is this test binary run again in one role
-//! (the `child` test, which does nothing unless started so).
+//! and the error for other sizes, and NIC queues and a pipe of three processes in one region.
+//! Every process is this test binary run again in one role (the `child` test, which does nothing
+//! unless started so).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use nmxdp::Port;
-use nmxdp_tests::{enter, frame, VethPair};
+use nmxdp::{Events, Port};
+use nmxdp_tests::{enter, frame, recv_upto, send_all, Netns, VethPair};
 
 const ROLE: &str = "NMXDP_TEST_REGION_ROLE";
 const NETNS: &str = "NMXDP_TEST_REGION_NETNS";
@@ -74,6 +75,27 @@ fn region_name(tag: &str) -> String {
 fn wait_stdin_eof() {
     let mut s = String::new();
     let _ = std::io::stdin().read_line(&mut s);
+}
+
+/// The frames a role sends: numbered 0..n, 60 bytes.
+fn frames(n: usize) -> Vec<Vec<u8>> {
+    (0..n as u64).map(|i| frame(i, 60)).collect()
+}
+
+/// Mem id and size of a port, as a report.
+fn mem(p: &Port) -> String {
+    let reg = p.registration();
+    format!("{} {}", reg.nr_mem_id, reg.nr_memsize)
+}
+
+/// Frames `ifname` received in namespace `ns` (its /proc/net/dev line).
+fn rx_packets(ns: &Netns, ifname: &str) -> u64 {
+    let dev = ns.run(|| std::fs::read_to_string("/proc/thread-self/net/dev").unwrap());
+    dev.lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{ifname}:")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {ifname} in:\n{dev}"))
 }
 
 fn say(s: String) {
@@ -162,6 +184,68 @@ fn child() {
                 me.reclaimed.0,
                 users.join(",")
             ));
+        }
+        // Opens queue K, sends N numbered frames on it and reports its memory and "sent N".
+        "nic" => {
+            let k: u32 = words.next().unwrap().parse().unwrap();
+            let n: usize = words.next().unwrap().parse().unwrap();
+            let mut port = Port::open(&format!("netmap:va-{k}")).unwrap();
+            say(mem(&port));
+            send_all(&mut port, k, &frames(n));
+            say(format!("sent {n}"));
+            wait_stdin_eof();
+        }
+        // Opens queue 0 and the reading end of pipe NAME (reports both memories), takes N
+        // frames from the pipe, checks them and sends them on queue 0: "forwarded N".
+        "nicpipe" => {
+            let name = words.next().unwrap();
+            let n: usize = words.next().unwrap().parse().unwrap();
+            let mut nic = Port::open("netmap:va-0").unwrap();
+            let mut pipe = Port::open(&format!("netmap:{name}}}0")).unwrap();
+            say(format!("{} {}", mem(&nic), mem(&pipe)));
+            let got: Vec<Vec<u8>> = recv_upto(&mut pipe, n, Duration::from_secs(10))
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect();
+            assert_eq!(got.len(), n, "frames through the pipe");
+            assert!(
+                got == frames(n),
+                "the pipe's frames, in order, byte for byte"
+            );
+            send_all(&mut nic, 0, &got);
+            say(format!("forwarded {n}"));
+            wait_stdin_eof();
+        }
+        // Opens the writing end of pipe NAME, reports its memory, sends N numbered frames.
+        "pipewrite" => {
+            let name = words.next().unwrap();
+            let n: usize = words.next().unwrap().parse().unwrap();
+            let mut pipe = Port::open(&format!("netmap:{name}{{0")).unwrap();
+            say(mem(&pipe));
+            let ring = pipe.tx_rings().start;
+            // Not send_all: a pipe's TX tail stays a slot behind what the reader released (as
+            // netmap's), so "nothing pending" never comes; the reader counts the frames.
+            let all = frames(n);
+            let mut next = 0;
+            while next < n {
+                {
+                    let mut tx = pipe.tx_ring(ring);
+                    while next < n && tx.push(&all[next]) {
+                        next += 1;
+                    }
+                    if next < n {
+                        let t = tx.tail();
+                        tx.set_cur(t);
+                    }
+                }
+                let ev = pipe
+                    .poll(Events::OUT, Some(Duration::from_secs(10)))
+                    .unwrap();
+                assert!(!ev.is_empty(), "no room in the pipe for 10 s at {next}");
+            }
+            pipe.sync_tx().unwrap();
+            say(format!("sent {n}"));
+            wait_stdin_eof();
         }
         // Opens queue 0 and reports "ok", or the error.
         "open" => match Port::open("netmap:va-0") {
@@ -291,5 +375,62 @@ fn other_sizes_are_refused_with_the_knob() {
     first.finish();
     std::thread::sleep(Duration::from_millis(10));
     assert!(!path(&name).exists());
+    pair.assert_no_xdp();
+}
+
+#[test]
+fn nic_queues_and_a_pipe_of_three_processes_share_one_region() {
+    let pair = VethPair::new("trio", 2);
+    // This process joins the region first (the one Netns::new set for this test process), so
+    // that it outlives the three programs and its audit at the end sees what they left.
+    let region = std::env::var("NMXDP_REGION").unwrap();
+    let name = region.strip_prefix("shared:").unwrap().to_string();
+    let (before, _) = nmxdp::pool_audit().unwrap();
+    let n = 5_000usize;
+    let wire0 = rx_packets(&pair.b, "vb");
+
+    // Queue 0 and the pipe's reading end in one process, queue 1 in a second, the pipe's
+    // writing end in a third.
+    let mut q0 = start(&pair, &name, &format!("nicpipe trio {n}"), &[]);
+    let m0 = q0.report();
+    let mut q1 = start(&pair, &name, &format!("nic 1 {n}"), &[]);
+    let m1 = q1.report();
+    let mut p = start(&pair, &name, &format!("pipewrite trio {n}"), &[]);
+    let mp = p.report();
+    let v: Vec<&str> = m0.split_whitespace().collect();
+    let (nic0, pipe0) = (v[..2].join(" "), v[2..].join(" "));
+    eprintln!(
+        "mem id and size: queue 0 {nic0}, pipe reader {pipe0}, queue 1 {m1}, pipe writer {mp}"
+    );
+    for (who, m) in [
+        ("the pipe's reader", &pipe0),
+        ("queue 1", &m1),
+        ("the pipe's writer", &mp),
+    ] {
+        assert_eq!(*m, nic0, "{who}'s mem id and size are queue 0's");
+    }
+    assert_eq!(q1.report(), format!("sent {n}"));
+    assert_eq!(p.report(), format!("sent {n}"));
+    assert_eq!(q0.report(), format!("forwarded {n}"));
+
+    // Both queues' frames crossed the pair (and nothing else of this test did).
+    let t0 = std::time::Instant::now();
+    while rx_packets(&pair.b, "vb") - wire0 < 2 * n as u64 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "vb received {} of {}",
+            rx_packets(&pair.b, "vb") - wire0,
+            2 * n
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p.finish();
+    q1.finish();
+    q0.finish();
+    let (after, _) = nmxdp::pool_audit().unwrap();
+    assert_eq!(
+        after, before,
+        "buffers per owner once the three programs exited"
+    );
     pair.assert_no_xdp();
 }
