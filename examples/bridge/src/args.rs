@@ -43,7 +43,7 @@ pub struct Args {
     /// Exit after forwarding N packets in total (both directions together).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// IFA [IFB [BURST]], as upstream's second usage; these win over -i and -b.
+    /// `IFA [IFB [BURST]]`, as upstream's second usage; these win over -i and -b.
     #[arg(value_name = "IFA [IFB [BURST]]", num_args = 0..=3)]
     pub positional: Vec<String>,
 }
