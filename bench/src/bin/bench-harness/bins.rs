@@ -9,6 +9,8 @@ use crate::cli::Cli;
 
 pub struct Bins {
     pub pktgen: PathBuf,
+    /// netmap's load balancer (examples/lb), for the lb section.
+    pub lb: PathBuf,
     pub xdp_raw: PathBuf,
     pub af_packet: PathBuf,
     /// The latency section's raw AF_XDP and kernel UDP ping-pong programs.
@@ -49,6 +51,7 @@ impl Bins {
         let (c_openclose, c_openclose_missing) = c_openclose(cli, &bin_dir);
         let bins = Bins {
             pktgen: need("pkt-gen")?,
+            lb: need("lb")?,
             xdp_raw: need("xdp-raw")?,
             af_packet: need("af-packet")?,
             xdp_pingpong: need("xdp-pingpong")?,

@@ -64,19 +64,28 @@ pub struct Cli {
     /// Skip the host-rings section (host path rates and RTT through an in-line forwarder).
     #[arg(long)]
     pub no_host: bool,
+    /// Skip the pipe section (pkt-gen tx to rx across a netmap pipe, busy-wait and poll).
+    #[arg(long)]
+    pub no_pipes: bool,
+    /// Skip the lb section (lb -p 2 to two pkt-gen workers next to a plain NIC receiver).
+    #[arg(long)]
+    pub no_lb: bool,
+    /// Skip the 9,000-byte section (pkt-gen vs xdp-raw multi-buffer on an MTU-9000 pair).
+    #[arg(long)]
+    pub no_jumbo: bool,
     /// Run only this section (the others are skipped).
     #[arg(long, value_enum, value_name = "SECTION")]
     pub only: Option<Section>,
     /// Where results.md and results.json go (default target/bench, with --smoke target/bench/smoke).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Directory of pkt-gen, xdp-raw, af-packet and libnetmap.so (default: this program's).
+    /// Directory of pkt-gen, lb, xdp-raw, af-packet and libnetmap.so (default: this program's).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
-    /// The C libnetmap-style app (default: <bin-dir>/../c/nm_lib-plain).
+    /// The C libnetmap-style app (default: `<bin-dir>/../c/nm_lib-plain`).
     #[arg(long)]
     pub c_bin: Option<PathBuf>,
-    /// The library the C row preloads (default: <bin-dir>/libnetmap.so).
+    /// The library the C row preloads (default: `<bin-dir>/libnetmap.so`).
     #[arg(long)]
     pub preload: Option<PathBuf>,
     /// Fail instead of skipping the C row when its binary or library is missing.
@@ -96,6 +105,12 @@ pub enum Section {
     Steer,
     /// The host-rings section.
     Host,
+    /// The pipe section (busy-wait and poll).
+    Pipes,
+    /// The lb section (lb to two workers next to a plain NIC receiver).
+    Lb,
+    /// The 9,000-byte section (nmxdp vs raw AF_XDP multi-buffer).
+    Jumbo,
 }
 
 /// What the bench will do, with every default and environment variable applied.
@@ -126,6 +141,14 @@ pub struct Plan {
     pub steer_reps: Option<u32>,
     /// Repetitions of the host-rings rows; `None` skips the section.
     pub host_reps: Option<u32>,
+    /// Repetitions of the pipe rows (they carry a target: `reps`); `None` skips the section.
+    pub pipe_reps: Option<u32>,
+    /// Repetitions of the lb rows (no target: `reps_other`); `None` skips the section (and
+    /// with `--smoke`: tests/tests/lb.rs checks lb's function).
+    pub lb_reps: Option<u32>,
+    /// Repetitions of the 9,000-byte rows (a target: `reps`); `None` skips the section (and
+    /// with `--smoke`: tests/tests/jumbo.rs checks the function).
+    pub jumbo_reps: Option<u32>,
     pub verbose: bool,
 }
 
@@ -159,9 +182,7 @@ impl Plan {
             mq: !cli.no_mq && !only_one,
             open_cycles: (!cli.no_open && !only_one)
                 .then(|| cli.open_cycles.unwrap_or(if cli.smoke { 3 } else { 50 })),
-            latency_rtts: if cli.no_latency
-                || matches!(cli.only, Some(Section::Steer | Section::Host))
-            {
+            latency_rtts: if cli.no_latency || cli.only.is_some_and(|o| o != Section::Latency) {
                 None
             } else {
                 Some(rtts(cli)?)
@@ -175,6 +196,14 @@ impl Plan {
                 .then_some(if cli.smoke { 1 } else { crate::steer::REPS }),
             host_reps: (!cli.no_host && matches!(cli.only, None | Some(Section::Host)))
                 .then_some(if cli.smoke { 1 } else { crate::host::REPS }),
+            pipe_reps: (!cli.no_pipes && matches!(cli.only, None | Some(Section::Pipes)))
+                .then_some(reps),
+            lb_reps: (!cli.no_lb && !cli.smoke && matches!(cli.only, None | Some(Section::Lb)))
+                .then_some(other_reps(reps)),
+            jumbo_reps: (!cli.no_jumbo
+                && !cli.smoke
+                && matches!(cli.only, None | Some(Section::Jumbo)))
+            .then_some(reps),
             verbose: cli.verbose,
         })
     }
@@ -379,6 +408,9 @@ mod tests {
         assert!(cli(&["--no-steer"]).no_steer);
         assert!(cli(&["--no-host"]).no_host);
         assert_eq!(cli(&["--only", "host"]).only, Some(Section::Host));
+        assert_eq!(cli(&["--only", "pipes"]).only, Some(Section::Pipes));
+        assert_eq!(cli(&["--only", "jumbo"]).only, Some(Section::Jumbo));
+        assert!(cli(&["--no-pipes", "--no-lb", "--no-jumbo"]).no_jumbo);
         assert!(Cli::try_parse_from(["bench-harness", "--only", "nope"]).is_err());
     }
 }

@@ -20,7 +20,9 @@
 //! port (first open of an interface, and another queue of one already set up) through both APIs,
 //! next to a bare AF_XDP socket's; the round-trip latency of one frame in flight through both
 //! APIs (poll and busy-wait), raw AF_XDP (poll and spin) and kernel UDP sockets; a 2-queue pair:
-//! pkt-gen `-p 1` vs `-p 2`. And the receivers' peak RSS against nmxdp's region size.
+//! pkt-gen `-p 1` vs `-p 2`; pkt-gen across a netmap pipe between two processes (busy-wait and
+//! poll); lb to two worker processes next to a plain receiver; 9,000-byte frames against raw
+//! AF_XDP multi-buffer. And the receivers' peak RSS against nmxdp's region size.
 //!
 //! Output: a Markdown report on stdout, also written to `<out>/results.md`, and `<out>/results.json`.
 //! Exit status 1 if any run failed or received nothing.
@@ -30,8 +32,9 @@
 //! pair), [`reps`] (the repetitions over the [`cell`]s and the 2-queue runs), [`run`](mod@run) (one
 //! sender/receiver run, on top of [`proc`]), [`instr`] (instructions per packet), [`open`](mod@open)
 //! (open latency), [`paced`] (loss at half the measured rate), [`steer`] (NMXDP_STEER rule
-//! cost), [`latency`](mod@latency) (the ping-pong rows), [`host`] (host rings: host path
-//! rates and RTT through an in-line forwarder), [`render`] (results.md and results.json).
+//! cost), [`pipes`] (pkt-gen over a pipe), [`lb`] (lb's forwarding rate), [`jumbo`] (9,000 B),
+//! [`latency`](mod@latency) (the ping-pong rows), [`host`] (host rings: host path rates and RTT
+//! through an in-line forwarder), [`render`] (results.md and results.json).
 
 mod bins;
 mod busy;
@@ -39,10 +42,13 @@ mod cell;
 mod cli;
 mod host;
 mod instr;
+mod jumbo;
 mod latency;
+mod lb;
 mod netns;
 mod open;
 mod paced;
+mod pipes;
 mod proc;
 mod render;
 mod reps;
@@ -127,7 +133,10 @@ fn run(cli: &Cli) -> Result<bool> {
     let open = open::measure(&plan, &topo)?;
     let paced = paced::measure(&plan, &topo, &cells);
     let steer = steer::measure(&plan, &topo);
+    let pipes = pipes::measure(&plan, &topo);
+    let lb = lb::measure(&plan, &topo);
     drop(topo);
+    let jumbo = jumbo::measure(&plan)?;
     let latency = latency::measure(&plan)?;
     let host = host::measure(&plan);
     let mq = reps::run_mq(&plan)?;
@@ -140,6 +149,9 @@ fn run(cli: &Cli) -> Result<bool> {
         paced,
         steer,
         host,
+        pipes,
+        lb,
+        jumbo,
         instr_note,
         layout: nmxdp::config::Config::from_env()
             .ok()

@@ -96,6 +96,13 @@ impl Topo {
         Ok(t)
     }
 
+    /// Sets the MTU of both ends (jumbo frames need it on both).
+    pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        let m = mtu.to_string();
+        ip(&["-n", &self.ns_a, "link", "set", self.if_a, "mtu", &m])?;
+        ip(&["-n", &self.ns_b, "link", "set", self.if_b, "mtu", &m])
+    }
+
     pub fn fd_a(&self) -> RawFd {
         self.fd_a.as_ref().expect("created").as_raw_fd()
     }

@@ -257,6 +257,23 @@ impl Child {
         }
     }
 
+    /// Waits until the child's stderr contains `marker` (for programs that report there, as
+    /// lb does); false on timeout, Ctrl-C, or once its stderr closed without it.
+    pub fn wait_for_stderr(&self, marker: &str, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            // Checked before the text: whatever was written before the end is in it.
+            let closed = self.readers.last().is_none_or(|r| r.is_finished());
+            if self.stderr.lock().unwrap().contains(marker) {
+                return true;
+            }
+            if closed || stopped() || Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends `sig` to the child.
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own unreaped child.

@@ -26,7 +26,7 @@ pub struct MqRuns {
 }
 
 /// "  FAILED: ..." for a failed run's progress line.
-fn failed_suffix(r: &Run) -> String {
+pub fn failed_suffix(r: &Run) -> String {
     r.error
         .as_ref()
         .map_or(String::new(), |e| format!("  FAILED: {e}"))

@@ -2,17 +2,23 @@
 //!
 //! Sections, in this order: the table of rows ([`table`]), the ratios at 60 B ([`ratios`]), the
 //! 2-queue scaling ([`scaling`]), open latency ([`open`](mod@open)), round-trip latency
-//! ([`latency`](mod@latency)), memory and receiver sleeps
-//! ([`resources`]), then notes (among them each row's XDP and bind modes, [`modes`]).
+//! ([`latency`](mod@latency)), paced loss ([`paced`]), steering ([`steer`]), host rings
+//! ([`host`]), 9,000-byte frames ([`jumbo`]), pipes ([`pipes`]), lb ([`lb`]; these three on
+//! plain lists of runs, [`runs`]), memory and receiver sleeps ([`resources`]), then notes (among
+//! them each row's XDP and bind modes, [`modes`]).
 
 mod compare;
 mod host;
+mod jumbo;
 mod latency;
+mod lb;
 mod modes;
 mod open;
 mod paced;
+mod pipes;
 mod ratios;
 mod resources;
+mod runs;
 mod scaling;
 mod steer;
 mod table;
@@ -43,6 +49,12 @@ pub struct Results {
     pub steer: Option<crate::steer::SteerRuns>,
     /// The host-rings section (none when skipped).
     pub host: Option<crate::host::HostRuns>,
+    /// The pipe rows (none when skipped).
+    pub pipes: Option<crate::pipes::PipeRuns>,
+    /// The lb rows (none when skipped).
+    pub lb: Option<crate::lb::LbRuns>,
+    /// The 9,000-byte rows (none when skipped).
+    pub jumbo: Option<crate::jumbo::JumboRuns>,
     /// How instructions per packet were counted, or why not.
     pub instr_note: String,
     pub layout: Option<nmxdp::region::Layout>,
@@ -75,6 +87,9 @@ struct Sections {
     paced: Json,
     steer: Json,
     host: Json,
+    pipes: Json,
+    lb: Json,
+    jumbo: Json,
     memory: Vec<(String, Json)>,
     modes: Vec<(String, Json)>,
     sleeps: Vec<(&'static str, Json)>,
@@ -144,6 +159,9 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
     let paced = paced::paced(&mut doc, res.paced.as_ref());
     let steer = steer::steer(&mut doc, res.steer.as_ref());
     let host = host::host(&mut doc, res.host.as_ref());
+    let jumbo = jumbo::jumbo(&mut doc, res.jumbo.as_ref());
+    let pipes = pipes::pipes(&mut doc, res.pipes.as_ref());
+    let lb = lb::lb(&mut doc, res.lb.as_ref());
     let memory = resources::memory(&mut doc.md, &res.cells, res.layout);
     let sleeps = resources::sleeps(&mut doc.md, &res.cells);
     let modes = modes::modes(&mut doc.notes, &res.cells);
@@ -157,6 +175,9 @@ pub fn render(plan: &Plan, res: &Results) -> (String, Json, bool) {
         paced,
         steer,
         host,
+        pipes,
+        lb,
+        jumbo,
         memory,
         modes,
         sleeps,
@@ -310,6 +331,9 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("paced", s.paced),
         ("steer", s.steer),
         ("host", s.host),
+        ("jumbo", s.jumbo),
+        ("pipes", s.pipes),
+        ("lb", s.lb),
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
