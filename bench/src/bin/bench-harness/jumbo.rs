@@ -24,9 +24,10 @@ pub const LEN: u32 = 9000;
 pub const BUF_SIZES: [u32; 2] = [2048, 4096];
 /// nmxdp's rate at least this fraction of raw AF_XDP's (receiver and sender).
 pub const TARGET: f64 = 0.95;
-/// Frames per run: about a third of a second at the 120-200 kpps this pair carries; a
-/// repetition of both buffer sizes (4 runs) takes about 1.3 s with the programs' start.
-pub const FRAMES: u64 = 50_000;
+/// Frames per run: 0.15-0.25 s at the 120-200 kpps this pair carries, as long again as the
+/// programs' start; a run's rate is set for the whole run (bench/README.md, "Method"), so longer
+/// runs would buy little: the section (2 x 31 runs by default) takes about 20 s.
+pub const FRAMES: u64 = 30_000;
 
 /// The rows of a block: nmxdp first, the raw baseline second (the order's anchor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
