@@ -392,3 +392,24 @@ pub fn recv_counting(
     }
     got
 }
+
+/// The number after the first `key` in a program's output, e.g. `Received 300 packets` with
+/// key `"Received "`, or `rx_dropped 12,` with `"rx_dropped "` (trailing punctuation ignored);
+/// None when the key is missing or no number follows it (`Received nothing.`).
+pub fn number_after(text: &str, key: &str) -> Option<u64> {
+    let at = text.find(key)? + key.len();
+    text[at..]
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()
+}
+
+/// The `Received N packets` count of a pkt-gen receiver's summary.
+///
+/// # Panics
+/// If `out` has no such line (the message shows the output).
+pub fn pktgen_received(out: &str) -> u64 {
+    number_after(out, "Received ").unwrap_or_else(|| panic!("no summary in:\n{out}"))
+}

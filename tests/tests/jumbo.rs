@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use nmxdp::abi::{netmap_slot, NS_MOREFRAG};
 use nmxdp::{Events, Port};
 use nmxdp_tests::bins::{bridge, c_app, libnetmap, pkt_gen};
-use nmxdp_tests::{frame, seq_of, Netns, VethPair};
+use nmxdp_tests::{frame, number_after, seq_of, Netns, VethPair};
 
 const FRAMES: u64 = 100_000;
 const LEN: usize = 9000;
@@ -109,16 +109,6 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
-}
-
-/// The number after `key` in `text` (first occurrence), e.g. "rx_dropped 12".
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    let at = text.find(key)? + key.len();
-    text[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| !w.is_empty())?
-        .parse()
-        .ok()
 }
 
 /// Sum of the numbers after every occurrence of `key`.

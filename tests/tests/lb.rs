@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nmxdp::Port;
 use nmxdp_tests::bins::{fresh, pkt_gen, profile_dir, repo_root};
-use nmxdp_tests::VethPair;
+use nmxdp_tests::{pktgen_received, VethPair};
 
 fn lb() -> PathBuf {
     fresh(
@@ -112,15 +112,6 @@ impl Drop for Proc {
     }
 }
 
-/// "Received N packets" of a pkt-gen receiver.
-fn received(out: &str) -> u64 {
-    out.lines()
-        .find_map(|l| l.strip_prefix("Received "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary in:\n{out}"))
-}
-
 /// A worker: pkt-gen receiving on pipe end `}k`, once it has the end open.
 fn worker(ns: &str, k: u32) -> Proc {
     let name = format!("netmap:va}}{k}");
@@ -187,7 +178,7 @@ fn lb_hashes_flows_to_worker_processes_zero_copy() {
     let tx = send(&b, n, 25_000).finish();
     assert!(tx.contains(&format!("Sent {n} packets")), "{tx}");
     std::thread::sleep(Duration::from_secs(1));
-    let (r0, r1) = (received(&w0.stop()), received(&w1.stop()));
+    let (r0, r1) = (pktgen_received(&w0.stop()), pktgen_received(&w1.stop()));
     eprintln!("workers received {r0} + {r1}");
     assert_eq!(r0 + r1, n, "worker 0 got {r0}, worker 1 got {r1}");
     assert!(
@@ -206,10 +197,10 @@ fn lb_hashes_flows_to_worker_processes_zero_copy() {
     assert!(tx.contains("Sent 50000 packets"), "{tx}");
     std::thread::sleep(Duration::from_secs(1));
     assert!(lb.alive(), "lb exited:\n{}", lb.output());
-    let r1 = received(&w1.stop());
+    let r1 = pktgen_received(&w1.stop());
     eprintln!("the new worker received {r1}");
     assert!(r1 > 0, "the new worker on }}1 received nothing");
-    received(&w0.stop());
+    pktgen_received(&w0.stop());
 
     // Flow affinity: this process reads both pipes; every flow shows up on one of them only.
     let mut ports: Vec<Port> = (0..2)
@@ -283,8 +274,8 @@ fn every_group_sees_every_frame() {
     let tx = send(&b, n, 20_000).finish();
     assert!(tx.contains(&format!("Sent {n} packets")), "{tx}");
     std::thread::sleep(Duration::from_secs(1));
-    let (r0, r1) = (received(&w0.stop()), received(&w1.stop()));
-    let second = received(&g1.stop());
+    let (r0, r1) = (pktgen_received(&w0.stop()), pktgen_received(&w1.stop()));
+    let second = pktgen_received(&g1.stop());
     assert_eq!(r0 + r1, n);
     let lagging = [r0, r1].iter().filter(|&&r| r > 0).count() as u64;
     assert_eq!(second, n - lagging, "first group {r0} + {r1}");

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nmxdp::abi::{netmap_ring, ring_ofs_ptr, NS_BUF_CHANGED};
 use nmxdp::shm::SharedRing;
 use nmxdp::{Events, Port};
+use nmxdp_tests::pktgen_received;
 
 static TURN: Mutex<()> = Mutex::new(());
 
@@ -105,15 +106,6 @@ fn wait_held_by(name: &str, pid: u32) {
         e.to_string().contains(&format!("process {pid}")),
         "EBUSY names the holder {pid}: {e}"
     );
-}
-
-/// "Received N packets" of a pkt-gen receiver's summary.
-fn received(out: &str) -> u64 {
-    out.lines()
-        .find_map(|l| l.strip_prefix("Received "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary in:\n{out}"))
 }
 
 /// A port's TX ring 0 and RX ring 0 as C sees them (`NETMAP_TXRING`, `NETMAP_RXRING`).
@@ -469,7 +461,7 @@ fn two_processes_on_one_pipe() {
     ]);
     let sent = tx.finish(Duration::from_secs(60));
     let got = rx.finish(Duration::from_secs(60));
-    assert_eq!(received(&got), n, "{sent}\n{got}");
+    assert_eq!(pktgen_received(&got), n, "{sent}\n{got}");
     assert_eq!(free_buffers(), free, "the pipe gave its buffers back");
 }
 
@@ -531,7 +523,7 @@ fn a_killed_reader_is_reclaimed_and_a_new_one_reattaches() {
     wait_held_by("netmap:kl}1", second.pid());
     send(&mut master, &r, &mut seq, 1000, true);
     let out = second.finish(Duration::from_secs(30));
-    assert!(received(&out) >= 1000, "{out}");
+    assert!(pktgen_received(&out) >= 1000, "{out}");
     drop(master);
     assert_eq!(free_buffers(), free, "every buffer back after the kill");
 }

@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nmxdp_tests::bins::pkt_gen;
-use nmxdp_tests::{Netns, VethPair};
+use nmxdp_tests::{number_after, Netns, VethPair};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -115,12 +115,6 @@ impl Drop for Running {
 
 fn run(ns: &str, args: &[&str]) -> Done {
     Running::start(ns, args).finish()
-}
-
-/// The number after `prefix` in `text`.
-fn number_after(text: &str, prefix: &str) -> Option<u64> {
-    let i = text.find(prefix)? + prefix.len();
-    text[i..].split_whitespace().next()?.parse().ok()
 }
 
 fn ip(args: &[&str]) {
