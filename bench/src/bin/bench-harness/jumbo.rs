@@ -127,9 +127,8 @@ pub fn measure(plan: &Plan) -> Result<Option<JumboRuns>> {
         })?;
         seq = done.next_seq;
         for p in done.kept {
-            let mut r = p.run;
-            (r.rep, r.seq) = (p.slot.rep, p.seq);
-            rows[p.slot.row].1.push(r);
+            let (row, r) = p.into_row_run();
+            rows[row].1.push(r);
         }
         blocks.push(JumboBlock {
             buf_size: buf,

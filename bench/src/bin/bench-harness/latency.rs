@@ -108,6 +108,12 @@ impl LatRow {
     }
 }
 
+impl crate::reps::Stamp for LatRun {
+    fn stamp(&mut self, rep: usize, seq: usize) {
+        (self.rep, self.seq) = (rep, seq);
+    }
+}
+
 /// One ping/pong run.
 #[derive(Debug, Clone, Default)]
 pub struct LatRun {
@@ -241,9 +247,8 @@ pub fn measure(plan: &Plan) -> Result<Option<LatencyRuns>> {
         Ok(Some(r))
     })?;
     for p in done.kept {
-        if let Some(mut r) = p.run {
-            (r.rep, r.seq) = (p.slot.rep, p.seq);
-            cells[p.slot.row].runs.push(r);
+        if let (row, Some(r)) = p.into_row_run() {
+            cells[row].runs.push(r);
         }
     }
     Ok(Some(LatencyRuns { rtts: n, cells }))

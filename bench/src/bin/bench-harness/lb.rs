@@ -155,9 +155,8 @@ pub fn measure(plan: &Plan, t: &Topo) -> Option<LbRuns> {
         Ok(r)
     });
     for p in done.map(|d| d.kept).unwrap_or_default() {
-        let mut r = p.run;
-        (r.rep, r.seq) = (p.slot.rep, p.seq);
-        rows[p.slot.row].1.push(r);
+        let (row, r) = p.into_row_run();
+        rows[row].1.push(r);
     }
     Some(LbRuns {
         frames,

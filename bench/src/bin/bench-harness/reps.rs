@@ -44,6 +44,29 @@ pub struct Placed<R> {
     pub run: R,
 }
 
+/// A run result that records its repetition and its place in its section's run order (what
+/// pairing neighbours in time needs).
+pub trait Stamp {
+    fn stamp(&mut self, rep: usize, seq: usize);
+}
+
+impl<R: Stamp> Stamp for Option<R> {
+    fn stamp(&mut self, rep: usize, seq: usize) {
+        if let Some(r) = self {
+            r.stamp(rep, seq);
+        }
+    }
+}
+
+impl<R: Stamp> Placed<R> {
+    /// The row of the order the run belongs to, and the run stamped with where it sat.
+    pub fn into_row_run(self) -> (usize, R) {
+        let mut r = self.run;
+        r.stamp(self.slot.rep, self.seq);
+        (self.slot.row, r)
+    }
+}
+
 /// A repetition that was run again, and how busy other processes were during it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Redone {
@@ -216,9 +239,8 @@ pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<Vec<(u3
         })?;
         seq = done.next_seq;
         for p in done.kept {
-            let mut r = p.run;
-            (r.rep, r.seq) = (p.slot.rep, p.seq);
-            cells[group[p.slot.row]].runs.push(r);
+            let (row, r) = p.into_row_run();
+            cells[group[row]].runs.push(r);
         }
         redone.extend(done.redone.into_iter().map(|r| (len, r)));
         start = end;
@@ -265,9 +287,8 @@ pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
         Ok(r)
     })?;
     for p in done.kept {
-        let mut r = p.run;
-        (r.rep, r.seq) = (p.slot.rep, p.seq);
-        mq[p.slot.row].runs.push(r);
+        let (row, r) = p.into_row_run();
+        mq[row].runs.push(r);
     }
     Ok(mq)
 }

@@ -11,6 +11,12 @@ use crate::netns::Topo;
 use crate::proc::{spawn, Exit, Sampler, Wire};
 use crate::rows::{Pair, Report};
 
+impl crate::reps::Stamp for Run {
+    fn stamp(&mut self, rep: usize, seq: usize) {
+        (self.rep, self.seq) = (rep, seq);
+    }
+}
+
 /// One sender/receiver run.
 #[derive(Debug, Clone, Default)]
 pub struct Run {

@@ -66,9 +66,8 @@ pub fn measure(plan: &Plan, t: &Topo) -> Option<SteerRuns> {
     });
     // Interrupted: what ran so far is not kept (the harness exits).
     for p in done.map(|d| d.kept).unwrap_or_default() {
-        let mut r = p.run;
-        (r.rep, r.seq) = (p.slot.rep, p.seq);
-        rows[p.slot.row].1.push(r);
+        let (row, r) = p.into_row_run();
+        rows[row].1.push(r);
     }
     Some(SteerRuns { frames, reps, rows })
 }
