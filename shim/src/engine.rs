@@ -297,7 +297,10 @@ impl Engine {
         let sizes = RingSizes {
             rx: pow2(rx_bufs_n),
             tx: pow2(r.tx_slots),
-            fill: pow2(rx_bufs_n),
+            // Twice the buffers it can ever hold: the cached consumer index then always shows
+            // room, so a refill never reads the line the kernel's CPU just wrote
+            // (docs/architecture.md, "Queues and sockets").
+            fill: 2 * pow2(rx_bufs_n),
             comp: pow2(r.tx_slots),
         };
         let sock = match self.umem_owner.and_then(|k| self.queues.get(&k)) {

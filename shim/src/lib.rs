@@ -73,6 +73,7 @@ pub mod name;
 pub mod netdev;
 mod pipe;
 mod port;
+mod prefetch;
 pub mod probe;
 pub mod queue;
 pub mod region;

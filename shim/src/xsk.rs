@@ -285,6 +285,9 @@ impl<T: Copy> ConsRing<T> {
             producer: self.r.producer,
             consumer: self.r.consumer,
             fill_flags: fill.r.flags,
+            desc: self.r.desc as *const u8,
+            desc_mask: self.r.mask,
+            desc_size: std::mem::size_of::<T>() as u32,
         }
     }
 }
@@ -295,6 +298,10 @@ pub(crate) struct RingPeek {
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
     fill_flags: *const AtomicU32,
+    /// The RX ring's entries, only ever prefetched through.
+    desc: *const u8,
+    desc_mask: u32,
+    desc_size: u32,
 }
 
 // SAFETY: only atomic loads go through the pointers.
@@ -311,10 +318,21 @@ impl RingPeek {
     #[inline]
     pub(crate) unsafe fn waiting(&self) -> bool {
         // SAFETY: the caller keeps the mappings alive; indices and flags are atomics.
-        unsafe {
-            (*self.producer).load(Ordering::Acquire) != (*self.consumer).load(Ordering::Relaxed)
-                || (*self.fill_flags).load(Ordering::Relaxed) & XDP_RING_NEED_WAKEUP != 0
+        let (prod, cons) = unsafe {
+            (
+                (*self.producer).load(Ordering::Acquire),
+                (*self.consumer).load(Ordering::Relaxed),
+            )
+        };
+        if prod != cons {
+            // The sync that follows reads this descriptor first (docs/architecture.md,
+            // "Prefetching").
+            let at = (cons & self.desc_mask) as usize * self.desc_size as usize;
+            crate::prefetch::prefetch(self.desc.wrapping_add(at));
+            return true;
         }
+        // SAFETY: as above.
+        unsafe { (*self.fill_flags).load(Ordering::Relaxed) & XDP_RING_NEED_WAKEUP != 0 }
     }
 }
 

@@ -64,6 +64,15 @@ pub struct QueueCounters {
     pub rx_dropped_chains: AtomicU64,
 }
 
+/// Adds `n` to a counter that only the holder of its ring half's lock writes (the packet, byte
+/// and kick counters): a plain load and store, readable by others at any time, where a locked
+/// add would wait for every store before it, fill-ring and descriptor writes to lines the
+/// kernel's CPU holds among them.
+#[inline(always)]
+pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 /// Snapshot of [`QueueCounters`] (summed over a port's queues by [`crate::Port::stats`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PortStats {

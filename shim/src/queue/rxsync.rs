@@ -11,7 +11,11 @@ use crate::shm::{SharedRing, SlotRef};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing};
 
-use super::{reinit, Doorbell, QueueCounters, SyncStatus};
+use super::{bump, reinit, Doorbell, QueueCounters, SyncStatus};
+
+/// Frames of a sync whose first data line is prefetched for the application
+/// (docs/architecture.md, "Prefetching").
+const PREFETCH_FRAMES: u32 = 4;
 
 /// Kernel-side state of one netmap RX ring.
 pub(crate) struct RxState {
@@ -180,8 +184,8 @@ impl RxState {
         self.hwtail = nm_ring_add(n, self.hwtail, got);
         self.ring.set_ts(now());
         self.ring.set_tail(self.hwtail);
-        c.rx_packets.fetch_add(frames, Relaxed);
-        c.rx_bytes.fetch_add(bytes, Relaxed);
+        bump(&c.rx_packets, frames);
+        bump(&c.rx_bytes, bytes);
     }
 
     /// Moves `got` descriptors into the slots from `hwtail`; returns their bytes and the frames
@@ -197,6 +201,8 @@ impl RxState {
         let region = self.region;
         let owners = region.owners();
         let mut rx = self.xrx.reader();
+        let umem = region.umem() as *const u8;
+        let mut ahead = PREFETCH_FRAMES;
         let (mut at, mut left) = (self.hwtail, got);
         while left > 0 {
             // A run in which neither the RX ring nor the slots wrap: descriptor j fills slot j.
@@ -208,6 +214,10 @@ impl RxState {
             for j in 0..r {
                 let (d, slot) = (descs[j], slots.get(j));
                 let idx = (d.addr >> shift) as u32;
+                if ahead > 0 {
+                    crate::prefetch::prefetch(umem.wrapping_add(d.addr as usize));
+                    ahead -= 1;
+                }
                 // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
                 if d.addr & offset_mask != XDP_PACKET_HEADROOM {
                     pull(region, d, c);

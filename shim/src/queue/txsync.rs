@@ -10,7 +10,7 @@ use crate::shm::SharedRing;
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing, RingCursor};
 
-use super::{reinit, Doorbell, QueueCounters, SyncStatus};
+use super::{bump, reinit, Doorbell, QueueCounters, SyncStatus};
 
 /// A slot whose buffer was not handed to the kernel (bad index or length).
 const NOT_POSTED: u32 = u32::MAX;
@@ -355,8 +355,8 @@ impl TxState {
         let written = xtx.moved(start);
         self.xtx.submit(written);
         self.hwcur = from;
-        c.tx_packets.fetch_add(frames, Relaxed);
-        c.tx_bytes.fetch_add(bytes, Relaxed);
+        bump(&c.tx_packets, frames);
+        bump(&c.tx_bytes, bytes);
         if bad.slots > 0 {
             c.tx_bad_slots.fetch_add(bad.slots, Relaxed);
         }
@@ -369,7 +369,7 @@ impl TxState {
     /// Returns false when the device is gone or down.
     pub(crate) fn kick(&mut self, c: &QueueCounters) -> bool {
         for _ in 0..64 {
-            c.tx_kicks.fetch_add(1, Relaxed);
+            bump(&c.tx_kicks, 1);
             match self.bell.tx() {
                 0 | libc::EBUSY => {}
                 libc::EAGAIN | libc::ENOBUFS => self.reap(),
