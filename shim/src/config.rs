@@ -92,7 +92,7 @@ pub struct Config {
     /// of the process shares that UMEM and therefore its mode (docs/netmap-compat.md, "Queues,
     /// processes and the host stack").
     pub bind: BindChoice,
-    /// RX wakeup mitigation: in a stream (see `port_poll::DENSE_FRAMES`), poll() naps this long
+    /// RX wakeup mitigation: in a stream (see `port_poll::DENSE_SLOTS`), poll() naps this long
     /// instead of sleeping on the socket, so the sending side has no sleeper to wake per packet
     /// burst (0 = always sleep on the socket).
     pub rx_nap_us: u32,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use nmxdp::port_poll::{DENSE_FRAMES, TX_WAIT, TX_WAIT_FIRST};
+use nmxdp::port_poll::{DENSE_SLOTS, TX_WAIT, TX_WAIT_FIRST};
 use nmxdp::{Events, Port, WaitPlan};
 use nmxdp_tests::{frame, recv_upto, send_all, seq_of, VethPair};
 
@@ -120,7 +120,7 @@ fn ping_pong_through_poll_is_faster_than_one_nap() {
 #[test]
 fn streams_nap_and_lone_frames_wake() {
     let pair = VethPair::new("nap", 1);
-    let n = DENSE_FRAMES as usize * 4;
+    let n = DENSE_SLOTS as usize * 4;
     let frames: Vec<Vec<u8>> = (0..n as u64).map(|s| frame(s, 60)).collect();
     // The steps are sequenced through channels, so which plan each wait gets does not depend
     // on how the two threads happen to be scheduled.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use nmxdp::port_poll::DENSE_FRAMES;
+use nmxdp::port_poll::DENSE_SLOTS;
 use nmxdp::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use nmxdp::xsk::{kick_rx, RingSizes, XskSocket};
 use nmxdp_bench::afxdp::{FreeFrames, SockArgs, Xsk, CHUNK};
@@ -49,8 +49,8 @@ struct Args {
     /// Print the socket's XDP_STATISTICS on stderr at the end.
     #[arg(long)]
     stats: bool,
-    /// RX wakeup policy, the same as nmxdp's (NMXDP_RX_NAP_US): when at least `DENSE_FRAMES`
-    /// frames arrived since the last wait, nap this many microseconds instead of sleeping on the
+    /// RX wakeup policy, the same as nmxdp's (NMXDP_RX_NAP_US): when at least `DENSE_SLOTS`
+    /// descriptors arrived since the last wait, nap this many microseconds instead of sleeping on the
     /// socket; 0 always sleeps on the socket.
     #[arg(long, default_value_t = 50)]
     nap_us: u64,
@@ -297,7 +297,7 @@ fn reap(x: &mut Xsk, g: &Groups, free: &mut FreeFrames) {
 
 fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64, chunk: u64) -> Result<Tally> {
     let nap = Duration::from_micros(nap_us);
-    // Frames since the last wait: a nap only in a stream, as nmxdp's poll decides.
+    // Descriptors since the last wait: a nap only in a stream, as nmxdp's poll decides.
     let mut since_wait = 0u64;
     let quota = c.count;
     let idle = Duration::from_millis(c.idle_ms.max(1));
@@ -323,7 +323,7 @@ fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64, chunk: u64) -> Result<Tally
             if sock.fill.needs_wakeup() {
                 kick_rx(sock.fd());
             }
-            let dense = since_wait >= DENSE_FRAMES;
+            let dense = since_wait >= DENSE_SLOTS;
             since_wait = 0;
             if dense && !nap.is_zero() {
                 std::thread::sleep(nap);
@@ -351,7 +351,7 @@ fn rx(c: &Common, sock: &mut XskSocket, nap_us: u64, chunk: u64) -> Result<Tally
         t.bytes += bytes;
         t.events += 1;
         last = Instant::now();
-        since_wait += frames;
+        since_wait += n as u64;
     }
     t.toc = Some(if quota > 0 && t.pkts >= quota {
         Instant::now()

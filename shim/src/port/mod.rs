@@ -61,7 +61,7 @@ pub struct Port {
     /// pollfds of the RX sockets, built once so that waiting never allocates.
     rx_pollfds: Vec<libc::pollfd>,
     /// RX frames counted at the previous wait (poll naps only in a stream, see `wait_plan`).
-    rx_frames_seen: u64,
+    rx_slots_seen: u64,
     rx_nap: Duration,
     /// Look-again time before a sleep on sparse traffic (see `Config::rx_spin_us`).
     rx_spin: Duration,
@@ -250,7 +250,7 @@ impl Port {
             ntx,
             nrx,
             rx_pollfds: Vec::new(),
-            rx_frames_seen: 0,
+            rx_slots_seen: 0,
             rx_nap: Duration::from_micros(cfg.rx_nap_us as u64),
             rx_spin: Duration::from_micros(cfg.rx_spin_us as u64),
             spin_misses: 0,
@@ -268,7 +268,7 @@ impl Port {
                 revents: 0,
             })
             .collect();
-        port.rx_frames_seen = port.rx_frames();
+        port.rx_slots_seen = port.rx_slots();
         port.write_nifp();
         port.extra_bufs = port.give_extra_bufs(extra_bufs);
         Ok(port)
@@ -335,7 +335,7 @@ impl Port {
             ntx: 1,
             nrx: 1,
             rx_pollfds: Vec::new(),
-            rx_frames_seen: 0,
+            rx_slots_seen: 0,
             rx_nap: Duration::ZERO,
             rx_spin: Duration::ZERO,
             spin_misses: 0,

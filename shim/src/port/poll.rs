@@ -21,11 +21,15 @@ bitflags::bitflags! {
     }
 }
 
-/// Frames that must have arrived between two waits for the next RX wait to be a nap instead of a
-/// sleep on the sockets (docs/architecture.md, "Poll"). A ping-pong or a trickle brings one or
-/// two frames per wake-up and sleeps on the sockets, so a frame wakes it the moment it arrives; a
-/// stream brings tens (a nap of 50 µs at 200 kpps holds about 10, at full rate on veth 25-50).
-pub const DENSE_FRAMES: u64 = 8;
+/// Slots that must have been filled between two waits for the next RX wait to be a nap instead
+/// of a sleep on the sockets (docs/architecture.md, "Poll"). A ping-pong or a trickle brings one
+/// or two frames per wake-up and sleeps on the sockets, so a frame wakes it the moment it
+/// arrives; a stream brings tens (a nap of 50 µs at 200 kpps holds about 10, at full rate on
+/// veth 25-50). Slots, not frames: a 9,000-byte stream on 2048-byte buffers brings about 9
+/// frames of 5 slots per nap, right at a frame threshold, so the receiver flipped between
+/// napping and a wake-up per frame from one run to the next; in slots it is clearly a stream,
+/// while a jumbo ping-pong (5 slots per wake-up) still sleeps on the socket.
+pub const DENSE_SLOTS: u64 = 8;
 
 /// First wait for TX room. AF_XDP reports POLLOUT whenever its TX ring is half empty, which says
 /// nothing about completions, so room is found by re-syncing: soon at first (in copy mode a kick
@@ -152,13 +156,13 @@ impl Port {
         revents
     }
 
-    /// Frames received on this port's RX queues so far, by any sync (poll, ioctl, Rust API).
-    pub(super) fn rx_frames(&self) -> u64 {
+    /// Slots filled on this port's RX queues so far, by any sync (poll, ioctl, Rust API).
+    pub(super) fn rx_slots(&self) -> u64 {
         self.rx
             .iter()
             .map(|c| {
                 c.counters
-                    .rx_packets
+                    .rx_slots
                     .load(std::sync::atomic::Ordering::Relaxed)
             })
             .sum()
@@ -167,7 +171,7 @@ impl Port {
     /// How to sleep after a pass that found nothing ready for `events`.
     ///
     /// A wait for input sleeps on the RX sockets, so the next frame ends it at once, unless at
-    /// least [`DENSE_FRAMES`] frames arrived since the previous wait: then it is a short nap
+    /// least [`DENSE_SLOTS`] slots were filled since the previous wait: then it is a short nap
     /// (`NMXDP_RX_NAP_US`, 0 disables naps) that leaves the sockets alone. That is interrupt
     /// mitigation: in a stream the next frames are microseconds away, and on veth a receiver
     /// sleeping on its socket makes the sender's CPU pay a wake-up for every burst. The first
@@ -198,10 +202,10 @@ impl Port {
             };
         }
         if want_rx {
-            let frames = self.rx_frames();
-            let since = frames.wrapping_sub(self.rx_frames_seen);
-            self.rx_frames_seen = frames;
-            if !want_tx && since >= DENSE_FRAMES && !self.rx_nap.is_zero() {
+            let slots = self.rx_slots();
+            let since = slots.wrapping_sub(self.rx_slots_seen);
+            self.rx_slots_seen = slots;
+            if !want_tx && since >= DENSE_SLOTS && !self.rx_nap.is_zero() {
                 return WaitPlan {
                     watch_rx: false,
                     cap: Some(self.rx_nap),

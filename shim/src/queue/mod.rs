@@ -49,6 +49,9 @@ pub struct QueueCounters {
     pub rx_packets: AtomicU64,
     /// Frame bytes (descriptor length) of those frames.
     pub rx_bytes: AtomicU64,
+    /// Slots those frames filled: one per frame, more for a frame longer than a buffer (the
+    /// measure of how dense a stream is, for poll's naps).
+    pub rx_slots: AtomicU64,
     /// Released RX slots whose buf_idx was invalid (replaced from the pool, or lost if empty).
     pub rx_bad_slots: AtomicU64,
     /// Bytes nmxdp itself copied (0 on the zero-copy path).

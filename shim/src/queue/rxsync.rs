@@ -186,6 +186,7 @@ impl RxState {
         self.ring.set_tail(self.hwtail);
         bump(&c.rx_packets, frames);
         bump(&c.rx_bytes, bytes);
+        bump(&c.rx_slots, got as u64);
     }
 
     /// Moves `got` descriptors into the slots from `hwtail`; returns their bytes and the frames
