@@ -9,8 +9,9 @@
 //! | xdp-raw poll / spin       | `xdp-pingpong` (`--busy-wait`): AF_XDP on the same rings      |
 //! | udp                       | `udp-pingpong`: kernel UDP sockets, blocking `recv`           |
 //!
-//! Each repetition runs every row once, starting one row later than the repetition before
-//! ([`rotation`]); the pong is pinned to the receivers' CPU and the ping to the senders', as in the throughput rows.
+//! Each repetition runs every row once, each nmxdp row (and udp) between two runs of the raw
+//! AF_XDP row of its waiting mode, the baseline of its targets, the rows of a group rotating
+//! from one repetition to the next ([`sandwiched_groups`]); the pong is pinned to the receivers' CPU and the ping to the senders', as in the throughput rows.
 //! Every program prints pkt-gen's `latency:` line ([`pkt_gen::latency`]) as its ping finishes.
 
 use std::path::Path;
@@ -25,7 +26,7 @@ use crate::bins::{path_arg, Bins};
 use crate::cli::Plan;
 use crate::netns::{ip, Topo};
 use crate::proc::{cpus, spawn, Exit, Spec};
-use crate::reps::{rotation, run_order};
+use crate::reps::{run_order, sandwiched_groups};
 use crate::run::tail;
 use crate::stopped;
 
@@ -222,7 +223,28 @@ pub fn measure(plan: &Plan) -> Result<Option<LatencyRuns>> {
         );
     }
     let reps = plan.reps;
-    let order = rotation(cells.len(), reps as usize);
+    // Each nmxdp row runs between two runs of the baseline its target is against (busy-wait
+    // rows between raw spins, poll rows and UDP between raw polls), so every ratio pairs runs
+    // adjacent in time.
+    let at = |via, wait| {
+        LAT_ROWS
+            .iter()
+            .position(|&r| r == LatRow::new(via, wait))
+            .expect("a latency row")
+    };
+    let busy = [at(Via::NmxdpRust, Wait::Busy), at(Via::NmxdpC, Wait::Busy)];
+    let poll = [
+        at(Via::NmxdpRust, Wait::Poll),
+        at(Via::NmxdpC, Wait::Poll),
+        at(Via::Udp, Wait::Poll),
+    ];
+    let order = sandwiched_groups(
+        &[
+            (at(Via::XdpRaw, Wait::Busy), &busy),
+            (at(Via::XdpRaw, Wait::Poll), &poll),
+        ],
+        reps as usize,
+    );
     let done = run_order(&order, 0, plan.redo_budget(reps as usize), |slot, _| {
         let cell = &cells[slot.row];
         let Ok(p) = pair(&plan.bins, &support, &t, cell.row, n) else {

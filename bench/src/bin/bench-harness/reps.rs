@@ -1,11 +1,13 @@
-//! The run orders every section uses ([`rotation`], [`sandwiched`]), and the repetition loops of
+//! The run orders every section uses ([`rotation`], [`sandwiched`], [`sandwiched_groups`]), and the repetition loops of
 //! the throughput cells and of the 2-queue runs.
 //!
 //! Consecutive runs share a fast or slow phase of this machine much more than runs two places
 //! apart (bench/README.md, "Method"), so a ratio pairs each run with the other row's runs right
 //! next to it ([`nmxdp_bench::stats::paired_ratios`]). Where a section has one baseline that its
 //! targets are ratios to (xdp-raw at 60 B), every other row runs between two runs of it
-//! ([`sandwiched`]); elsewhere each repetition runs every row once, starting one row later than
+//! ([`sandwiched`]), and where rows have different baselines (latency: busy-wait rows against
+//! the raw spin, poll rows against the raw poll), each group runs that way around its own
+//! ([`sandwiched_groups`]); elsewhere each repetition runs every row once, starting one row later than
 //! the repetition before ([`rotation`]), so no row is always first or always after the same row.
 
 use anyhow::{bail, Context, Result};
@@ -199,6 +201,28 @@ pub fn sandwiched(rows: usize, reps: usize, anchor: usize) -> Vec<Slot> {
     order
 }
 
+/// `reps` repetitions of several [`sandwiched`] groups, one after the other: each group is an
+/// anchor (a baseline) and the rows compared with it, each of which runs once per repetition
+/// between two runs of its anchor: A x A y A, B u B v B w B, then A y A x A, ... The rows of a
+/// group rotate from one repetition to the next. Every row should belong to exactly one group,
+/// as a row or as an anchor.
+pub fn sandwiched_groups(groups: &[(usize, &[usize])], reps: usize) -> Vec<Slot> {
+    let mut order = Vec::new();
+    for rep in 0..reps {
+        for &(anchor, rows) in groups {
+            for i in 0..rows.len() {
+                order.push(Slot { rep, row: anchor });
+                order.push(Slot {
+                    rep,
+                    row: rows[(i + rep) % rows.len()],
+                });
+            }
+            order.push(Slot { rep, row: anchor });
+        }
+    }
+    order
+}
+
 /// The throughput runs on `topo`, frame size by frame size (all repetitions of one size before
 /// the next): at 60 B, where the targets are, [`sandwiched`] around xdp-raw with `plan.reps`
 /// repetitions; other sizes (no target) [`rotation`] with `plan.reps_other`. Each run goes into
@@ -370,5 +394,29 @@ mod tests {
         assert_eq!(*o.last().unwrap(), Slot { rep: 1, row: 2 });
         assert_eq!(rows_of(&sandwiched(1, 3, 0)), [0, 0, 0]);
         assert!(sandwiched(4, 0, 2).is_empty());
+    }
+
+    #[test]
+    fn grouped_sandwich_order() {
+        // Anchor 5 with rows 1 and 3, anchor 4 with rows 0, 2 and 6.
+        let o = sandwiched_groups(&[(5, &[1, 3]), (4, &[0, 2, 6])], 2);
+        let rep0 = [5, 1, 5, 3, 5, 4, 0, 4, 2, 4, 6, 4];
+        let rep1 = [5, 3, 5, 1, 5, 4, 2, 4, 6, 4, 0, 4];
+        assert_eq!(rows_of(&o), [&rep0[..], &rep1[..]].concat());
+        // Every compared row has its own anchor right before and right after it.
+        for (i, s) in o.iter().enumerate() {
+            let anchor = match s.row {
+                1 | 3 => 5,
+                0 | 2 | 6 => 4,
+                _ => continue,
+            };
+            assert_eq!(
+                (o[i - 1].row, o[i + 1].row),
+                (anchor, anchor),
+                "at {i}: {s:?}"
+            );
+        }
+        assert!(o[..12].iter().all(|s| s.rep == 0) && o[12..].iter().all(|s| s.rep == 1));
+        assert!(sandwiched_groups(&[(0, &[1])], 0).is_empty());
     }
 }
