@@ -2,6 +2,7 @@
 //! helpers to run code inside a namespace and to build and check numbered frames.
 
 pub mod bins;
+pub mod icmp;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nmxdp::Port;
-use nmxdp_tests::{bins, Netns, VethPair};
+use nmxdp_tests::{bins, icmp, Netns, VethPair};
 
 const A_IP: &str = "10.77.0.1";
 const B_IP: &str = "10.77.0.2";
@@ -149,118 +149,10 @@ impl Forwarder {
     }
 }
 
-/// The internet checksum of `b`.
-fn inet_csum(b: &[u8]) -> u16 {
-    let mut sum: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// A raw ICMP socket (in the calling thread's namespace) with a 1 s receive timeout.
-fn icmp_socket() -> std::os::fd::OwnedFd {
-    // SAFETY: socket(2) takes no pointers.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-    assert!(
-        fd >= 0,
-        "raw ICMP socket: {}",
-        std::io::Error::last_os_error()
-    );
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt reads a timeval that lives across the call.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            std::ptr::from_ref(&tv).cast(),
-            std::mem::size_of::<libc::timeval>() as u32,
-        )
-    };
-    // SAFETY: a new fd nothing else owns.
-    unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
-}
-
-/// Sends ICMP echo request `seq` (identifier `id`) to `dst` on `sock`.
-fn echo_request(sock: &std::os::fd::OwnedFd, dst: &str, id: u16, seq: u16) {
-    let mut req = vec![8u8, 0, 0, 0];
-    req.extend_from_slice(&id.to_be_bytes());
-    req.extend_from_slice(&seq.to_be_bytes());
-    req.extend_from_slice(&[0x5a; 56]);
-    let c = inet_csum(&req);
-    req[2..4].copy_from_slice(&c.to_be_bytes());
-    let dst = libc::sockaddr_in {
-        sin_family: libc::AF_INET as u16,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(dst.parse::<std::net::Ipv4Addr>().unwrap().octets()),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: sendto reads `req` and `dst`, both alive across the call.
-    let sent = unsafe {
-        libc::sendto(
-            std::os::fd::AsRawFd::as_raw_fd(sock),
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            std::ptr::from_ref(&dst).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as u32,
-        )
-    };
-    assert_eq!(
-        sent,
-        req.len() as isize,
-        "sendto: {}",
-        std::io::Error::last_os_error()
-    );
-}
-
-/// `n` ICMP echo requests from A to B, one at a time over a raw socket, each waiting up to a
-/// second for its reply; the number of replies (the first request also resolves ARP).
+/// `n` ICMP echo requests from A to B, one at a time, each waiting up to a second for its
+/// reply; the number of replies.
 fn ping(p: &VethPair, n: u16) -> u16 {
-    p.a.run(|| {
-        let sock = icmp_socket();
-        let id = std::process::id() as u16;
-        let mut replies = 0;
-        for seq in 0..n {
-            echo_request(&sock, B_IP, id, seq);
-            let mut buf = [0u8; 1500];
-            loop {
-                // SAFETY: recv writes at most buf.len() bytes into buf.
-                let got = unsafe {
-                    libc::recv(
-                        std::os::fd::AsRawFd::as_raw_fd(&sock),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                    )
-                };
-                if got < 0 {
-                    break; // timed out: no reply to this one
-                }
-                // IPv4 header, then the ICMP message: an echo reply with our id and sequence.
-                let ihl = usize::from(buf[0] & 0xf) * 4;
-                let icmp = &buf[ihl..got as usize];
-                if icmp.len() >= 8
-                    && icmp[0] == 0
-                    && icmp[4..6] == id.to_be_bytes()
-                    && icmp[6..8] == seq.to_be_bytes()
-                {
-                    replies += 1;
-                    break;
-                }
-            }
-        }
-        replies
-    })
+    p.a.run(|| icmp::ping(B_IP, n, Duration::from_secs(1))) as u16
 }
 
 /// Kills the bridge if the test fails while it runs.
@@ -528,9 +420,9 @@ fn legacy_host_rx_gets_what_the_stack_sends() {
     assert!(first.contains("rings 1..1"), "host RX ring index: {first}");
     const N: u16 = 200;
     p.b.run(|| {
-        let sock = icmp_socket();
+        let sock = icmp::IcmpSocket::open();
         for seq in 0..N {
-            echo_request(&sock, A_IP, 7, seq);
+            sock.send_echo(A_IP, 7, seq);
         }
     });
     let (ok, text) = finish(rx);
@@ -669,10 +561,10 @@ fn full_host_ring_drops_and_counts() {
     const N: u16 = 3000;
     p.b.run(|| {
         let mut host = Port::open("netmap:vb^@conf:slots=256").expect("netmap:vb^");
-        let sock = icmp_socket();
+        let sock = icmp::IcmpSocket::open();
         let t0 = Instant::now();
         for seq in 0..N {
-            echo_request(&sock, A_IP, 9, seq);
+            sock.send_echo(A_IP, 9, seq);
         }
         // Never blocked on the ring: 3,000 sends take milliseconds, not the 1 s timeouts.
         assert!(t0.elapsed() < Duration::from_secs(10));
@@ -721,9 +613,9 @@ fn ports_of_one_process_share_the_host_rings() {
         let first = Port::open("netmap:vb^").expect("netmap:vb^");
         let mut second = Port::open("netmap:vb*").expect("netmap:vb* next to netmap:vb^");
         drop(first);
-        let sock = icmp_socket();
+        let sock = icmp::IcmpSocket::open();
         for seq in 0..10 {
-            echo_request(&sock, A_IP, 11, seq);
+            sock.send_echo(A_IP, 11, seq);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut got = 0;

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nmxdp_tests::bins::{c_app, nmxdp, pkt_gen as pkt_gen_bin};
-use nmxdp_tests::{Netns, VethPair};
+use nmxdp_tests::{icmp, Netns, VethPair};
 
 const A_ADDR: &str = "10.77.0.1";
 const B_ADDR: &str = "10.77.0.2";
@@ -147,61 +147,9 @@ fn fnv(data: &[u8]) -> u64 {
     })
 }
 
-fn inet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// ICMP echo (what ping(8) does, with a raw socket): `count` requests to `dst` from the
-/// calling thread's namespace, one at a time; returns how many got their reply.
+/// ICMP echo requests to `dst` from the calling thread's namespace, each waiting up to 2 s.
 fn ping(dst: &str, count: u16) -> usize {
-    // SAFETY: socket(2) with constant arguments.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-    assert!(
-        fd >= 0,
-        "raw ICMP socket: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: the fd is new and ours; UdpSocket only closes it and sends/receives datagrams.
-    let sock = unsafe { <UdpSocket as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let dst: std::net::Ipv4Addr = dst.parse().unwrap();
-    let id = (std::process::id() & 0xffff) as u16;
-    let mut replies = 0;
-    for seq in 0..count {
-        let mut req = vec![8u8, 0, 0, 0];
-        req.extend_from_slice(&id.to_be_bytes());
-        req.extend_from_slice(&seq.to_be_bytes());
-        req.extend_from_slice(&[0x5a; 32]);
-        let c = inet_checksum(&req);
-        req[2..4].copy_from_slice(&c.to_be_bytes());
-        sock.send_to(&req, (dst, 0)).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut buf = [0u8; 1500];
-        while Instant::now() < deadline {
-            let Ok((n, _)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let ihl = (buf[0] & 0xf) as usize * 4;
-            let icmp = &buf[ihl..n];
-            if icmp.len() >= 8
-                && icmp[0] == 0
-                && icmp[4..6] == id.to_be_bytes()
-                && icmp[6..8] == seq.to_be_bytes()
-            {
-                replies += 1;
-                break;
-            }
-        }
-    }
-    replies
+    icmp::ping(dst, count, Duration::from_secs(2))
 }
 
 #[test]

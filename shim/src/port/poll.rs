@@ -26,9 +26,9 @@ bitflags::bitflags! {
 /// or two frames per wake-up and sleeps on the sockets, so a frame wakes it the moment it
 /// arrives; a stream brings tens (a nap of 50 µs at 200 kpps holds about 10, at full rate on
 /// veth 25-50). Slots, not frames: a 9,000-byte stream on 2048-byte buffers brings about 9
-/// frames of 5 slots per nap, right at a frame threshold, so the receiver flipped between
+/// frames of 6 slots per nap, right at a frame threshold, so the receiver flipped between
 /// napping and a wake-up per frame from one run to the next; in slots it is clearly a stream,
-/// while a jumbo ping-pong (5 slots per wake-up) still sleeps on the socket.
+/// while a jumbo ping-pong (6 slots per wake-up) still sleeps on the socket.
 pub const DENSE_SLOTS: u64 = 8;
 
 /// First wait for TX room. AF_XDP reports POLLOUT whenever its TX ring is half empty, which says
