@@ -201,15 +201,7 @@ impl Config {
 /// Does this process have CAP_NET_RAW (`CapEff` in /proc/self/status), which AF_XDP sockets
 /// need?
 fn has_net_raw() -> bool {
-    const NET_RAW: u64 = 1 << 13;
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .is_some_and(|c| c & NET_RAW != 0)
+    crate::caps::effective() & crate::caps::NET_RAW != 0
 }
 
 /// `NMXDP_STEER`, checked (an empty value is no rule): EINVAL with the column of what is wrong.

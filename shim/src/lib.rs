@@ -64,6 +64,7 @@
 //! ```
 pub mod abi;
 pub mod bpfsys;
+mod caps;
 pub mod config;
 mod engine;
 pub mod error;

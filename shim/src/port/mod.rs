@@ -1040,25 +1040,11 @@ pub fn region_base() -> Result<*mut u8> {
 }
 
 /// Effective capabilities of this process (CapEff in /proc/self/status).
-fn effective_caps() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
 /// AF_XDP and XDP need CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN): say so up
 /// front rather than failing half-way through with a bare EPERM.
 fn check_privileges() -> Result<()> {
-    const NET_ADMIN: u64 = 1 << 12;
-    const NET_RAW: u64 = 1 << 13;
-    const SYS_ADMIN: u64 = 1 << 21;
-    const BPF: u64 = 1 << 39;
-    let caps = effective_caps();
+    use crate::caps::{BPF, NET_ADMIN, NET_RAW, SYS_ADMIN};
+    let caps = crate::caps::effective();
     let missing: Vec<&str> = [
         (caps & NET_ADMIN == 0, "CAP_NET_ADMIN"),
         (caps & NET_RAW == 0, "CAP_NET_RAW"),
