@@ -201,9 +201,13 @@ impl RxState {
         let mut continued = 0u64;
         let region = self.region;
         let owners = region.owners();
-        let mut rx = self.xrx.reader();
+        // The first frames' data, which the application reads next; a loop of its own, so the
+        // descriptor loop below pays nothing for it per frame.
         let umem = region.umem() as *const u8;
-        let mut ahead = PREFETCH_FRAMES;
+        for i in 0..got.min(PREFETCH_FRAMES) {
+            crate::prefetch::prefetch(umem.wrapping_add(self.xrx.read(i).addr as usize));
+        }
+        let mut rx = self.xrx.reader();
         let (mut at, mut left) = (self.hwtail, got);
         while left > 0 {
             // A run in which neither the RX ring nor the slots wrap: descriptor j fills slot j.
@@ -215,10 +219,6 @@ impl RxState {
             for j in 0..r {
                 let (d, slot) = (descs[j], slots.get(j));
                 let idx = (d.addr >> shift) as u32;
-                if ahead > 0 {
-                    crate::prefetch::prefetch(umem.wrapping_add(d.addr as usize));
-                    ahead -= 1;
-                }
                 // Only an XDP head adjustment moves the data; netmap wants it at offset 0.
                 if d.addr & offset_mask != XDP_PACKET_HEADROOM {
                     pull(region, d, c);
