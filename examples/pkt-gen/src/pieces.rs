@@ -245,6 +245,11 @@ pub fn fresh(slots: u32) -> Vec<Held> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `frame` cut as `-F frags` with fragments of at most `cap` bytes.
+    fn cut(frame: &[u8], frags: u32, cap: usize) -> Pieces {
+        Pieces::new(frame, Cut { frags, cap })
+    }
     use pkt_gen::frame::{build, write_seq, FrameSpec};
 
     fn frame(len: usize) -> Vec<u8> {
@@ -283,26 +288,14 @@ mod tests {
     #[test]
     fn room_sized_fragments_fall_into_two_classes() {
         let f = frame(9000);
-        let p = Pieces::new(
-            &f,
-            Cut {
-                frags: 1,
-                cap: 1792,
-            },
-        );
+        let p = cut(&f, 1, 1792);
         assert_eq!((p.slots, p.classes()), (6, 2));
         // Between the first fragment and the others only headers and number differ.
         assert_eq!(p.diff[1], 0..SEQ_END);
         assert_eq!(p.diff[2], 0..SEQ_END);
         assert_eq!(p.diff[3], 0..0);
         check(&p, &f, &[0, 1, 2, 3, 4, 5, 0]);
-        let p = Pieces::new(
-            &f,
-            Cut {
-                frags: 1,
-                cap: 3840,
-            },
-        );
+        let p = cut(&f, 1, 3840);
         assert_eq!((p.slots, p.classes()), (3, 2));
         check(&p, &f, &[0, 1, 2, 0, 1]);
     }
@@ -310,24 +303,12 @@ mod tests {
     #[test]
     fn odd_cuts_and_a_number_across_fragments() {
         let f = frame(9000);
-        let p = Pieces::new(
-            &f,
-            Cut {
-                frags: 8,
-                cap: 1792,
-            },
-        );
+        let p = cut(&f, 8, 1792);
         assert_eq!(p.slots, 8);
         check(&p, &f, &[0, 1, 2, 3, 4, 5, 6, 7, 3, 0, 5]);
         // 60 bytes in fragments of 5: the number spans three of them.
         let f = frame(60);
-        let p = Pieces::new(
-            &f,
-            Cut {
-                frags: 12,
-                cap: 1792,
-            },
-        );
+        let p = cut(&f, 12, 1792);
         assert_eq!(p.slots, 12);
         check(&p, &f, &[8, 9, 10, 0, 1, 8, 9, 10, 11]);
     }
@@ -335,13 +316,7 @@ mod tests {
     #[test]
     fn a_new_buffer_gets_its_whole_class() {
         let f = frame(9000);
-        let p = Pieces::new(
-            &f,
-            Cut {
-                frags: 1,
-                cap: 1792,
-            },
-        );
+        let p = cut(&f, 1, 1792);
         let mut buf = vec![0xeeu8; 1792];
         let mut held = (3, 1);
         p.write(&mut buf, 4, &mut held, p.frags[1], &[0; 8]);

@@ -591,6 +591,8 @@ fn rx_chains_arrive_whole() {
     assert_eq!(r.app_receive(1), 2, "the first frame's two slots");
     r.app_receive(SLOTS);
     assert_eq!(r.c.rx_packets.load(Relaxed), 4);
+    // poll's stream density counts slots: 2 + 2 + 1 + 3.
+    assert_eq!(r.c.rx_slots.load(Relaxed), 8);
     r.audit(true);
     assert_eq!(r.close(), 0);
 }

@@ -13,8 +13,7 @@ use crate::bins::path_arg;
 use crate::cli::Plan;
 use crate::netns::Topo;
 use crate::proc::{cpus, Spec};
-use crate::render::f3;
-use crate::reps::{failed_suffix, run_order, sandwiched};
+use crate::reps::{progress, run_order, sandwiched};
 use crate::rows::{Pair, Report};
 use crate::run::{run_pair, Run};
 
@@ -116,12 +115,10 @@ pub fn measure(plan: &Plan) -> Result<Option<JumboRuns>> {
             let row = ROWS[slot.row];
             let r = run_pair(&t, &pair(plan, &t, row, buf, frames), frames, plan.verbose);
             eprintln!(
-                "bench: rep {}/{reps} {LEN} B, {buf}-byte buffers, {:<10}: tx {} rx {} Mpps{}",
+                "bench: rep {}/{reps} {LEN} B, {buf}-byte buffers, {:<10}: {}",
                 slot.rep + 1,
                 row.name(),
-                f3(r.tx_pps.map(|p| p / 1e6)),
-                f3(r.rx_pps.map(|p| p / 1e6)),
-                failed_suffix(&r)
+                progress(&r)
             );
             Ok(r)
         })?;

@@ -17,8 +17,7 @@ use crate::bins::path_arg;
 use crate::cli::Plan;
 use crate::netns::Topo;
 use crate::proc::{cpus, spawn, Exit, Spec};
-use crate::render::f3;
-use crate::reps::{failed_suffix, rotation, run_order};
+use crate::reps::{progress, rotation, run_order};
 use crate::rows::{Pair, Report};
 use crate::run::{run_pair, tail, Run};
 
@@ -143,14 +142,10 @@ pub fn measure(plan: &Plan, t: &Topo) -> Option<LbRuns> {
             }
         };
         eprintln!(
-            "bench: rep {}/{reps} {:<12}: tx {} rx {} Mpps, sent {} received {}{}",
+            "bench: rep {}/{reps} {:<12}: {}",
             slot.rep + 1,
             row.name(),
-            f3(r.tx_pps.map(|p| p / 1e6)),
-            f3(r.rx_pps.map(|p| p / 1e6)),
-            r.sent.map_or("?".into(), |v| v.to_string()),
-            r.received.map_or("?".into(), |v| v.to_string()),
-            failed_suffix(&r)
+            progress(&r)
         );
         Ok(r)
     });

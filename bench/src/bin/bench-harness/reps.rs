@@ -28,6 +28,19 @@ pub struct MqRuns {
 }
 
 /// "  FAILED: ..." for a failed run's progress line.
+/// A run's rates and counts for the progress lines: "tx X rx Y Mpps, sent S received R" and
+/// [`failed_suffix`].
+pub fn progress(r: &Run) -> String {
+    format!(
+        "tx {} rx {} Mpps, sent {} received {}{}",
+        f3(r.tx_pps.map(|p| p / 1e6)),
+        f3(r.rx_pps.map(|p| p / 1e6)),
+        r.sent.map_or("?".into(), |v| v.to_string()),
+        r.received.map_or("?".into(), |v| v.to_string()),
+        failed_suffix(r)
+    )
+}
+
 pub fn failed_suffix(r: &Run) -> String {
     r.error
         .as_ref()
@@ -249,15 +262,11 @@ pub fn run_cells(plan: &Plan, topo: &Topo, cells: &mut [Cell]) -> Result<Vec<(u3
                 .expect("not skipped");
             let r = run_pair(topo, &pair, n, plan.verbose);
             eprintln!(
-                "bench: rep {}/{reps} {:<16} {:>4} B: tx {} rx {} Mpps, sent {} received {}{}",
+                "bench: rep {}/{reps} {:<16} {:>4} B: {}",
                 slot.rep + 1,
                 cell.row.name(),
                 cell.len,
-                f3(r.tx_pps.map(|p| p / 1e6)),
-                f3(r.rx_pps.map(|p| p / 1e6)),
-                r.sent.map_or("?".into(), |v| v.to_string()),
-                r.received.map_or("?".into(), |v| v.to_string()),
-                failed_suffix(&r)
+                progress(&r)
             );
             Ok(r)
         })?;
@@ -302,11 +311,9 @@ pub fn run_mq(plan: &Plan) -> Result<Vec<MqRuns>> {
         let pair = pktgen_pair(&plan.bins, &t2, n, 60, Some(threads));
         let r = run_pair(&t2, &pair, n, plan.verbose);
         eprintln!(
-            "bench: rep {}/{reps} 2-queue pkt-gen -p {threads}: tx {} rx {} Mpps{}",
+            "bench: rep {}/{reps} 2-queue pkt-gen -p {threads}: {}",
             slot.rep + 1,
-            f3(r.tx_pps.map(|x| x / 1e6)),
-            f3(r.rx_pps.map(|x| x / 1e6)),
-            failed_suffix(&r)
+            progress(&r)
         );
         Ok(r)
     })?;
