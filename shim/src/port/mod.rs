@@ -60,7 +60,7 @@ pub struct Port {
     no_tx_poll: bool,
     /// pollfds of the RX sockets, built once so that waiting never allocates.
     rx_pollfds: Vec<libc::pollfd>,
-    /// RX frames counted at the previous wait (poll naps only in a stream, see `wait_plan`).
+    /// RX slots filled as of the previous wait (poll naps only in a stream, see `wait_plan`).
     rx_slots_seen: u64,
     rx_nap: Duration,
     /// Look-again time before a sleep on sparse traffic (see `Config::rx_spin_us`).
@@ -1039,7 +1039,6 @@ pub fn region_base() -> Result<*mut u8> {
     Ok(engine()?.region.base())
 }
 
-/// Effective capabilities of this process (CapEff in /proc/self/status).
 /// AF_XDP and XDP need CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN): say so up
 /// front rather than failing half-way through with a bare EPERM.
 fn check_privileges() -> Result<()> {
