@@ -303,29 +303,7 @@ impl Engine {
             fill: 2 * pow2(rx_bufs_n),
             comp: pow2(r.tx_slots),
         };
-        let sock = match self.umem_owner.and_then(|k| self.queues.get(&k)) {
-            Some(owner) => XskSocket::open(
-                r.key.ifindex,
-                r.key.queue,
-                sizes,
-                &BindAs::Shared {
-                    owner_fd: owner.ctx.fd(),
-                },
-            ),
-            None => XskSocket::open(
-                r.key.ifindex,
-                r.key.queue,
-                sizes,
-                &BindAs::Owner {
-                    umem: region.umem_spec(),
-                    mode: match self.cfg.bind {
-                        BindChoice::Auto => self.bind_mode,
-                        BindChoice::ZeroCopy => Some(BindMode::ZeroCopy),
-                        BindChoice::Copy => Some(BindMode::Copy),
-                    },
-                },
-            ),
-        };
+        let sock = self.bind_socket(r.key, sizes);
         let sock = match sock {
             Ok(s) => s,
             Err(e) => {
@@ -360,6 +338,44 @@ impl Engine {
             hold,
             &info.name,
         )
+    }
+
+    /// A socket for `key` on the process's UMEM: shared through the owner's socket, or
+    /// registering the UMEM when there is no owner yet.
+    ///
+    /// The kernel unbinds a socket whose interface goes away (a veth deleted, its namespace
+    /// removed), and sharing through an unbound owner fails with `EBADF`
+    /// (docs/architecture.md, "Engine"). The process's other queues need not stop there: the new
+    /// socket registers the same memory as a UMEM of its own and owns it from then on. Buffer
+    /// indices stay valid across both, since both UMEMs start at the region's buffer pool.
+    fn bind_socket(&mut self, key: QueueKey, sizes: RingSizes) -> Result<XskSocket> {
+        if let Some(owner) = self.umem_owner.and_then(|k| self.queues.get(&k)) {
+            let shared = BindAs::Shared {
+                owner_fd: owner.ctx.fd(),
+            };
+            match XskSocket::open(key.ifindex, key.queue, sizes, &shared) {
+                Err(e) if e.errno() == libc::EBADF => self.retire_owner(),
+                r => return r,
+            }
+        }
+        let owner = BindAs::Owner {
+            umem: self.region.umem_spec(),
+            mode: match self.cfg.bind {
+                BindChoice::Auto => self.bind_mode,
+                BindChoice::ZeroCopy => Some(BindMode::ZeroCopy),
+                BindChoice::Copy => Some(BindMode::Copy),
+            },
+        };
+        XskSocket::open(key.ifindex, key.queue, sizes, &owner)
+    }
+
+    /// Forgets an owner the kernel unbound; it closes now if no port uses it, else with its
+    /// last port. The next socket registers the UMEM afresh and picks its mode afresh.
+    fn retire_owner(&mut self) {
+        if let Some(old) = self.umem_owner.take() {
+            self.bind_mode = None;
+            self.drop_if_unused(old);
+        }
     }
 
     /// Counts a newly opened port (see [`Engine::port_closed`]).

@@ -118,11 +118,26 @@ impl Netns {
         ]);
     }
 
+    /// Deletes `ifname` (and its veth peer) now: unlike deleting a namespace, whose devices go
+    /// away later on a kernel worker, the kernel unbinds the sockets on it before this returns.
+    pub fn del_link(&self, ifname: &str) {
+        ip(&["-n", &self.name, "link", "del", ifname]);
+    }
+
     pub fn exists(name: &str) -> bool {
         ip(&["netns", "list"])
             .lines()
             .any(|l| l.split_whitespace().next() == Some(name))
     }
+}
+
+/// Waits for another thread's "ready" (typically: its port is open). A thread that panics
+/// before saying so still holds the sender it borrowed, so a plain `recv` would wait forever
+/// and hang the whole test run: fail after a minute instead, pointing at that panic.
+pub fn await_ready<T>(ready: &std::sync::mpsc::Receiver<T>) -> T {
+    ready
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the other thread never said it was ready: see its panic above")
 }
 
 /// Moves the calling thread into the namespace at `path`.

@@ -6,7 +6,9 @@ use std::time::Duration;
 use nmxdp::Port;
 use std::sync::atomic::AtomicUsize;
 
-use nmxdp_tests::{enter, frame, recv_counting, recv_upto, send_all, send_paced, seq_of, VethPair};
+use nmxdp_tests::{
+    await_ready, enter, frame, recv_counting, recv_upto, send_all, send_paced, seq_of, VethPair,
+};
 
 /// Sends `n` numbered frames of `len` bytes from va (ring 0) to vb and compares every byte.
 fn roundtrip(len: usize, n: u64) {
@@ -27,7 +29,7 @@ fn roundtrip(len: usize, n: u64) {
             let got = recv_counting(&mut port, n as usize, Duration::from_secs(3), &progress);
             (got, port.stats())
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         let tx = s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va/T").expect("open va");
@@ -89,7 +91,7 @@ fn two_queues_all_nic_and_one_nic() {
             ready_tx.send(()).unwrap();
             recv_upto(&mut port, 2 * per_ring as usize, Duration::from_secs(3))
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va").expect("open va");
@@ -141,7 +143,7 @@ fn two_queues_all_nic_and_one_nic() {
             let g0 = recv_upto(&mut p0, 1, Duration::from_millis(300));
             (g0, g1)
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va-1/T").expect("open va-1");

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nmxdp::Port;
-use nmxdp_tests::{bins, icmp, Netns, VethPair};
+use nmxdp_tests::{await_ready, bins, icmp, Netns, VethPair};
 
 const A_IP: &str = "10.77.0.1";
 const B_IP: &str = "10.77.0.2";
@@ -738,7 +738,7 @@ fn steered_traffic_handed_back_through_the_host_ring() {
                 got
             })
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         // ICMP is not steered: the stack answers it directly (this also resolves ARP).
         assert_eq!(ping(&p, 20), 20, "ICMP replies with steering on");
         p.a.run(|| {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use nmxdp::{Events, Port};
-use nmxdp_tests::{frame, VethPair};
+use nmxdp_tests::{await_ready, frame, VethPair};
 
 /// xorshift64*: deterministic, so a failing seed can be replayed.
 struct Rng(u64);
@@ -108,7 +108,7 @@ fn hostile_rings_never_crash_never_send_foreign_buffers_never_lose_buffers() {
             }
             (got, port.stats())
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         let tx = s.spawn(move || {
             nmxdp_tests::enter(&pa);
             let mut port = Port::open("netmap:va@conf:slots=128").unwrap();

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nmxdp::{AttachMethod, AttachMode, BindMode, Port};
-use nmxdp_tests::{enter, frame, recv_upto, send_all, VethPair};
+use nmxdp_tests::{await_ready, enter, frame, recv_upto, send_all, VethPair};
 
 #[test]
 fn skb_mode_and_copy_bind_are_honoured_and_reported() {
@@ -34,7 +34,7 @@ fn skb_mode_and_copy_bind_are_honoured_and_reported() {
                 modes,
             )
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va/T").unwrap();

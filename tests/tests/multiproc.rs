@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nmxdp::Port;
-use nmxdp_tests::{enter, frame, recv_upto, send_all, Netns, VethPair};
+use nmxdp_tests::{await_ready, enter, frame, recv_upto, send_all, Netns, VethPair};
 
 struct Holder {
     child: Child,
@@ -404,7 +404,7 @@ fn link_flap_and_interface_deletion() {
             go_rx.recv().unwrap();
             recv_upto(&mut port, 100, Duration::from_secs(2)).len()
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         pair.a.run(|| {
             let mut port = Port::open("netmap:va").unwrap();
             let ip =

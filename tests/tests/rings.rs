@@ -2,10 +2,10 @@
 //! broken slots, RX refill, and zero-copy buffer swapping.
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nmxdp::{Events, Port};
-use nmxdp_tests::{drain, enter, frame, recv_upto, send_all, seq_of, VethPair};
+use nmxdp_tests::{await_ready, drain, enter, frame, recv_upto, send_all, seq_of, VethPair};
 
 const T: Option<Duration> = Some(Duration::from_millis(300));
 
@@ -64,9 +64,11 @@ fn readiness_follows_cur_not_head() {
             enter(&pair.b.path());
             let mut port = Port::open("netmap:vb").unwrap();
             ready_tx.send(()).unwrap();
-            // Wait for the 10 packets.
+            // Wait for the 10 packets. poll() returns as soon as the first one is in, and the
+            // rest may trail it, so the wait is bounded by time, not by a count of polls.
+            let deadline = Instant::now() + Duration::from_secs(5);
             let mut seen = 0;
-            for _ in 0..50 {
+            while Instant::now() < deadline {
                 port.poll(Events::IN, T).unwrap();
                 seen = port.rx_ring(0).available();
                 if seen >= 10 {
@@ -97,7 +99,7 @@ fn readiness_follows_cur_not_head() {
             }
             assert!(port.poll(Events::IN, T).unwrap().contains(Events::IN));
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va").unwrap();
@@ -149,7 +151,7 @@ fn bad_head_or_cur_gives_pollerr_and_the_ring_recovers() {
             }
             recv_upto(&mut port, 20, Duration::from_secs(3))
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         s.spawn(|| {
             enter(&pair.a.path());
             let mut port = Port::open("netmap:va").unwrap();
@@ -205,7 +207,7 @@ fn bad_buf_idx_or_len_is_skipped_and_counted() {
             ready_tx.send(()).unwrap();
             recv_upto(&mut port, 10, Duration::from_secs(1))
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         let stats = s
             .spawn(|| {
                 enter(&pair.a.path());
@@ -278,7 +280,7 @@ fn rx_refill_keeps_receiving_past_ten_rings() {
                 ack_tx.send(got.len()).unwrap();
             }
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         let pa = pair.a.path();
         s.spawn(move || {
             enter(&pa);
@@ -343,7 +345,7 @@ fn swapping_an_rx_buffer_into_a_tx_slot_forwards_without_copy() {
             assert!(swapped_idx_ok);
             port.stats()
         });
-        ready_rx.recv().unwrap();
+        await_ready(&ready_rx);
         let frames = &frames;
         let pa = pair.a.path();
         let back = s
