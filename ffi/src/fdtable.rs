@@ -6,7 +6,12 @@
 //! map behind a read-write lock, only consulted when the bits say so.
 //!
 //! dup'ed fds share one [`NmFile`], as they share one open file description in the kernel: one
-//! registration per file, released when its last fd is closed.
+//! registration per file, released when its last fd is closed (by the table, see [`Gone`], not
+//! by the last reference: a thread's lookup cache may hold one longer).
+//!
+//! A busy-wait loop asks for its file on every NIOCRXSYNC. [`with_netmap`] answers a thread's
+//! repeated question from a per-thread cache, valid while the table's generation is unchanged:
+//! no lock and no reference count is touched on that path (docs/architecture.md, "C ABI").
 //!
 //! # fork()
 //!
@@ -27,6 +32,7 @@
 //! forked before the parent first touches nmxdp. Both `fork()` and every other path into the
 //! kernel's fork that runs `pthread_atfork` handlers (`daemon()`, for instance) are covered.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -50,6 +56,9 @@ static BITS: [AtomicU64; LOW_FDS / FDS_PER_WORD] =
 static HIGH: AtomicUsize = AtomicUsize::new(0);
 /// All entries.
 static TABLE: RwLock<BTreeMap<c_int, Entry>> = RwLock::new(BTreeMap::new());
+/// Bumped, under the write lock, by every change to the table: a cached lookup made at another
+/// generation may be stale.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// What an fd in the table is.
 #[derive(Clone)]
@@ -115,6 +124,46 @@ pub fn netmap(fd: c_int) -> Option<Arc<NmFile>> {
     }
 }
 
+/// A thread's last answer of [`with_netmap`].
+struct Cached {
+    fd: c_int,
+    generation: u64,
+    file: Arc<NmFile>,
+}
+
+thread_local! {
+    static LAST: Cell<Option<Cached>> = const { Cell::new(None) };
+}
+
+/// Runs `f` on the netmap file behind `fd`, if it is a netmap fd. Like [`netmap`], but a thread
+/// asking again for the same fd, with the table unchanged since, gets its cached answer: a
+/// generation load and no atomic read-modify-write, where the table costs a lock and a
+/// reference count. Nested calls (from inside `f`) find the cache empty and look up.
+pub fn with_netmap<R>(fd: c_int, f: impl FnOnce(&Arc<NmFile>) -> R) -> Option<R> {
+    if class(fd) & NETMAP == 0 {
+        return None;
+    }
+    // Read before the lookup: a change after it then always invalidates what was cached.
+    let generation = GENERATION.load(Ordering::Acquire);
+    let hit = LAST
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .filter(|c| c.fd == fd && c.generation == generation);
+    let c = match hit {
+        Some(c) => c,
+        None => Cached {
+            fd,
+            generation,
+            file: netmap(fd)?,
+        },
+    };
+    let r = f(&c.file);
+    // During thread exit the cache is gone and the file reference is dropped here.
+    let _ = LAST.try_with(|l| l.set(Some(c)));
+    Some(r)
+}
+
 /// The epoll bookkeeping of `fd`, if it is an epoll fd with netmap members.
 pub fn epoll(fd: c_int) -> Option<Arc<EpSet>> {
     match get(fd) {
@@ -144,11 +193,36 @@ pub fn epoll_aliases(set: &Arc<EpSet>, fd: c_int) -> Option<c_int> {
     })
 }
 
+/// An entry taken out of the table (removed or replaced). Dropping the last one naming a
+/// netmap file releases the file's registration. Drop it after the table's guard: the release
+/// consults the table (epoll sets).
+pub struct Gone(Entry);
+
+impl Gone {
+    fn new(e: Entry) -> Gone {
+        if let Entry::Netmap(f) = &e {
+            f.fds.fetch_sub(1, Ordering::AcqRel);
+        }
+        Gone(e)
+    }
+
+    pub fn entry(&self) -> &Entry {
+        &self.0
+    }
+}
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        if let Entry::Netmap(f) = &self.0 {
+            if f.fds.load(Ordering::Acquire) == 0 {
+                f.release();
+            }
+        }
+    }
+}
+
 /// Exclusive access to the table, to make a real fd operation and its table update one step
 /// (dup2 onto a netmap fd, for instance).
-///
-/// Entries removed through it must be dropped after the guard: dropping the last reference to
-/// a netmap file releases its port, which may consult the table.
 pub struct Table {
     map: RwLockWriteGuard<'static, BTreeMap<c_int, Entry>>,
 }
@@ -162,29 +236,34 @@ pub fn lock() -> Table {
 
 impl Table {
     /// Adds or replaces the entry of `fd`; returns the replaced one.
-    pub fn insert(&mut self, fd: c_int, e: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, fd: c_int, e: Entry) -> Option<Gone> {
         debug_assert!(fd >= 0);
         let class = e.class();
+        if let Entry::Netmap(f) = &e {
+            f.fds.fetch_add(1, Ordering::AcqRel);
+        }
         let old = self.map.insert(fd, e);
         if old.is_none() && fd as usize >= LOW_FDS {
             HIGH.fetch_add(1, Ordering::AcqRel);
         }
         set_bits(fd, class);
-        old
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        old.map(Gone::new)
     }
 
     /// Removes the entry of `fd`.
-    pub fn remove(&mut self, fd: c_int) -> Option<Entry> {
+    pub fn remove(&mut self, fd: c_int) -> Option<Gone> {
         let old = self.map.remove(&fd)?;
         set_bits(fd, 0);
         if fd as usize >= LOW_FDS {
             HIGH.fetch_sub(1, Ordering::AcqRel);
         }
-        Some(old)
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        Some(Gone::new(old))
     }
 
     /// Removes every entry with `first <= fd <= last`.
-    pub fn remove_range(&mut self, first: c_int, last: c_int) -> Vec<Entry> {
+    pub fn remove_range(&mut self, first: c_int, last: c_int) -> Vec<Gone> {
         let fds: Vec<c_int> = self.map.range(first..=last).map(|(&k, _)| k).collect();
         fds.into_iter().filter_map(|fd| self.remove(fd)).collect()
     }
@@ -207,12 +286,12 @@ fn set_bits(fd: c_int, class: u8) {
 }
 
 /// Adds one entry.
-pub fn insert(fd: c_int, e: Entry) -> Option<Entry> {
+pub fn insert(fd: c_int, e: Entry) -> Option<Gone> {
     lock().insert(fd, e)
 }
 
 /// Removes one entry (the caller drops it).
-pub fn remove(fd: c_int) -> Option<Entry> {
+pub fn remove(fd: c_int) -> Option<Gone> {
     if class(fd) == 0 {
         return None;
     }
@@ -232,6 +311,10 @@ pub struct NmFile {
     memsize: AtomicU64,
     /// The app has mmap'ed the region through this file.
     mapped: AtomicBool,
+    /// Table entries (fds) naming this file.
+    fds: AtomicUsize,
+    /// The registration was released (the last fd closed, or the file dropped).
+    released: AtomicBool,
 }
 
 /// What a netmap file holds; the lock is taken once per ioctl or poll step.
@@ -249,6 +332,8 @@ impl NmFile {
             state: Mutex::new(NmState::default()),
             memsize: AtomicU64::new(0),
             mapped: AtomicBool::new(false),
+            fds: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
         })
     }
 
@@ -289,18 +374,27 @@ impl NmFile {
     }
 }
 
-impl Drop for NmFile {
-    fn drop(&mut self) {
+impl NmFile {
+    /// What closing the file's last fd does: the registration ends (once), whoever still holds
+    /// a reference to the file.
+    fn release(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
         // Epoll sets hold duplicates of the port's sockets: close them first, or the sockets
         // outlive the port (and keep their queues busy).
         crate::pollemu::file_gone(self.key());
-        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let port = self.clear_registration();
         if forked() {
             // The queues, XSKMAP entries and buffers are the parent's: release nothing.
-            if let Some(p) = st.port.take() {
-                std::mem::forget(p);
-            }
+            std::mem::forget(port);
         }
+    }
+}
+
+impl Drop for NmFile {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -398,5 +492,45 @@ mod tests {
         assert_eq!(removed.len(), 1);
         assert_eq!(class(fd), 0);
         assert_eq!(class(-1), 0);
+    }
+
+    #[test]
+    fn a_cached_lookup_never_outlives_a_table_change() {
+        let fd = 40_101;
+        let a = NmFile::new();
+        insert(fd, Entry::Netmap(a.clone()));
+        let first = with_netmap(fd, Arc::as_ptr).unwrap();
+        assert_eq!(first, Arc::as_ptr(&a));
+        // The fd number reused for another file: the cache must not answer the old one.
+        drop(remove(fd));
+        assert!(with_netmap(fd, |_| ()).is_none());
+        let b = NmFile::new();
+        insert(fd, Entry::Netmap(b.clone()));
+        assert_eq!(with_netmap(fd, Arc::as_ptr), Some(Arc::as_ptr(&b)));
+        // Nested lookups (a call from inside `f`) see the same file.
+        let nested = with_netmap(fd, |_| with_netmap(fd, Arc::as_ptr)).flatten();
+        assert_eq!(nested, Some(Arc::as_ptr(&b)));
+        drop(remove(fd));
+    }
+
+    #[test]
+    fn the_last_fd_releases_the_file_while_a_cache_still_holds_it() {
+        let (fd, dup) = (40_201, 40_202);
+        let f = NmFile::new();
+        insert(fd, Entry::Netmap(f.clone()));
+        insert(dup, Entry::Netmap(f.clone()));
+        // This thread's cache now holds a reference too.
+        with_netmap(fd, |_| ()).unwrap();
+        drop(remove(fd));
+        assert!(
+            !f.released.load(Ordering::Acquire),
+            "a dup'ed fd still names the file"
+        );
+        drop(remove(dup));
+        assert!(
+            f.released.load(Ordering::Acquire),
+            "the last fd's close released it"
+        );
+        assert!(Arc::strong_count(&f) > 1, "the cache still holds the file");
     }
 }

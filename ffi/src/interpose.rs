@@ -195,7 +195,7 @@ fn forget(fd: c_int) {
     let Some(e) = fdtable::remove(fd) else {
         return;
     };
-    if let Entry::Epoll(set) = &e {
+    if let Entry::Epoll(set) = e.entry() {
         if let Some(alias) = fdtable::epoll_aliases(set, fd) {
             set.set_epfd(alias);
         }
@@ -269,8 +269,8 @@ fn generic_ioctl(request: c_ulong) -> bool {
 pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
     guard(-1, || {
         if fdtable::is_netmap(fd) && !generic_ioctl(request) {
-            if let Some(f) = fdtable::netmap(fd) {
-                return ctl::ioctl(&f, request, arg);
+            if let Some(rc) = fdtable::with_netmap(fd, |f| ctl::ioctl(f, request, arg)) {
+                return rc;
             }
         }
         // SAFETY: the caller's arguments, passed through.
