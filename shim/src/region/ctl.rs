@@ -334,7 +334,10 @@ impl Ctl {
         let n = n.min(fc);
         let at = fc - n;
         // SAFETY: entries at..fc of the free list are initialised.
-        let out = unsafe { std::slice::from_raw_parts(self.free.add(at), n) }.to_vec();
+        let mut out = unsafe { std::slice::from_raw_parts(self.free.add(at), n) }.to_vec();
+        // The top of the stack is the lowest index: popped in order, a fresh pool's buffers come
+        // out ascending, so consecutive slots (a jumbo chain, the fill ring) walk memory forward.
+        out.reverse();
         let t = self.owners();
         for &b in &out {
             t[b as usize].store(entry(slot, Owner::App), Relaxed);
