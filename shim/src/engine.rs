@@ -303,8 +303,7 @@ impl Engine {
             fill: 2 * pow2(rx_bufs_n),
             comp: pow2(r.tx_slots),
         };
-        let sock = self.bind_socket(r.key, sizes);
-        let sock = match sock {
+        let sock = match self.bind_socket(r.key, sizes) {
             Ok(s) => s,
             Err(e) => {
                 region.free_ring(tx_off, tx_bytes);
