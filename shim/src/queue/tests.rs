@@ -492,6 +492,26 @@ fn tx_chains_go_out_as_one_frame() {
 }
 
 #[test]
+fn a_chain_across_the_rings_end_goes_out_whole() {
+    let mut r = Rig::chained();
+    // Bring head to two slots before the ring's end, everything sent and completed.
+    assert_eq!(r.app_send(SLOTS - 2), SLOTS - 2);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.tx.ring.head(), SLOTS - 2);
+    // A chain of four wraps (the careful path), the chains after it do not (the in-run one).
+    assert!(r.app_send_chain(&[300, 400, 500, 600], true));
+    assert!(r.app_send_chain(&[60, 70, 80], true));
+    assert_eq!(r.app_send(1), 1);
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_packets.load(Relaxed), u64::from(SLOTS - 2) + 3);
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 0);
+    r.audit(true);
+    assert_eq!(r.close(), 0);
+}
+
+#[test]
 fn an_unterminated_chain_waits_for_its_end() {
     let mut r = Rig::chained();
     assert!(r.app_send_chain(&[500, 500, 500], false));

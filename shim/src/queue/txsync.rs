@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
-use crate::region::{Layout, Owner, Region};
-use crate::shm::SharedRing;
+use crate::region::{Layout, Owner, Owners, Region};
+use crate::shm::{SharedRing, SlotRun};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing, RingCursor};
 
@@ -146,6 +146,61 @@ impl Chains<'_> {
     }
 }
 
+/// What posting a chain within one run of slots needs (see [`chain_in_run`]).
+#[derive(Clone, Copy)]
+struct RunChain<'a> {
+    owners: Owners<'a>,
+    max_len: u32,
+    max_frags: u32,
+    shift: u32,
+}
+
+/// Posts the chain starting at slot `m` of a run, alongside the run's frames of one slot, when
+/// it is the common case: it ends within the run (so it is released and wraps neither ring),
+/// takes at most `max_frags` slots, and every slot's length and buffer are good. Returns its
+/// slots and bytes. Otherwise it undoes what it took and returns None, and the chain goes
+/// through [`Chains::post`], which knows how to wait for it or drop it.
+#[inline]
+fn chain_in_run(
+    slots: SlotRun,
+    posted: &mut [u32],
+    descs: &mut [xdp_desc],
+    m: usize,
+    c: RunChain<'_>,
+) -> Option<(usize, u64)> {
+    let limit = descs.len().min(m + c.max_frags as usize);
+    let mut end = m;
+    while slots.get(end).flags() & NS_MOREFRAG != 0 {
+        end += 1;
+        if end == limit {
+            return None;
+        }
+    }
+    let mut bytes = 0u64;
+    for j in m..=end {
+        let slot = slots.get(j);
+        let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
+        if !(len.wrapping_sub(1) < c.max_len && c.owners.transfer(idx, Owner::App, Owner::KernelTx))
+        {
+            for &b in &posted[m..j] {
+                c.owners.transfer(b, Owner::KernelTx, Owner::App);
+            }
+            return None;
+        }
+        if flags & (NS_BUF_CHANGED | NS_REPORT) != 0 {
+            slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
+        }
+        posted[j] = idx;
+        descs[j] = xdp_desc {
+            addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
+            len,
+            options: if j < end { XDP_PKT_CONTD } else { 0 },
+        };
+        bytes += len as u64;
+    }
+    Some((end + 1 - m, bytes))
+}
+
 /// Kernel-side state of one netmap TX ring.
 pub(crate) struct TxState {
     pub(crate) ring: SharedRing,
@@ -278,14 +333,32 @@ impl TxState {
             let slots = self.ring.run(from, r);
             let posted = &mut self.posted[from as usize..from as usize + r];
             let mut m = 0;
+            // Slots of the run that continue a frame (every chain's slots but its first).
+            let mut continued = 0;
             let mut chain = false;
             while m < r {
                 let slot = slots.get(m);
                 let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
                 if flags != 0 {
                     if flags & NS_MOREFRAG != 0 {
-                        chain = true;
-                        break;
+                        let c = RunChain {
+                            owners,
+                            max_len,
+                            max_frags: self.max_frags,
+                            shift,
+                        };
+                        match chain_in_run(slots, posted, descs, m, c) {
+                            Some((k, len)) => {
+                                m += k;
+                                continued += k - 1;
+                                bytes += len;
+                                continue;
+                            }
+                            None => {
+                                chain = true;
+                                break;
+                            }
+                        }
                     }
                     slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
                 }
@@ -305,7 +378,7 @@ impl TxState {
                 m += 1;
             }
             xtx.skip(m as u32);
-            frames += m as u64;
+            frames += (m - continued) as u64;
             from = nm_ring_add(n, from, m as u32);
             left -= m as u32;
             if m == r {
