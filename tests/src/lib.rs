@@ -217,7 +217,7 @@ pub fn frame(seq: u64, len: usize) -> Vec<u8> {
     ip[9] = 17;
     ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
     ip[16..20].copy_from_slice(&[10, 1, 0, 1]);
-    let sum = ip_checksum(ip);
+    let sum = pkt_gen::frame::inet_checksum(ip);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f[34..36].copy_from_slice(&1234u16.to_be_bytes());
     f[36..38].copy_from_slice(&1234u16.to_be_bytes());
@@ -227,17 +227,6 @@ pub fn frame(seq: u64, len: usize) -> Vec<u8> {
         *b = (i as u64).wrapping_mul(31).wrapping_add(seq) as u8;
     }
     f
-}
-
-fn ip_checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = h
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
 }
 
 /// The sequence number a frame built by [`frame`] carries.

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use nmxdp::{Events, Port};
+use pkt_gen::frame::inet_checksum;
 
 use crate::cli::Plan;
 use crate::netns::{ip, Topo};
@@ -130,17 +131,6 @@ fn ip_str(a: [u8; 4]) -> String {
     std::net::Ipv4Addr::from(a).to_string()
 }
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// A UDP frame of `len` bytes from A to B's port [`PORT`] (UDP checksum 0: none).
 fn udp_frame(len: usize, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
     let mut f = vec![0u8; len];
@@ -154,7 +144,7 @@ fn udp_frame(len: usize, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
     ip[9] = 17;
     ip[12..16].copy_from_slice(&A_IP);
     ip[16..20].copy_from_slice(&B_IP);
-    let c = csum(ip);
+    let c = inet_checksum(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f[34..36].copy_from_slice(&PORT.to_be_bytes());
     f[36..38].copy_from_slice(&PORT.to_be_bytes());
@@ -363,7 +353,7 @@ fn ping(t: &Topo, n: u32) -> Result<Rtts> {
             let mut req = vec![8u8, 0, 0, 0, 0x4e, 0x4d];
             req.extend_from_slice(&seq.to_be_bytes());
             req.extend_from_slice(&[0u8; 56]);
-            let c = csum(&req);
+            let c = inet_checksum(&req);
             req[2..4].copy_from_slice(&c.to_be_bytes());
             let t0 = Instant::now();
             // SAFETY: sendto reads `req` and `dst`, both alive across the call.
@@ -568,7 +558,7 @@ mod tests {
         for len in LENS {
             let f = udp_frame(len, [1; 6], [2; 6]);
             assert_eq!(f.len(), len);
-            assert_eq!(csum(&f[14..34]), 0);
+            assert_eq!(inet_checksum(&f[14..34]), 0);
             assert_eq!(u16::from_be_bytes([f[38], f[39]]) as usize, len - 34);
         }
     }
