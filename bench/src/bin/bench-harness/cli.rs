@@ -146,9 +146,8 @@ pub struct Plan {
     /// Repetitions of the lb rows (no target: `reps_other`); `None` skips the section (and
     /// with `--smoke`: tests/tests/lb.rs checks lb's function).
     pub lb_reps: Option<u32>,
-    /// Repetitions of the 9,000-byte rows (a target: twice `reps`, as their runs vary the most
-    /// and are short); `None` skips the section (and with `--smoke`: tests/tests/jumbo.rs
-    /// checks the function).
+    /// Repetitions of the 9,000-byte rows (a target: `reps`); `None` skips the section (and
+    /// with `--smoke`: tests/tests/jumbo.rs checks the function).
     pub jumbo_reps: Option<u32>,
     pub verbose: bool,
 }
@@ -204,7 +203,7 @@ impl Plan {
             jumbo_reps: (!cli.no_jumbo
                 && !cli.smoke
                 && matches!(cli.only, None | Some(Section::Jumbo)))
-            .then_some(2 * reps),
+            .then_some(reps),
             verbose: cli.verbose,
         })
     }
