@@ -13,7 +13,7 @@ mod ctl;
 mod file;
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, Ordering::Relaxed};
 
 use std::os::fd::AsRawFd;
 
@@ -210,8 +210,10 @@ pub(crate) struct Owners<'a> {
 
 impl Owners<'_> {
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
+    /// Not for moves out of `App`: those go through [`AppMoves`].
     #[inline]
     pub(crate) fn transfer(self, idx: u32, from: Owner, to: Owner) -> bool {
+        debug_assert!(from != Owner::App, "a move out of App without AppMoves");
         // The reserved buffers 0 and 1 are never allocated, so their entries stay Free for
         // ever: only a move out of Free has to refuse them by index (the test folds away
         // where `from` is a constant, as on the data path).
@@ -235,13 +237,95 @@ impl Owners<'_> {
     /// where [`Owners::transfer`] compares and swaps. Only for an entry the calling ring moved
     /// to `KernelTx` or `KernelRx` itself (a TX ring's posted buffer named by its completion,
     /// an RX ring's fill buffer named by its RX descriptor): nothing else moves an entry out of
-    /// a kernel state, and every move into `App` or out of it compares first, so no other ring
-    /// can hold or take the buffer meanwhile. Indices outside the pool are ignored.
+    /// a kernel state, and every move out of `App` checks first (under [`AppMoves`]), so no
+    /// other ring can hold or take the buffer meanwhile. Indices outside the pool are ignored.
     #[inline]
     pub(crate) fn kernel_to_app(self, idx: u32) {
         if let Some(o) = self.table.get(idx as usize) {
             o.store(ctl::tagged(self.tag, Owner::App), Relaxed);
         }
+    }
+}
+
+/// This process's licence to move its buffers out of `App`, held for a whole sync: every such
+/// move in the process happens under it, and only this process ever moves an entry that is its
+/// application's (another process's moves compare against its own slot), so between a move's
+/// check and its store nothing else can change the entry. The moves are then a plain load and
+/// a plain store, where a compare-and-swap per buffer cost a locked instruction each
+/// (docs/architecture.md, "Buffer ownership").
+pub(crate) struct AppMoves<'a> {
+    owners: Owners<'a>,
+    _held: Held<'a>,
+}
+
+/// The lock behind [`AppMoves`]: held for one sync's walk over its slots, so rarely contended
+/// (two threads syncing at the same instant). Released with a plain store, where a mutex's
+/// unlock is a second locked instruction: a sync of one frame (a ping-pong) takes it once.
+#[derive(Default)]
+struct MoveLock(AtomicBool);
+
+/// [`MoveLock`] held; released on drop.
+struct Held<'a>(&'a AtomicBool);
+
+impl MoveLock {
+    fn lock(&self) -> Held<'_> {
+        let mut spins = 0u32;
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Relaxed)
+            .is_err()
+        {
+            while self.0.load(Relaxed) {
+                // The holder may have lost its CPU: after a short spin, let it run.
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        Held(&self.0)
+    }
+}
+
+impl Drop for Held<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl AppMoves<'_> {
+    /// Moves buffer `idx` from this process's application to `to`; false (and no change) if it
+    /// is not the application's. `to` is never `App` (see [`AppMoves::give`]).
+    #[inline]
+    pub(crate) fn take(&self, idx: u32, to: Owner) -> bool {
+        self.swap_app(idx, ctl::tagged(self.owners.tag, to))
+    }
+
+    /// Hands buffer `idx` from this process's application to that of user slot `to` (a pipe's
+    /// peer); false (and no change) if it is not this process's application's.
+    #[inline]
+    pub(crate) fn give(&self, idx: u32, to: u8) -> bool {
+        self.swap_app(idx, ctl::app_entry(to))
+    }
+
+    #[inline]
+    fn swap_app(&self, idx: u32, new: u8) -> bool {
+        match self.owners.table.get(idx as usize) {
+            Some(o) if o.load(Relaxed) == ctl::tagged(self.owners.tag, Owner::App) => {
+                o.store(new, Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The table, for the moves that need no licence (out of a kernel state).
+    #[inline]
+    pub(crate) fn owners(&self) -> Owners<'_> {
+        self.owners
     }
 }
 
@@ -303,6 +387,8 @@ pub struct Region {
     ctl: ctl::Ctl,
     /// This process's user slot.
     slot: u8,
+    /// Held by every move of this process's buffers out of `App` ([`AppMoves`]).
+    app_moves: MoveLock,
     /// The file of a shared region; None for a private one.
     file: Option<file::RegionFile>,
     map: Mapping,
@@ -337,6 +423,7 @@ impl Region {
             layout,
             ctl,
             slot,
+            app_moves: MoveLock::default(),
             file: None,
             map,
         })
@@ -393,6 +480,7 @@ impl Region {
             layout,
             ctl,
             slot,
+            app_moves: MoveLock::default(),
             file: Some(rf),
             map,
         })
@@ -609,9 +697,20 @@ impl Region {
     }
 
     /// Moves buffer `idx` from `from` to `to`; false (and no change) if it is not `from`'s.
+    /// Not for moves out of `App`: those go through [`Region::app_moves`].
     #[inline]
     pub(crate) fn transfer(&self, idx: u32, from: Owner, to: Owner) -> bool {
         self.owners().transfer(idx, from, to)
+    }
+
+    /// The licence to move this process's buffers out of `App` ([`AppMoves`]). Taken after a
+    /// ring's lock and before the allocator's, never the other way round.
+    #[inline]
+    pub(crate) fn app_moves(&self) -> AppMoves<'_> {
+        AppMoves {
+            owners: self.owners(),
+            _held: self.app_moves.lock(),
+        }
     }
 
     /// The ownership table as this process sees it, for a loop to hold in locals: an atomic
@@ -678,9 +777,14 @@ impl Region {
     /// Gives back buffers that `from` owns; anything else (reserved, out of range, already
     /// free, someone else's) is ignored, so a corrupted list can never free a buffer twice.
     pub(crate) fn free_bufs_from(&self, bufs: impl IntoIterator<Item = u32>, from: Owner) {
+        let moves = (from == Owner::App).then(|| self.app_moves());
         let g = self.ctl.lock();
         for b in bufs {
-            if self.transfer(b, from, Owner::Free) {
+            let freed = match &moves {
+                Some(m) => m.take(b, Owner::Free),
+                None => self.transfer(b, from, Owner::Free),
+            };
+            if freed {
                 self.ctl.push_free(&g, b);
             }
         }
@@ -694,6 +798,7 @@ impl Region {
     /// With no port open in this process, every buffer it still holds was lost by an app (it
     /// overwrote the only reference): take them all back. Returns how many were recovered.
     pub(crate) fn recover_all(&self) -> usize {
+        let _moves = self.app_moves();
         self.ctl.take_back(&self.ctl.lock(), self.slot, |_| true)
     }
 
@@ -944,6 +1049,56 @@ mod tests {
         r.ctl.join(&r.ctl.lock(), who).unwrap()
     }
 
+    /// Threads of one process racing to move the same buffers out of App (an application that
+    /// put one buffer in slots of two rings synced at once): each buffer moves exactly once.
+    #[test]
+    fn each_buffer_leaves_app_once_however_many_threads_race() {
+        let r: &'static Region = Box::leak(Box::new(Region::new(&small()).unwrap()));
+        let bufs = r.alloc_bufs(200, "test").unwrap();
+        let moved: Vec<usize> = std::thread::scope(|s| {
+            let hs: Vec<_> = [
+                Owner::KernelTx,
+                Owner::KernelRx,
+                Owner::Free,
+                Owner::KernelTx,
+            ]
+            .into_iter()
+            .map(|to| {
+                let bufs = &bufs;
+                s.spawn(move || {
+                    let mut n = 0;
+                    for chunk in bufs.chunks(10) {
+                        let m = r.app_moves();
+                        n += chunk.iter().filter(|&&b| m.take(b, to)).count();
+                    }
+                    n
+                })
+            })
+            .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(moved.iter().sum::<usize>(), bufs.len(), "{moved:?}");
+        let a = r.audit();
+        assert_eq!(a[1], 0, "none left the application's");
+        assert_eq!(a[2] + a[3], bufs.len() - moved[2]);
+        assert!(
+            !r.app_moves().take(bufs[0], Owner::KernelTx),
+            "a second move fails"
+        );
+    }
+
+    /// What another process's own moves do to its entries (a compare-and-swap on its tag).
+    fn move_as(o: Owners<'_>, b: u32, from: Owner, to: Owner) -> bool {
+        o.table[b as usize]
+            .compare_exchange(
+                ctl::tagged(o.tag, from),
+                ctl::tagged(o.tag, to),
+                Relaxed,
+                Relaxed,
+            )
+            .is_ok()
+    }
+
     #[test]
     fn a_dead_users_buffers_rings_and_interfaces_are_reclaimed() {
         let r = Region::new(&small()).unwrap();
@@ -958,10 +1113,10 @@ mod tests {
         // In every state: some in its fill ring, some being sent, the rest its app's.
         assert!(theirs[..100]
             .iter()
-            .all(|&b| as_dead.transfer(b, Owner::App, Owner::KernelRx)));
+            .all(|&b| move_as(as_dead, b, Owner::App, Owner::KernelRx)));
         assert!(theirs[100..150]
             .iter()
-            .all(|&b| as_dead.transfer(b, Owner::App, Owner::KernelTx)));
+            .all(|&b| move_as(as_dead, b, Owner::App, Owner::KernelTx)));
         let if_i = r.ctl.take_if(&r.ctl.lock(), dead).unwrap();
         let page = r.ctl.take_pages(&r.ctl.lock(), dead, 3).unwrap();
         assert_eq!(r.audit(), [total - 310, 160, 100, 50]);
@@ -992,7 +1147,7 @@ mod tests {
         assert_eq!(r.owner(b), None);
         assert!(!r.is_app(b));
         assert!(r.app_bufs().ptr(b).is_none());
-        assert!(!r.transfer(b, Owner::App, Owner::KernelTx));
+        assert!(!r.app_moves().take(b, Owner::KernelTx));
         r.free_bufs(theirs.iter().copied());
         r.owners().kernel_to_app(r.layout.buf_num); // outside the pool: ignored
         assert_eq!(

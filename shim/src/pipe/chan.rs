@@ -21,7 +21,7 @@ use crate::abi::{
     NS_MOREFRAG,
 };
 use crate::queue::SyncStatus;
-use crate::region::give_app;
+use crate::region::{give_app, AppMoves};
 use crate::shm::SharedRing;
 
 /// A try-lock that skips instead of waiting: netmap skips a ring another thread is syncing.
@@ -172,6 +172,10 @@ pub(crate) struct SyncCtx<'a> {
     pub me: u8,
     /// The other end's holder (user slot + 1, 0: closed).
     pub peer: &'a AtomicU8,
+    /// The syncing process's licence to move its buffers out of App, held for the sync (None
+    /// only where no other thread of the process moves buffers: unit tests on a bare control
+    /// area, whose hand-overs compare and swap instead).
+    pub moves: Option<AppMoves<'a>>,
 }
 
 impl SyncCtx<'_> {
@@ -180,6 +184,16 @@ impl SyncCtx<'_> {
     fn hand_to(&self) -> Option<u8> {
         let p = self.peer.load(Ordering::Relaxed);
         (p != 0 && p != self.me + 1).then(|| p - 1)
+    }
+
+    /// Hands buffer `b` from this process's application to user `to`'s; false if it was not
+    /// this process's application's.
+    #[inline]
+    fn give(&self, b: u32, to: u8) -> bool {
+        match &self.moves {
+            Some(m) => m.give(b, to),
+            None => give_app(self.owners, b, self.me, to),
+        }
     }
 }
 
@@ -220,7 +234,7 @@ pub(crate) fn txsync(ch: &Channel, x: &SyncCtx, wake: impl FnOnce()) -> (SyncSta
         for _ in 0..m {
             let mut s = t.slot(k);
             if let Some(p) = to {
-                if !give_app(x.owners, s.buf_idx, x.me, p) {
+                if !x.give(s.buf_idx, p) {
                     // Not the writer's to give: stop here, the slot stays the writer's.
                     t.set_head_cur(k);
                     status = SyncStatus::Reinit;
@@ -279,7 +293,7 @@ pub(crate) fn rxsync(ch: &Channel, x: &SyncCtx, wake: impl FnOnce()) -> (SyncSta
         while k != head {
             let b = r.buf_idx(k);
             if let Some(p) = to {
-                if !give_app(x.owners, b, x.me, p) {
+                if !x.give(b, p) {
                     r.set_head_cur(k);
                     status = SyncStatus::Reinit;
                     break;

@@ -76,6 +76,7 @@ impl Pipe {
             owners: self.region.ctl().owners(),
             me: self.region.user_slot(),
             peer: &self.entry().holder[peer as usize],
+            moves: Some(self.region.app_moves()),
         }
     }
 }
@@ -313,6 +314,8 @@ impl PipeTable {
         let e = role as usize;
         let me = region.user_slot();
         let ctl = region.ctl();
+        // An open that fails hands this process's buffers back (detach): moves out of App.
+        let _moves = region.app_moves();
         let g = ctl.lock();
         ctl.reclaim_dead(&g, Some(me));
         let idx = match shared::find(ctl, &g, &req.name) {
@@ -404,6 +407,8 @@ impl PipeTable {
         }
         if local.users[e] == 0 {
             let ctl = region.ctl();
+            // Detaching moves this process's buffers out of App.
+            let _moves = region.app_moves();
             let g = ctl.lock();
             // A peer that died is closed first, so this end's side is not handed to it.
             ctl.reclaim_dead(&g, Some(region.user_slot()));

@@ -6,7 +6,7 @@ use crate::abi::{
     nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED,
     NS_MOREFRAG,
 };
-use crate::region::{Layout, Owner, Region};
+use crate::region::{AppMoves, Layout, Owner, Region};
 use crate::shm::{SharedRing, SlotRef};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing};
@@ -52,8 +52,9 @@ impl RxState {
         let bs = region.layout.buf_size as u64;
         let mut posted = 0;
         let mut left = Vec::new();
+        let moves = region.app_moves();
         for &b in bufs {
-            if posted < room && region.transfer(b, Owner::App, Owner::KernelRx) {
+            if posted < room && moves.take(b, Owner::KernelRx) {
                 fill.write(posted, b as u64 * bs);
                 posted += 1;
             } else {
@@ -61,6 +62,7 @@ impl RxState {
             }
         }
         fill.submit(posted);
+        drop(moves);
         region.free_bufs(left);
         RxState {
             ring,
@@ -117,7 +119,8 @@ impl RxState {
     fn release(&mut self, count: u32, c: &QueueCounters) {
         let count = count.min(self.fill.free(count));
         let (n, region) = (self.n, self.region);
-        let owners = region.owners();
+        // One licence for the whole release: each buffer's move is then a plain load and store.
+        let moves = region.app_moves();
         let shift = self.layout.buf_size.trailing_zeros();
         let mut bad = 0u64;
         let mut fill = self.fill.writer();
@@ -133,7 +136,7 @@ impl RxState {
             let mut m = 0;
             while m < r {
                 let idx = slots.get(m).buf_idx();
-                if !owners.transfer(idx, Owner::App, Owner::KernelRx) {
+                if !moves.take(idx, Owner::KernelRx) {
                     break;
                 }
                 entries[m] = (idx as u64) << shift;
@@ -143,7 +146,7 @@ impl RxState {
             if m < r {
                 // Slot m of the run is bad: it goes back with a fresh buffer, if any.
                 let slot = slots.get(m);
-                let idx = replace_bad(region, slot);
+                let idx = replace_bad(region, &moves, slot);
                 bad += 1;
                 if idx != 0 {
                     entries[m] = (idx as u64) << shift;
@@ -321,10 +324,10 @@ impl RxState {
 /// loop's path.
 #[cold]
 #[inline(never)]
-fn replace_bad(region: &Region, slot: SlotRef) -> u32 {
+fn replace_bad(region: &Region, moves: &AppMoves<'_>, slot: SlotRef) -> u32 {
     let idx = region.alloc_bufs_upto(1).pop().unwrap_or(0);
     if idx != 0 {
-        region.transfer(idx, Owner::App, Owner::KernelRx);
+        moves.take(idx, Owner::KernelRx);
     }
     slot.set_buf_idx(idx);
     idx

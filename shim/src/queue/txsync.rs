@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
-use crate::region::{Layout, Owner, Owners, Region};
+use crate::region::{AppMoves, Layout, Owner, Region};
 use crate::shm::{SharedRing, SlotRun};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing, RingCursor};
@@ -55,7 +55,7 @@ fn drop_rest(ring: SharedRing, posted: &mut [u32], from: u32, left: u32) -> (u32
 struct Chains<'a> {
     ring: SharedRing,
     posted: &'a mut [u32],
-    region: &'static Region,
+    moves: &'a AppMoves<'a>,
     max_len: u32,
     max_frags: u32,
     shift: u32,
@@ -71,7 +71,7 @@ impl Chains<'_> {
     #[inline(never)]
     fn post(self, xtx: &mut RingCursor<'_, xdp_desc>, from: u32, left: u32) -> Chain {
         let n = self.ring.num_slots();
-        let owners = self.region.owners();
+        let owners = self.moves.owners();
         let limit = left.min(self.max_frags);
         let (mut k, mut i, mut bytes) = (0, from, 0u64);
         let mut ended = false;
@@ -80,9 +80,7 @@ impl Chains<'_> {
             let slot = self.ring.slot_ref(i);
             let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
             let more = flags & NS_MOREFRAG != 0;
-            if len.wrapping_sub(1) >= self.max_len
-                || !owners.transfer(idx, Owner::App, Owner::KernelTx)
-            {
+            if len.wrapping_sub(1) >= self.max_len || !self.moves.take(idx, Owner::KernelTx) {
                 bad = true;
                 break;
             }
@@ -149,7 +147,7 @@ impl Chains<'_> {
 /// What posting a chain within one run of slots needs (see [`chain_in_run`]).
 #[derive(Clone, Copy)]
 struct RunChain<'a> {
-    owners: Owners<'a>,
+    moves: &'a AppMoves<'a>,
     max_len: u32,
     max_frags: u32,
     shift: u32,
@@ -180,10 +178,10 @@ fn chain_in_run(
     for j in m..=end {
         let slot = slots.get(j);
         let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-        if !(len.wrapping_sub(1) < c.max_len && c.owners.transfer(idx, Owner::App, Owner::KernelTx))
-        {
+        if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
+            let owners = c.moves.owners();
             for &b in &posted[m..j] {
-                c.owners.transfer(b, Owner::KernelTx, Owner::App);
+                owners.transfer(b, Owner::KernelTx, Owner::App);
             }
             return None;
         }
@@ -310,7 +308,9 @@ impl TxState {
     /// and a chain whose last slot is not released yet, wait for the next sync.
     fn post(&mut self, todo: u32, c: &QueueCounters) {
         let todo = todo.min(self.xtx.free(todo));
-        let (n, max_len, owners) = (self.n, self.layout.max_frame(), self.region.owners());
+        let (n, max_len) = (self.n, self.layout.max_frame());
+        // One licence for the whole post: each buffer's move is then a plain load and store.
+        let moves = self.region.app_moves();
         // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
         let shift = self.layout.buf_size.trailing_zeros();
         let mut bytes = 0u64;
@@ -342,7 +342,7 @@ impl TxState {
                 if flags != 0 {
                     if flags & NS_MOREFRAG != 0 {
                         let c = RunChain {
-                            owners,
+                            moves: &moves,
                             max_len,
                             max_frags: self.max_frags,
                             shift,
@@ -363,9 +363,7 @@ impl TxState {
                     slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
                 }
                 // A whole frame of 1..=max_len bytes, in a buffer the application owns.
-                if !(len.wrapping_sub(1) < max_len
-                    && owners.transfer(idx, Owner::App, Owner::KernelTx))
-                {
+                if !(len.wrapping_sub(1) < max_len && moves.take(idx, Owner::KernelTx)) {
                     break;
                 }
                 posted[m] = idx;
@@ -388,7 +386,7 @@ impl TxState {
                 let chains = Chains {
                     ring: self.ring,
                     posted: &mut self.posted,
-                    region: self.region,
+                    moves: &moves,
                     max_len,
                     max_frags: self.max_frags,
                     shift,
