@@ -21,7 +21,7 @@ use crate::abi::{
     NS_MOREFRAG,
 };
 use crate::queue::SyncStatus;
-use crate::region::{give_app, AppMoves};
+use crate::region::{give_app, AppMoves, Region};
 use crate::shm::SharedRing;
 
 /// A try-lock that skips instead of waiting: netmap skips a ring another thread is syncing.
@@ -172,10 +172,11 @@ pub(crate) struct SyncCtx<'a> {
     pub me: u8,
     /// The other end's holder (user slot + 1, 0: closed).
     pub peer: &'a AtomicU8,
-    /// The syncing process's licence to move its buffers out of App, held for the sync (None
-    /// only where no other thread of the process moves buffers: unit tests on a bare control
-    /// area, whose hand-overs compare and swap instead).
-    pub moves: Option<AppMoves<'a>>,
+    /// The syncing process's region, whose licence to move buffers out of App
+    /// ([`AppMoves`]) a sync that hands buffers to another process holds while it does (None
+    /// only where no other thread moves buffers: unit tests on a bare control area, whose
+    /// hand-overs compare and swap instead).
+    pub region: Option<&'a Region>,
 }
 
 impl SyncCtx<'_> {
@@ -186,11 +187,19 @@ impl SyncCtx<'_> {
         (p != 0 && p != self.me + 1).then(|| p - 1)
     }
 
+    /// The buffers' destination ([`SyncCtx::hand_to`]) and, when there is one, the licence to
+    /// hand them over, held until the sync ends.
+    #[inline]
+    fn handing(&self) -> (Option<u8>, Option<AppMoves<'_>>) {
+        let to = self.hand_to();
+        (to, to.and(self.region).map(|r| r.app_moves()))
+    }
+
     /// Hands buffer `b` from this process's application to user `to`'s; false if it was not
     /// this process's application's.
     #[inline]
-    fn give(&self, b: u32, to: u8) -> bool {
-        match &self.moves {
+    fn give(&self, moves: &Option<AppMoves<'_>>, b: u32, to: u8) -> bool {
+        match moves {
             Some(m) => m.give(b, to),
             None => give_app(self.owners, b, self.me, to),
         }
@@ -229,12 +238,12 @@ pub(crate) fn txsync(ch: &Channel, x: &SyncCtx, wake: impl FnOnce()) -> (SyncSta
     }
     let m = nm_ring_dist(n, hwcur, head);
     if m > 0 {
-        let to = x.hand_to();
+        let (to, moves) = x.handing();
         let (mut k, mut complete_upto, mut frames, mut bytes) = (hwcur, None, 0u64, 0u64);
         for _ in 0..m {
             let mut s = t.slot(k);
             if let Some(p) = to {
-                if !x.give(s.buf_idx, p) {
+                if !x.give(&moves, s.buf_idx, p) {
                     // Not the writer's to give: stop here, the slot stays the writer's.
                     t.set_head_cur(k);
                     status = SyncStatus::Reinit;
@@ -288,12 +297,12 @@ pub(crate) fn rxsync(ch: &Channel, x: &SyncCtx, wake: impl FnOnce()) -> (SyncSta
         status = SyncStatus::Reinit;
     }
     if head != hwcur {
-        let to = x.hand_to();
+        let (to, moves) = x.handing();
         let mut k = hwcur;
         while k != head {
             let b = r.buf_idx(k);
             if let Some(p) = to {
-                if !x.give(b, p) {
+                if !x.give(&moves, b, p) {
                     r.set_head_cur(k);
                     status = SyncStatus::Reinit;
                     break;

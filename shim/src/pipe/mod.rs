@@ -76,7 +76,7 @@ impl Pipe {
             owners: self.region.ctl().owners(),
             me: self.region.user_slot(),
             peer: &self.entry().holder[peer as usize],
-            moves: Some(self.region.app_moves()),
+            region: Some(self.region),
         }
     }
 }

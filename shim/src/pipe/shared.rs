@@ -442,7 +442,7 @@ mod tests {
             owners: ctl.owners(),
             me,
             peer: &entry(ctl, 0).holder[peer as usize],
-            moves: None,
+            region: None,
         }
     }
 
