@@ -297,22 +297,51 @@ impl Drop for Held<'_> {
 }
 
 impl AppMoves<'_> {
-    /// Moves buffer `idx` from this process's application to `to`; false (and no change) if it
-    /// is not the application's. `to` is never `App` (see [`AppMoves::give`]).
+    /// The moves themselves, as a value a loop keeps in registers (a reference to the licence
+    /// would be reloaded after every store); it cannot outlive the licence it borrows.
+    #[inline]
+    pub(crate) fn mover(&self) -> Mover<'_> {
+        Mover {
+            owners: self.owners,
+        }
+    }
+
+    /// [`Mover::take`].
     #[inline]
     pub(crate) fn take(&self, idx: u32, to: Owner) -> bool {
+        self.mover().take(idx, to)
+    }
+
+    /// [`Mover::give`].
+    #[inline]
+    pub(crate) fn give(&self, idx: u32, to: u8) -> bool {
+        self.mover().give(idx, to)
+    }
+}
+
+/// The moves out of `App` that an [`AppMoves`] licence allows, while it is held.
+#[derive(Clone, Copy)]
+pub(crate) struct Mover<'a> {
+    owners: Owners<'a>,
+}
+
+impl<'a> Mover<'a> {
+    /// Moves buffer `idx` from this process's application to `to`; false (and no change) if it
+    /// is not the application's. `to` is never `App` (see [`Mover::give`]).
+    #[inline]
+    pub(crate) fn take(self, idx: u32, to: Owner) -> bool {
         self.swap_app(idx, ctl::tagged(self.owners.tag, to))
     }
 
     /// Hands buffer `idx` from this process's application to that of user slot `to` (a pipe's
     /// peer); false (and no change) if it is not this process's application's.
     #[inline]
-    pub(crate) fn give(&self, idx: u32, to: u8) -> bool {
+    pub(crate) fn give(self, idx: u32, to: u8) -> bool {
         self.swap_app(idx, ctl::app_entry(to))
     }
 
     #[inline]
-    fn swap_app(&self, idx: u32, new: u8) -> bool {
+    fn swap_app(self, idx: u32, new: u8) -> bool {
         match self.owners.table.get(idx as usize) {
             Some(o) if o.load(Relaxed) == ctl::tagged(self.owners.tag, Owner::App) => {
                 o.store(new, Relaxed);
@@ -324,7 +353,7 @@ impl AppMoves<'_> {
 
     /// The table, for the moves that need no licence (out of a kernel state).
     #[inline]
-    pub(crate) fn owners(&self) -> Owners<'_> {
+    pub(crate) fn owners(self) -> Owners<'a> {
         self.owners
     }
 }

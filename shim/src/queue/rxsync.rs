@@ -6,7 +6,7 @@ use crate::abi::{
     nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within, NS_BUF_CHANGED,
     NS_MOREFRAG,
 };
-use crate::region::{AppMoves, Layout, Owner, Region};
+use crate::region::{Layout, Mover, Owner, Region};
 use crate::shm::{SharedRing, SlotRef};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing};
@@ -120,7 +120,8 @@ impl RxState {
         let count = count.min(self.fill.free(count));
         let (n, region) = (self.n, self.region);
         // One licence for the whole release: each buffer's move is then a plain load and store.
-        let moves = region.app_moves();
+        let licence = region.app_moves();
+        let moves = licence.mover();
         let shift = self.layout.buf_size.trailing_zeros();
         let mut bad = 0u64;
         let mut fill = self.fill.writer();
@@ -146,7 +147,7 @@ impl RxState {
             if m < r {
                 // Slot m of the run is bad: it goes back with a fresh buffer, if any.
                 let slot = slots.get(m);
-                let idx = replace_bad(region, &moves, slot);
+                let idx = replace_bad(region, moves, slot);
                 bad += 1;
                 if idx != 0 {
                     entries[m] = (idx as u64) << shift;
@@ -324,7 +325,7 @@ impl RxState {
 /// loop's path.
 #[cold]
 #[inline(never)]
-fn replace_bad(region: &Region, moves: &AppMoves<'_>, slot: SlotRef) -> u32 {
+fn replace_bad(region: &Region, moves: Mover<'_>, slot: SlotRef) -> u32 {
     let idx = region.alloc_bufs_upto(1).pop().unwrap_or(0);
     if idx != 0 {
         moves.take(idx, Owner::KernelRx);

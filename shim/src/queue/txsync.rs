@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::abi::{nm_ring_add, nm_ring_dist, nm_ring_next, nm_ring_prev, nm_ring_within};
 use crate::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
-use crate::region::{AppMoves, Layout, Owner, Region};
+use crate::region::{Layout, Mover, Owner, Region};
 use crate::shm::{SharedRing, SlotRun};
 use crate::sys::{xdp_desc, XDP_PACKET_HEADROOM, XDP_PKT_CONTD};
 use crate::xsk::{ConsRing, ProdRing, RingCursor};
@@ -55,7 +55,7 @@ fn drop_rest(ring: SharedRing, posted: &mut [u32], from: u32, left: u32) -> (u32
 struct Chains<'a> {
     ring: SharedRing,
     posted: &'a mut [u32],
-    moves: &'a AppMoves<'a>,
+    moves: Mover<'a>,
     max_len: u32,
     max_frags: u32,
     shift: u32,
@@ -147,7 +147,7 @@ impl Chains<'_> {
 /// What posting a chain within one run of slots needs (see [`chain_in_run`]).
 #[derive(Clone, Copy)]
 struct RunChain<'a> {
-    moves: &'a AppMoves<'a>,
+    moves: Mover<'a>,
     max_len: u32,
     max_frags: u32,
     shift: u32,
@@ -310,7 +310,8 @@ impl TxState {
         let todo = todo.min(self.xtx.free(todo));
         let (n, max_len) = (self.n, self.layout.max_frame());
         // One licence for the whole post: each buffer's move is then a plain load and store.
-        let moves = self.region.app_moves();
+        let licence = self.region.app_moves();
+        let moves = licence.mover();
         // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
         let shift = self.layout.buf_size.trailing_zeros();
         let mut bytes = 0u64;
@@ -342,7 +343,7 @@ impl TxState {
                 if flags != 0 {
                     if flags & NS_MOREFRAG != 0 {
                         let c = RunChain {
-                            moves: &moves,
+                            moves,
                             max_len,
                             max_frags: self.max_frags,
                             shift,
@@ -386,7 +387,7 @@ impl TxState {
                 let chains = Chains {
                     ring: self.ring,
                     posted: &mut self.posted,
-                    moves: &moves,
+                    moves,
                     max_len,
                     max_frags: self.max_frags,
                     shift,
