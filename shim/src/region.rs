@@ -248,9 +248,10 @@ impl Owners<'_> {
 }
 
 /// This process's licence to move its buffers out of `App`, held for a whole sync: every such
-/// move in the process happens under it, and only this process ever moves an entry that is its
-/// application's (another process's moves compare against its own slot), so between a move's
-/// check and its store nothing else can change the entry. The moves are then a plain load and
+/// move in the process happens under it, and other processes move an entry that is this
+/// process's application's only when a pipe end they open takes the closed end's buffers (a
+/// compare-and-swap, bounded in docs/architecture.md), so between a move's check and its store
+/// nothing else changes the entry. The moves are then a plain load and
 /// a plain store, where a compare-and-swap per buffer cost a locked instruction each
 /// (docs/architecture.md, "Buffer ownership").
 pub(crate) struct AppMoves<'a> {
