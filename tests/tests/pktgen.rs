@@ -294,6 +294,54 @@ fn double_sigint_prints_the_summary() {
     }
 }
 
+/// rx `--stats` prints `Receiver gaps:` (pkt_gen::gaps): a 300 ms pause of the sender between
+/// two bursts is the receiver's longest pause, spent waiting in poll(), and the pass after it
+/// finds the second burst's frames.
+#[test]
+fn rx_stats_report_the_receivers_longest_pause() {
+    let pair = VethPair::new("gp", 1);
+    let mut rx = Running::start(
+        &pair.b.name,
+        &[
+            "-i",
+            "netmap:vb",
+            "-f",
+            "rx",
+            "-n",
+            "400",
+            "-w",
+            "0",
+            "--stats",
+        ],
+    );
+    let b = rx.banner();
+    assert!(b.starts_with("Receiving from"), "rx did not start: {b:?}");
+    for burst in 0..2 {
+        if burst > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let tx = run(
+            &pair.a.name,
+            &["-i", "netmap:va", "-f", "tx", "-n", "200", "-w", "0"],
+        );
+        assert_eq!(tx.code, Some(0), "tx failed:\n{}\n{}", tx.out, tx.err);
+    }
+    let rx = rx.finish();
+    assert_eq!(rx.code, Some(0), "rx failed:\n{}\n{}", rx.out, rx.err);
+    assert_eq!(number_after(&rx.out, "Received "), Some(400), "{}", rx.out);
+    let g = pkt_gen::gaps::Gaps::parse(&rx.out)
+        .unwrap_or_else(|| panic!("no Receiver gaps line:\n{}", rx.out));
+    let ms = Duration::from_millis;
+    assert!(
+        g.longest.gap >= ms(300) && g.longest.gap < ms(20_000),
+        "{g:?}"
+    );
+    // The whole pause but the pass before it was spent waiting in poll().
+    assert!(g.longest.in_wait >= ms(290), "{g:?}");
+    assert!((1..=200).contains(&g.longest.slots), "{g:?}");
+    assert!((1..=1023).contains(&g.fullest.slots), "{g:?}");
+}
+
 /// `-l 200 -l 64`: every frame is 64..199 bytes, and sizes vary; rx `-X` dumps each frame.
 #[test]
 fn random_sizes_within_bounds_and_dump() {

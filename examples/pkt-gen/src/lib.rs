@@ -6,11 +6,14 @@
 //! * [`summary`]: the final two-line summary (`Sent N packets ...` / `Speed: X Mpps ...`), its
 //!   formatter and its parser;
 //! * [`latency`]: the ping-pong programs' round-trip statistics and their `latency:` line, its
-//!   formatter and its parser.
+//!   formatter and its parser;
+//! * [`gaps`]: the receiver's longest pause between passes over its rings, its `Receiver gaps:`
+//!   line and that line's parser.
 //!
 //! One definition of each, so every sender of the bench moves the same bytes and every summary
 //! the harness parses is printed by the same code.
 
 pub mod frame;
+pub mod gaps;
 pub mod latency;
 pub mod summary;

@@ -659,8 +659,13 @@ fn run(args: Args) -> Result<i32> {
             seq_totals.lock().unwrap_or_else(|p| p.into_inner()).line()
         );
     }
-    if let Some(l) = kernel_drops(&diag.xsk) {
+    let dropped = kernel_drops(&diag.xsk);
+    if let Some(l) = &dropped {
         println!("{l}");
+    }
+    // After a drop, whether the receiver ran (pkt_gen::gaps).
+    if let Some(g) = diag.gaps.filter(|_| args.stats || dropped.is_some()) {
+        println!("{}", g.line());
     }
     let mut code = i32::from(failed);
     if args.verify && f == Function::Rx && !checks_rx {
@@ -719,7 +724,7 @@ fn kernel_drops(x: &nmxdp::sys::xdp_statistics) -> Option<String> {
     );
     if x.rx_fill_ring_empty_descs > 0 || x.rx_ring_full > 0 {
         l.push_str(
-            ". The receiver fell behind by more than its ring holds: give it a CPU of its own, or larger rings (netmap:IFACE@conf:rx-slots=4096)",
+            ". The receiver fell behind by more than its ring holds: give it a CPU of its own, larger rings (netmap:IFACE@conf:rx-slots=4096) or --busy-wait",
         );
     }
     Some(l)

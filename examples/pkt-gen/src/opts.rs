@@ -212,7 +212,8 @@ pub struct Args {
     /// More messages.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
-    /// At the end, print nmxdp's and the AF_XDP sockets' counters on stderr.
+    /// At the end, print nmxdp's and the AF_XDP sockets' counters on stderr, and (rx) the
+    /// receiver's pauses between passes (`Receiver gaps:`) on stdout.
     #[arg(long)]
     pub stats: bool,
     /// rx: check every frame's headers, pattern and per-sender sequence order and print

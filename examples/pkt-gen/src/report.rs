@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Rele
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pkt_gen::gaps::Gaps;
 use pkt_gen::summary::{format_summary, norm};
 
 /// `min_space` after the reporter has reset it (upstream's "nothing seen" value).
@@ -103,6 +104,8 @@ impl Snapshot {
 pub struct Diag {
     pub port: nmxdp::PortStats,
     pub xsk: nmxdp::sys::xdp_statistics,
+    /// The receiving threads' pauses (None when no thread measured them).
+    pub gaps: Option<Gaps>,
 }
 
 impl Diag {
@@ -111,12 +114,16 @@ impl Diag {
         Diag {
             port: port.stats(),
             xsk: port.xdp_statistics(),
+            gaps: None,
         }
     }
 
     pub fn add(&mut self, o: &Diag) {
         self.port += o.port;
         self.xsk += o.xsk;
+        if let Some(g) = &o.gaps {
+            self.gaps.get_or_insert_with(Gaps::default).merge(g);
+        }
     }
 
     /// One stderr line.

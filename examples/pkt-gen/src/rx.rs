@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use nmxdp::{Events, Port};
+use pkt_gen::gaps::GapClock;
 
 use crate::chain::{take_frames, Gather};
 use crate::frame::Verifier;
@@ -209,9 +210,15 @@ fn receive<const BUSY: bool>(
     let (mut pkts, mut bytes, mut events) = (0u64, 0u64, 0u64);
     ctrs.set_tic(Instant::now());
     let mut end = None;
+    let mut gaps = GapClock::default();
     'outer: while !finished() {
+        // A busy receiver's waits are its own spins: only poll()'s are timed.
+        let waited_from = (!BUSY).then(Instant::now);
         match waiter.wait(&mut port, job.index)? {
-            Waited::Frames => {}
+            Waited::Frames => {
+                let now = Instant::now();
+                gaps.pass(waited_from.unwrap_or(now), now);
+            }
             Waited::Nothing => continue,
             Waited::Idle(since) => {
                 if job.exit_on_idle {
@@ -222,11 +229,12 @@ fn receive<const BUSY: bool>(
             }
         }
         let mut free_space = 0u64;
-        let (mut slots, mut left) = (0u32, false);
+        let (mut slots, mut left, mut found) = (0u32, false, 0u64);
         for r in rings.clone() {
             let mut ring = port.rx_ring(r);
             let n = ring.num_slots();
             free_space += ((ring.head() + n - ring.tail()) % n) as u64;
+            found += ring.available() as u64;
             let avail = ring.available().min(job.burst);
             if avail == 0 {
                 continue;
@@ -254,9 +262,11 @@ fn receive<const BUSY: bool>(
                 events += 1;
             }
             if quota.exhausted() {
+                gaps.found(found);
                 break 'outer;
             }
         }
+        gaps.found(found);
         ctrs.min_space.fetch_min(free_space, Relaxed);
         ctrs.publish(pkts, bytes, events);
         if let Waited::Idle(since) = waiter.took(slots, left) {
@@ -283,7 +293,9 @@ fn receive<const BUSY: bool>(
             eprintln!("pkt-gen: thread {}: first bad frame: {b:?}", job.index);
         }
     }
-    Ok(Diag::of(&port))
+    let mut diag = Diag::of(&port);
+    diag.gaps = Some(gaps.finish());
+    Ok(diag)
 }
 
 #[cfg(test)]
