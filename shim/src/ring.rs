@@ -835,6 +835,12 @@ impl<'p> TxRing<'p> {
                     None => 0,
                 };
                 slot.set_len(sent);
+                // A slot keeps its flags from lap to lap: one left over from a chain would
+                // make this frame continue into the next.
+                let fl = slot.flags();
+                if fl & NS_MOREFRAG != 0 {
+                    slot.set_flags(fl & !NS_MOREFRAG);
+                }
             }
             k += r;
             from += r;
@@ -844,6 +850,90 @@ impl<'p> TxRing<'p> {
         }
         self.shm.set_head_cur(from);
         count
+    }
+
+    /// [`TxRing::send_each`] for frames cut into slot chains: queues up to `max` frames of
+    /// `len` bytes, each over `len.div_ceil(piece)` slots that carry `piece` bytes (the last
+    /// one the rest), `NS_MOREFRAG` on all but a frame's last slot, and returns how many
+    /// frames it queued. Only whole frames: `head` and `cur` move past their slots.
+    ///
+    /// `f(k, p, buf_idx, buf, state)` writes piece `p` of the `k`-th frame (both from 0), bytes
+    /// `p * piece ..` of the frame, at the start of `buf`, the slot's whole buffer
+    /// ([`Ring::max_frame`] bytes); `state` is the entry of `per_slot` with the slot's index,
+    /// as for [`TxRing::send_each`]. It returns flags to add to the slot (`NS_REPORT`, or 0).
+    /// A slot whose buffer is broken goes out empty without `f`, so the sync drops its frame
+    /// whole and counts it. Nothing is queued when `len` is 0, or `piece` is 0 or above
+    /// [`Ring::max_frame`]. A frame of more slots than [`crate::Port::max_frame_slots`] is
+    /// dropped whole by the sync.
+    ///
+    /// The jumbo sender's loop: one ownership check, one call, a length and a flags store per
+    /// slot, none of [`TxRing::batch`]'s per-slot bookkeeping.
+    ///
+    /// # Panics
+    /// If `per_slot` has fewer entries than the ring has slots.
+    #[inline]
+    pub fn send_each_chained<S>(
+        &mut self,
+        max: u32,
+        len: usize,
+        piece: usize,
+        per_slot: &mut [S],
+        mut f: impl FnMut(u32, u32, u32, &mut [u8], &mut S) -> u16,
+    ) -> u32 {
+        let n = self.num_slots();
+        assert!(per_slot.len() >= n as usize, "fewer entries than slots");
+        let room = self.max_frame();
+        if len == 0 || piece == 0 || piece > room {
+            return 0;
+        }
+        let per = len.div_ceil(piece) as u32;
+        let last_len = (len - (per as usize - 1) * piece) as u16;
+        let head = self.head();
+        let frames = (self.free_from_head(head) / per).min(max);
+        if frames == 0 {
+            return 0;
+        }
+        let count = frames * per;
+        let bufs = self.region.app_bufs();
+        // Slots done, and the frame and piece of the next slot.
+        let (mut from, mut k) = (head, 0u32);
+        let (mut frame, mut p) = (0u32, 0u32);
+        while k < count {
+            let r = (count - k).min(n - from);
+            let slots = self.shm.run(from, r as usize);
+            let state = &mut per_slot[from as usize..(from + r) as usize];
+            for (j, st) in state.iter_mut().enumerate() {
+                let slot = slots.get(j);
+                let end = p + 1 == per;
+                let idx = slot.buf_idx();
+                let (sent, add) = match bufs.ptr(idx) {
+                    Some(ptr) => {
+                        // SAFETY: as in `send_each`: the application owns the slot and its
+                        // buffer, a whole stride of at least `room` bytes, and `&mut self`
+                        // makes this the only view of it.
+                        let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), room) };
+                        let add = f(frame, p, idx, buf, st);
+                        (if end { last_len } else { piece as u16 }, add)
+                    }
+                    None => (0, 0),
+                };
+                slot.set_len(sent);
+                let more = if end { 0 } else { NS_MOREFRAG };
+                slot.set_flags((slot.flags() & !NS_MOREFRAG) | (add & !NS_MOREFRAG) | more);
+                if end {
+                    (frame, p) = (frame + 1, 0);
+                } else {
+                    p += 1;
+                }
+            }
+            k += r;
+            from += r;
+            if from == n {
+                from = 0;
+            }
+        }
+        self.shm.set_head_cur(from);
+        frames
     }
 }
 

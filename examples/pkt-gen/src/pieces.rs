@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use nmxdp::abi::NS_REPORT;
-use nmxdp::{TxBatch, TxRing, TxSlot};
+use nmxdp::TxRing;
 use pkt_gen::frame::{SEQ_END, SEQ_OFF};
 
 use crate::chain::Cut;
@@ -186,21 +186,6 @@ impl Pieces {
         }
     }
 
-    /// The batch's next slot, holding fragment `f` of the frame numbered `seq`.
-    #[inline(always)]
-    fn put<'b, 'r, 'p>(
-        &self,
-        batch: &'b mut TxBatch<'r, 'p>,
-        held: &mut [Held],
-        f: Frag,
-        seq: &[u8; 8],
-    ) -> TxSlot<'b, 'r, 'p> {
-        let mut s = batch.slot().expect("slots counted above");
-        let (i, idx) = (s.index(), s.buf_idx().unwrap_or(u32::MAX));
-        self.write(s.buf_mut(), idx, &mut held[i as usize], f, seq);
-        s
-    }
-
     /// Queues up to `limit` frames on `ring`, numbered `seq(k)` for k from 0, each only when the
     /// ring has slots for all of it; `held` has an entry per slot of the ring. Returns how many.
     pub fn fill(
@@ -210,24 +195,22 @@ impl Pieces {
         limit: u32,
         mut seq: impl FnMut(u32) -> u64,
     ) -> u32 {
-        let mut batch = ring.batch();
-        let need = self.slots;
-        let (piece, last) = (self.piece, self.len - (need as usize - 1) * self.piece);
-        let (body, end) = self.frags.split_at(need as usize - 1);
-        let mut n = 0u32;
-        while n < limit && batch.remaining() >= need {
-            let sq = seq(n).to_le_bytes();
-            for &f in body {
-                self.put(&mut batch, held, f, &sq).send_more(piece);
+        let head = ring.head();
+        let mut sq = [0u8; 8];
+        let n = ring.send_each_chained(limit, self.len, self.piece, held, |k, p, idx, buf, h| {
+            // A frame's first piece comes first: its number serves the pieces after it.
+            if p == 0 {
+                sq = seq(k).to_le_bytes();
             }
-            let mut s = self.put(&mut batch, held, end[0], &sq);
-            if n + 1 == limit {
-                s.set_flags(NS_REPORT);
-            }
-            s.send(last);
-            n += 1;
+            self.write(buf, idx, h, self.frags[p as usize], &sq);
+            0
+        });
+        if n > 0 {
+            // The sync clears NS_REPORT on every slot it sends: only the burst's last slot
+            // needs a write.
+            let last = (head + n * self.slots - 1) % ring.num_slots();
+            ring.set_flags(last, NS_REPORT);
         }
-        drop(batch);
         if n < limit {
             // Not the whole batch: ask poll() to wake us when more room appears.
             let t = ring.tail();

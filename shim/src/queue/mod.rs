@@ -239,6 +239,12 @@ impl<T> Half<T> {
         }
     }
 
+    /// The state back out (tests that lend it to a ring view for a while).
+    #[cfg(test)]
+    pub(crate) fn into_inner(self) -> T {
+        self.state.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The state for a sync; None if this very thread holds a view of the ring.
     pub(crate) fn lock(&self) -> Option<MutexGuard<'_, T>> {
         match self.state.try_lock() {

@@ -12,6 +12,7 @@ use super::*;
 use crate::abi::{nm_ring_dist, nm_ring_next, nm_ring_prev, NS_BUF_CHANGED, NS_MOREFRAG};
 use crate::config::Config;
 use crate::region::Owner;
+use crate::ring::{Held, TxRing};
 
 const SLOTS: u32 = 16;
 /// Most slots per frame the multi-buffer rigs allow (below the ring, to test the limit).
@@ -489,6 +490,125 @@ fn tx_chains_go_out_as_one_frame() {
     );
     r.audit(true);
     assert_eq!(r.close(), 0);
+}
+
+/// The public jumbo sender, `TxRing::send_each_chained`: whole frames only, each over
+/// `len.div_ceil(piece)` slots with `NS_MOREFRAG` on all but its last and the flags `f` adds;
+/// the sync sends each as one frame of the bytes `f` wrote. A broken buffer in a frame sends
+/// its slot empty, so the sync drops that frame whole and the next one still goes.
+#[test]
+fn send_each_chained_queues_whole_chains() {
+    let Rig {
+        region,
+        kernel,
+        tx,
+        rx,
+        c,
+        expect_sent,
+        expect_rx,
+        seq,
+    } = Rig::chained();
+    let half = Half::new(tx);
+    let (len, piece) = (700usize, 256usize);
+    let byte = |k: u32, at: usize| (k as usize * 7 + at) as u8;
+    let write = |k: u32, p: u32, buf: &mut [u8]| {
+        let at = p as usize * piece;
+        for (i, b) in buf[..piece.min(len - at)].iter_mut().enumerate() {
+            *b = byte(k, at + i);
+        }
+    };
+    let mut calls = vec![0u32; SLOTS as usize];
+    {
+        let g = half.lock_view().expect("no view held");
+        let mut ring = TxRing::new(g.ring, region, Held::Tx(g));
+        // A slot left with NS_MOREFRAG by an earlier chain does not leak into these frames.
+        // 15 free slots: 5 frames of 3, though 10 were asked for.
+        let n = ring.send_each_chained(10, len, piece, &mut calls, |k, p, _, buf, st| {
+            write(k, p, buf);
+            *st += 1;
+            if (k, p) == (4, 2) {
+                crate::abi::NS_REPORT
+            } else {
+                0
+            }
+        });
+        assert_eq!((n, ring.head(), ring.cur()), (5, 15, 15));
+        for i in 0..15 {
+            let (s, end) = (ring.slot(i), i % 3 == 2);
+            assert_eq!(s.len, if end { 188 } else { 256 }, "slot {i}");
+            assert_eq!(s.flags & NS_MOREFRAG == 0, end, "slot {i}");
+        }
+        assert_ne!(ring.slot(14).flags & crate::abi::NS_REPORT, 0);
+        assert_eq!(
+            ring.send_each_chained(1, len, piece, &mut calls, |_, _, _, _, _| 0),
+            0,
+            "no room left"
+        );
+    }
+    assert!(calls[..15].iter().all(|&n| n == 1) && calls[15] == 0);
+    let mut r = Rig {
+        region,
+        kernel,
+        tx: half.into_inner(),
+        rx,
+        c,
+        expect_sent,
+        expect_rx,
+        seq,
+    };
+    for k in 0..5 {
+        r.expect_sent.push((0..len).map(|at| byte(k, at)).collect());
+    }
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_packets.load(Relaxed), 5);
+    r.audit(true);
+
+    // Two more frames from slot 15 (the ring wraps within the first); the first one's middle
+    // slot names a buffer the application does not own.
+    let Rig {
+        region,
+        kernel,
+        tx,
+        rx,
+        c,
+        expect_sent,
+        expect_rx,
+        seq,
+    } = r;
+    let half = Half::new(tx);
+    {
+        let g = half.lock_view().expect("no view held");
+        let mut ring = TxRing::new(g.ring, region, Held::Tx(g));
+        let mut bad = ring.slot(0);
+        bad.buf_idx = 0;
+        // SAFETY: index 0 is never a buffer of the application: no safe view can alias it.
+        unsafe { ring.set_slot(0, bad) };
+        let n = ring.send_each_chained(2, len, piece, &mut calls, |k, p, _, buf, _| {
+            write(k, p, buf);
+            0
+        });
+        assert_eq!((n, ring.head()), (2, 5));
+        assert_eq!(ring.slot(0).len, 0, "a broken buffer goes out empty");
+    }
+    let mut r = Rig {
+        region,
+        kernel,
+        tx: half.into_inner(),
+        rx,
+        c,
+        expect_sent,
+        expect_rx,
+        seq,
+    };
+    r.expect_sent.push((0..len).map(|at| byte(1, at)).collect());
+    r.tx.sync(&r.c);
+    r.check_sent();
+    assert_eq!(r.c.tx_packets.load(Relaxed), 6);
+    assert_eq!(r.c.tx_dropped_chains.load(Relaxed), 1);
+    r.audit(false);
+    // The buffer the app dropped from slot 0 is the one the pool gets back at close.
+    assert_eq!(r.close(), 1);
 }
 
 #[test]

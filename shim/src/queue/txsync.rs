@@ -158,7 +158,10 @@ struct RunChain<'a> {
 /// takes at most `max_frags` slots, and every slot's length and buffer are good. Returns its
 /// slots and bytes. Otherwise it undoes what it took and returns None, and the chain goes
 /// through [`Chains::post`], which knows how to wait for it or drop it.
-#[inline]
+///
+/// One pass: each slot is taken as it is read, and a chain that turns out not to be the common
+/// case (once a lap, the one that crosses the ring's end) gives its buffers back.
+#[inline(always)]
 fn chain_in_run(
     slots: SlotRun,
     posted: &mut [u32],
@@ -166,37 +169,127 @@ fn chain_in_run(
     m: usize,
     c: RunChain<'_>,
 ) -> Option<(usize, u64)> {
-    let limit = descs.len().min(m + c.max_frags as usize);
-    let mut end = m;
-    while slots.get(end).flags() & NS_MOREFRAG != 0 {
-        end += 1;
-        if end == limit {
-            return None;
-        }
+    // Every slice's length bounds the walk, so the loop indexes them unchecked.
+    let limit = descs
+        .len()
+        .min(posted.len())
+        .min(slots.len())
+        .min(m + c.max_frags as usize);
+    if m >= limit {
+        return None;
     }
     let mut bytes = 0u64;
-    for j in m..=end {
+    let mut j = m;
+    loop {
         let slot = slots.get(j);
         let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
         if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
-            let owners = c.moves.owners();
-            for &b in &posted[m..j] {
-                owners.transfer(b, Owner::KernelTx, Owner::App);
-            }
-            return None;
+            return undo_chain(c, &posted[m..j]);
         }
         if flags & (NS_BUF_CHANGED | NS_REPORT) != 0 {
             slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
         }
+        let more = flags & NS_MOREFRAG != 0;
         posted[j] = idx;
         descs[j] = xdp_desc {
             addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
             len,
-            options: if j < end { XDP_PKT_CONTD } else { 0 },
+            options: if more { XDP_PKT_CONTD } else { 0 },
         };
         bytes += len as u64;
+        j += 1;
+        if !more {
+            return Some((j - m, bytes));
+        }
+        if j == limit {
+            return undo_chain(c, &posted[m..j]);
+        }
     }
-    Some((end + 1 - m, bytes))
+}
+
+/// Posts slot `slot` (buffer `idx`, `len` bytes) as a frame of one slot into `posted` and
+/// `desc` if its length is 1..=max_len and the application owns its buffer; false if not.
+#[inline(always)]
+fn post_one(idx: u32, len: u32, c: &RunChain<'_>, posted: &mut u32, desc: &mut xdp_desc) -> bool {
+    if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
+        return false;
+    }
+    *posted = idx;
+    *desc = xdp_desc {
+        addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
+        len,
+        options: 0,
+    };
+    true
+}
+
+/// How far txsync's pass over a run got: its first `m` slots posted, of which `continued`
+/// continue a frame, `bytes` in all; `chain`: it stopped at a chain for [`Chains::post`].
+#[derive(Debug, Clone, Copy, Default)]
+struct RunPos {
+    m: usize,
+    continued: usize,
+    bytes: u64,
+    chain: bool,
+}
+
+/// The rest of a run from a chain at `p.m` on: chains through [`chain_in_run`] and frames of
+/// one slot through [`post_one`], up to the run's end or the first slot it cannot post. Out
+/// of line, so that the loop frames of one slot go through carries no chain code (inline, it
+/// cost 60-byte frames five instructions more each); a jumbo sender's run is one call.
+#[inline(never)]
+fn post_run_chained(
+    slots: SlotRun,
+    posted: &mut [u32],
+    descs: &mut [xdp_desc],
+    c: RunChain<'_>,
+    p: &mut RunPos,
+) {
+    let r = descs.len().min(posted.len());
+    let RunPos {
+        mut m,
+        mut continued,
+        mut bytes,
+        ..
+    } = *p;
+    while m < r {
+        let slot = slots.get(m);
+        let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
+        if flags & NS_MOREFRAG != 0 {
+            match chain_in_run(slots, posted, descs, m, c) {
+                Some((k, len)) => {
+                    m += k;
+                    continued += k - 1;
+                    bytes += len;
+                    continue;
+                }
+                None => {
+                    p.chain = true;
+                    break;
+                }
+            }
+        }
+        if flags != 0 {
+            slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
+        }
+        if !post_one(idx, len, &c, &mut posted[m], &mut descs[m]) {
+            break;
+        }
+        bytes += len as u64;
+        m += 1;
+    }
+    (p.m, p.continued, p.bytes) = (m, continued, bytes);
+}
+
+/// Gives back to the application the buffers [`chain_in_run`] took for a chain it leaves to
+/// [`Chains::post`].
+#[cold]
+fn undo_chain(c: RunChain<'_>, taken: &[u32]) -> Option<(usize, u64)> {
+    let owners = c.moves.owners();
+    for &b in taken {
+        owners.transfer(b, Owner::KernelTx, Owner::App);
+    }
+    None
 }
 
 /// Kernel-side state of one netmap TX ring.
@@ -333,8 +426,13 @@ impl TxState {
             let r = descs.len();
             let slots = self.ring.run(from, r);
             let posted = &mut self.posted[from as usize..from as usize + r];
+            let rc = RunChain {
+                moves,
+                max_len,
+                max_frags: self.max_frags,
+                shift,
+            };
             let mut m = 0;
-            // Slots of the run that continue a frame (every chain's slots but its first).
             let mut continued = 0;
             let mut chain = false;
             while m < r {
@@ -342,37 +440,20 @@ impl TxState {
                 let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
                 if flags != 0 {
                     if flags & NS_MOREFRAG != 0 {
-                        let c = RunChain {
-                            moves,
-                            max_len,
-                            max_frags: self.max_frags,
-                            shift,
+                        let mut pos = RunPos {
+                            m,
+                            ..RunPos::default()
                         };
-                        match chain_in_run(slots, posted, descs, m, c) {
-                            Some((k, len)) => {
-                                m += k;
-                                continued += k - 1;
-                                bytes += len;
-                                continue;
-                            }
-                            None => {
-                                chain = true;
-                                break;
-                            }
-                        }
+                        post_run_chained(slots, posted, descs, rc, &mut pos);
+                        (m, continued, chain) = (pos.m, pos.continued, pos.chain);
+                        bytes += pos.bytes;
+                        break;
                     }
                     slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
                 }
-                // A whole frame of 1..=max_len bytes, in a buffer the application owns.
-                if !(len.wrapping_sub(1) < max_len && moves.take(idx, Owner::KernelTx)) {
+                if !post_one(idx, len, &rc, &mut posted[m], &mut descs[m]) {
                     break;
                 }
-                posted[m] = idx;
-                descs[m] = xdp_desc {
-                    addr: ((idx as u64) << shift) + XDP_PACKET_HEADROOM,
-                    len,
-                    options: 0,
-                };
                 bytes += len as u64;
                 m += 1;
             }
