@@ -303,6 +303,36 @@ impl Rig {
         }
     }
 
+    /// Lends the TX ring to `f` as the application's view through the public API
+    /// ([`TxRing`]), then takes its state back.
+    fn tx_view(self, f: impl FnOnce(&mut TxRing<'_>)) -> Rig {
+        let Rig {
+            region,
+            kernel,
+            tx,
+            rx,
+            c,
+            expect_sent,
+            expect_rx,
+            seq,
+        } = self;
+        let half = Half::new(tx);
+        {
+            let g = half.lock_view().expect("no view held");
+            f(&mut TxRing::new(g.ring, region, Held::Tx(g)));
+        }
+        Rig {
+            region,
+            kernel,
+            tx: half.into_inner(),
+            rx,
+            c,
+            expect_sent,
+            expect_rx,
+            seq,
+        }
+    }
+
     /// Closing the queue: everything goes back to the pool; returns what the app lost.
     fn close(mut self) -> usize {
         {
@@ -498,17 +528,6 @@ fn tx_chains_go_out_as_one_frame() {
 /// its slot empty, so the sync drops that frame whole and the next one still goes.
 #[test]
 fn send_each_chained_queues_whole_chains() {
-    let Rig {
-        region,
-        kernel,
-        tx,
-        rx,
-        c,
-        expect_sent,
-        expect_rx,
-        seq,
-    } = Rig::chained();
-    let half = Half::new(tx);
     let (len, piece) = (700usize, 256usize);
     let byte = |k: u32, at: usize| (k as usize * 7 + at) as u8;
     let write = |k: u32, p: u32, buf: &mut [u8]| {
@@ -518,10 +537,7 @@ fn send_each_chained_queues_whole_chains() {
         }
     };
     let mut calls = vec![0u32; SLOTS as usize];
-    {
-        let g = half.lock_view().expect("no view held");
-        let mut ring = TxRing::new(g.ring, region, Held::Tx(g));
-        // A slot left with NS_MOREFRAG by an earlier chain does not leak into these frames.
+    let mut r = Rig::chained().tx_view(|ring| {
         // 15 free slots: 5 frames of 3, though 10 were asked for.
         let n = ring.send_each_chained(10, len, piece, &mut calls, |k, p, _, buf, st| {
             write(k, p, buf);
@@ -544,18 +560,8 @@ fn send_each_chained_queues_whole_chains() {
             0,
             "no room left"
         );
-    }
+    });
     assert!(calls[..15].iter().all(|&n| n == 1) && calls[15] == 0);
-    let mut r = Rig {
-        region,
-        kernel,
-        tx: half.into_inner(),
-        rx,
-        c,
-        expect_sent,
-        expect_rx,
-        seq,
-    };
     for k in 0..5 {
         r.expect_sent.push((0..len).map(|at| byte(k, at)).collect());
     }
@@ -566,20 +572,7 @@ fn send_each_chained_queues_whole_chains() {
 
     // Two more frames from slot 15 (the ring wraps within the first); the first one's middle
     // slot names a buffer the application does not own.
-    let Rig {
-        region,
-        kernel,
-        tx,
-        rx,
-        c,
-        expect_sent,
-        expect_rx,
-        seq,
-    } = r;
-    let half = Half::new(tx);
-    {
-        let g = half.lock_view().expect("no view held");
-        let mut ring = TxRing::new(g.ring, region, Held::Tx(g));
+    let mut r = r.tx_view(|ring| {
         let mut bad = ring.slot(0);
         bad.buf_idx = 0;
         // SAFETY: index 0 is never a buffer of the application: no safe view can alias it.
@@ -590,17 +583,7 @@ fn send_each_chained_queues_whole_chains() {
         });
         assert_eq!((n, ring.head()), (2, 5));
         assert_eq!(ring.slot(0).len, 0, "a broken buffer goes out empty");
-    }
-    let mut r = Rig {
-        region,
-        kernel,
-        tx: half.into_inner(),
-        rx,
-        c,
-        expect_sent,
-        expect_rx,
-        seq,
-    };
+    });
     r.expect_sent.push((0..len).map(|at| byte(1, at)).collect());
     r.tx.sync(&r.c);
     r.check_sent();
