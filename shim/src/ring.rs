@@ -862,9 +862,9 @@ impl<'p> TxRing<'p> {
     /// ([`Ring::max_frame`] bytes); `state` is the entry of `per_slot` with the slot's index,
     /// as for [`TxRing::send_each`]. It returns flags to add to the slot (`NS_REPORT`, or 0).
     /// A slot whose buffer is broken goes out empty without `f`, so the sync drops its frame
-    /// whole and counts it. Nothing is queued when `len` is 0, or `piece` is 0 or above
-    /// [`Ring::max_frame`]. A frame of more slots than [`crate::Port::max_frame_slots`] is
-    /// dropped whole by the sync.
+    /// whole and counts it. Nothing is queued when `len` is 0, `piece` is 0 or above
+    /// [`Ring::max_frame`], or a frame would take as many slots as the ring has. A frame of
+    /// more slots than [`crate::Port::max_frame_slots`] is dropped whole by the sync.
     ///
     /// The jumbo sender's loop: one ownership check, one call, a length and a flags store per
     /// slot, none of [`TxRing::batch`]'s per-slot bookkeeping.
@@ -886,8 +886,13 @@ impl<'p> TxRing<'p> {
         if len == 0 || piece == 0 || piece > room {
             return 0;
         }
-        let per = len.div_ceil(piece) as u32;
-        let last_len = (len - (per as usize - 1) * piece) as u16;
+        // A frame needs fewer slots than the ring has (one is always the kernel's).
+        let per = len.div_ceil(piece);
+        if per >= n as usize {
+            return 0;
+        }
+        let last_len = (len - (per - 1) * piece) as u16;
+        let per = per as u32;
         let head = self.head();
         let frames = (self.free_from_head(head) / per).min(max);
         if frames == 0 {

@@ -573,6 +573,16 @@ fn send_each_chained_queues_whole_chains() {
     // Two more frames from slot 15 (the ring wraps within the first); the first one's middle
     // slot names a buffer the application does not own.
     let mut r = r.tx_view(|ring| {
+        // A frame as long as the ring, or pieces no buffer holds: nothing.
+        let room = ring.max_frame();
+        assert_eq!(
+            ring.send_each_chained(1, 16 * 256, 256, &mut calls, |_, _, _, _, _| 0),
+            0
+        );
+        assert_eq!(
+            ring.send_each_chained(1, len, room + 1, &mut calls, |_, _, _, _, _| 0),
+            0
+        );
         let mut bad = ring.slot(0);
         bad.buf_idx = 0;
         // SAFETY: index 0 is never a buffer of the application: no safe view can alias it.

@@ -433,6 +433,7 @@ impl TxState {
                 shift,
             };
             let mut m = 0;
+            // Slots of the run that continue a frame (every chain's slots but its first).
             let mut continued = 0;
             let mut chain = false;
             while m < r {
