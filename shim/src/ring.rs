@@ -886,13 +886,9 @@ impl<'p> TxRing<'p> {
         if len == 0 || piece == 0 || piece > room {
             return 0;
         }
-        // A frame needs fewer slots than the ring has (one is always the kernel's).
-        let per = len.div_ceil(piece);
-        if per >= n as usize {
-            return 0;
-        }
-        let last_len = (len - (per - 1) * piece) as u16;
-        let per = per as u32;
+        // At most the ring's slots (then no room below): a huge `len` cannot wrap the count.
+        let per = len.div_ceil(piece).min(n as usize) as u32;
+        let last_len = (len - (per as usize - 1) * piece) as u16;
         let head = self.head();
         let frames = (self.free_from_head(head) / per).min(max);
         if frames == 0 {
