@@ -97,8 +97,6 @@ impl Gaps {
 #[derive(Debug)]
 pub struct GapClock {
     last: Option<Instant>,
-    /// The pause that ended at the last [`GapClock::pass`].
-    now: Pause,
     gaps: Gaps,
     preempted_at_start: u64,
 }
@@ -107,7 +105,6 @@ impl Default for GapClock {
     fn default() -> Self {
         GapClock {
             last: None,
-            now: Pause::default(),
             gaps: Gaps::default(),
             preempted_at_start: thread_preemptions(),
         }
@@ -115,22 +112,17 @@ impl Default for GapClock {
 }
 
 impl GapClock {
-    /// A wait that began at `waited_from` found frames at `now`.
+    /// A wait that began at `waited_from` found frames at `woke`, and the pass after it found
+    /// `slots` slots in the rings.
     #[inline]
-    pub fn pass(&mut self, waited_from: Instant, now: Instant) {
-        let last = self.last.unwrap_or(now);
-        self.now = Pause {
-            gap: now.saturating_duration_since(last),
-            in_wait: now.saturating_duration_since(waited_from.max(last)),
-            slots: 0,
+    pub fn pass(&mut self, waited_from: Instant, woke: Instant, slots: u64) {
+        let last = self.last.unwrap_or(woke);
+        self.last = Some(woke);
+        let p = Pause {
+            gap: woke.saturating_duration_since(last),
+            in_wait: woke.saturating_duration_since(waited_from.max(last)),
+            slots,
         };
-        self.last = Some(now);
-    }
-
-    /// The pass after the last [`GapClock::pass`] found `slots` slots in the rings.
-    #[inline]
-    pub fn found(&mut self, slots: u64) {
-        let p = Pause { slots, ..self.now };
         if p.gap > self.gaps.longest.gap {
             self.gaps.longest = p;
         }
@@ -189,12 +181,9 @@ mod tests {
         let mut c = GapClock::default();
         let t = Instant::now();
         let us = Duration::from_micros;
-        c.pass(t, t + us(10));
-        c.found(3);
-        c.pass(t + us(20), t + us(70)); // gap 60, 50 of it waiting
-        c.found(30);
-        c.pass(t + us(75), t + us(90)); // gap 20
-        c.found(90);
+        c.pass(t, t + us(10), 3);
+        c.pass(t + us(20), t + us(70), 30); // gap 60, 50 of it waiting
+        c.pass(t + us(75), t + us(90), 90); // gap 20
         let g = c.finish();
         assert_eq!(
             g.longest,

@@ -211,14 +211,11 @@ fn receive<const BUSY: bool>(
     ctrs.set_tic(Instant::now());
     let mut end = None;
     let mut gaps = GapClock::default();
-    'outer: while !finished() {
+    while !finished() {
         // A busy receiver's waits are its own spins: only poll()'s are timed.
         let waited_from = (!BUSY).then(Instant::now);
         match waiter.wait(&mut port, job.index)? {
-            Waited::Frames => {
-                let now = Instant::now();
-                gaps.pass(waited_from.unwrap_or(now), now);
-            }
+            Waited::Frames => {}
             Waited::Nothing => continue,
             Waited::Idle(since) => {
                 if job.exit_on_idle {
@@ -228,8 +225,9 @@ fn receive<const BUSY: bool>(
                 continue;
             }
         }
+        let woke = Instant::now();
         let mut free_space = 0u64;
-        let (mut slots, mut left, mut found) = (0u32, false, 0u64);
+        let (mut slots, mut left, mut found, mut quota_reached) = (0u32, false, 0u64, false);
         for r in rings.clone() {
             let mut ring = port.rx_ring(r);
             let n = ring.num_slots();
@@ -262,11 +260,14 @@ fn receive<const BUSY: bool>(
                 events += 1;
             }
             if quota.exhausted() {
-                gaps.found(found);
-                break 'outer;
+                quota_reached = true;
+                break;
             }
         }
-        gaps.found(found);
+        gaps.pass(waited_from.unwrap_or(woke), woke, found);
+        if quota_reached {
+            break;
+        }
         ctrs.min_space.fetch_min(free_space, Relaxed);
         ctrs.publish(pkts, bytes, events);
         if let Waited::Idle(since) = waiter.took(slots, left) {

@@ -236,7 +236,7 @@ struct RunPos {
 /// The rest of a run from a chain at `p.m` on: chains through [`chain_in_run`] and frames of
 /// one slot through [`post_one`], up to the run's end or the first slot it cannot post. Out
 /// of line, so that the loop frames of one slot go through carries no chain code (inline, it
-/// cost 60-byte frames five instructions more each); a jumbo sender's run is one call.
+/// cost 60-byte frames three instructions more each); a jumbo sender's run is one call.
 #[inline(never)]
 fn post_run_chained(
     slots: SlotRun,
