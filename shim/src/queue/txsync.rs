@@ -144,67 +144,13 @@ impl Chains<'_> {
     }
 }
 
-/// What posting a chain within one run of slots needs (see [`chain_in_run`]).
+/// What posting a run of slots that holds chains needs (see [`post_run_chained`]).
 #[derive(Clone, Copy)]
 struct RunChain<'a> {
     moves: Mover<'a>,
     max_len: u32,
     max_frags: u32,
     shift: u32,
-}
-
-/// Posts the chain starting at slot `m` of a run, alongside the run's frames of one slot, when
-/// it is the common case: it ends within the run (so it is released and wraps neither ring),
-/// takes at most `max_frags` slots, and every slot's length and buffer are good. Returns its
-/// slots and bytes. Otherwise it undoes what it took and returns None, and the chain goes
-/// through [`Chains::post`], which knows how to wait for it or drop it.
-///
-/// One pass: each slot is taken as it is read, and a chain that turns out not to be the common
-/// case (once a lap, the one that crosses the ring's end) gives its buffers back.
-#[inline(always)]
-fn chain_in_run(
-    slots: SlotRun,
-    posted: &mut [u32],
-    descs: &mut [xdp_desc],
-    m: usize,
-    c: RunChain<'_>,
-) -> Option<(usize, u64)> {
-    // Every slice's length bounds the walk, so the loop indexes them unchecked.
-    let limit = descs
-        .len()
-        .min(posted.len())
-        .min(slots.len())
-        .min(m + c.max_frags as usize);
-    if m >= limit {
-        return None;
-    }
-    let mut bytes = 0u64;
-    let mut j = m;
-    loop {
-        let slot = slots.get(j);
-        let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-        if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
-            return undo_chain(c, &posted[m..j]);
-        }
-        if flags & (NS_BUF_CHANGED | NS_REPORT) != 0 {
-            slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
-        }
-        let more = flags & NS_MOREFRAG != 0;
-        posted[j] = idx;
-        descs[j] = xdp_desc {
-            addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
-            len,
-            options: if more { XDP_PKT_CONTD } else { 0 },
-        };
-        bytes += len as u64;
-        j += 1;
-        if !more {
-            return Some((j - m, bytes));
-        }
-        if j == limit {
-            return undo_chain(c, &posted[m..j]);
-        }
-    }
 }
 
 /// Posts slot `slot` (buffer `idx`, `len` bytes) as a frame of one slot into `posted` and
@@ -233,10 +179,16 @@ struct RunPos {
     chain: bool,
 }
 
-/// The rest of a run from a chain at `p.m` on: chains through [`chain_in_run`] and frames of
-/// one slot through [`post_one`], up to the run's end or the first slot it cannot post. Out
-/// of line, so that the loop frames of one slot go through carries no chain code (inline, it
-/// cost 60-byte frames three instructions more each); a jumbo sender's run is one call.
+/// The rest of a run from a chain at `p.m` on, chains and frames of one slot alike, in one
+/// walk: each slot is taken and its descriptor written as it is read (`XDP_PKT_CONTD` where
+/// the slot has `NS_MOREFRAG`), and a frame counts once its last slot is in. The walk stops
+/// at the run's end, at a slot it cannot post, or at a frame longer than the kernel takes;
+/// the frame it stops in (unfinished within the run, bad, or too long) gives its buffers back
+/// and goes through [`Chains::post`], which knows how to wait for it or drop it, unless it is
+/// a bad frame of one slot, which the caller drops.
+///
+/// Out of line, so that the loop frames of one slot go through carries no chain code (inline,
+/// it cost 60-byte frames three instructions more each); a jumbo sender's run is one call.
 #[inline(never)]
 fn post_run_chained(
     slots: SlotRun,
@@ -245,51 +197,60 @@ fn post_run_chained(
     c: RunChain<'_>,
     p: &mut RunPos,
 ) {
-    let r = descs.len().min(posted.len());
-    let RunPos {
-        mut m,
-        mut continued,
-        mut bytes,
-        ..
-    } = *p;
-    while m < r {
-        let slot = slots.get(m);
+    // Every slice's length bounds the walk, so the loop indexes them unchecked.
+    let r = descs.len().min(posted.len()).min(slots.len());
+    let max_frags = c.max_frags as usize;
+    let first = p.m;
+    // `m`: the first slot of the frame being walked; `cap`: the slot it may not reach.
+    let (mut m, mut j, mut cap) = (first, first, first + max_frags);
+    let (mut frames, mut bytes, mut frame_bytes) = (0usize, 0u64, 0u64);
+    let mut chain = true;
+    while j < r {
+        let slot = slots.get(j);
         let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-        if flags & NS_MOREFRAG != 0 {
-            match chain_in_run(slots, posted, descs, m, c) {
-                Some((k, len)) => {
-                    m += k;
-                    continued += k - 1;
-                    bytes += len;
-                    continue;
-                }
-                None => {
-                    p.chain = true;
-                    break;
-                }
-            }
-        }
-        if flags != 0 {
-            slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
-        }
-        if !post_one(idx, len, &c, &mut posted[m], &mut descs[m]) {
+        if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
+            // A bad frame of one slot is the caller's to drop; a bad chain, Chains::post's.
+            chain = j > m || flags & NS_MOREFRAG != 0;
             break;
         }
-        bytes += len as u64;
-        m += 1;
+        if flags & (NS_BUF_CHANGED | NS_REPORT) != 0 {
+            slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
+        }
+        let more = flags & NS_MOREFRAG != 0;
+        posted[j] = idx;
+        descs[j] = xdp_desc {
+            addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
+            len,
+            options: if more { XDP_PKT_CONTD } else { 0 },
+        };
+        frame_bytes += len as u64;
+        j += 1;
+        if !more {
+            (m, cap, frames) = (j, j + max_frags, frames + 1);
+            bytes += frame_bytes;
+            frame_bytes = 0;
+        } else if j == cap {
+            break;
+        }
     }
-    (p.m, p.continued, p.bytes) = (m, continued, bytes);
+    if j > m {
+        undo_chain(c, &posted[m..j]);
+    } else if j == r {
+        chain = false;
+    }
+    p.continued += m - first - frames;
+    p.bytes += bytes;
+    (p.m, p.chain) = (m, chain);
 }
 
-/// Gives back to the application the buffers [`chain_in_run`] took for a chain it leaves to
-/// [`Chains::post`].
+/// Gives back to the application the buffers [`post_run_chained`] took for the frame it stops
+/// in, which [`Chains::post`] (or the caller) deals with.
 #[cold]
-fn undo_chain(c: RunChain<'_>, taken: &[u32]) -> Option<(usize, u64)> {
+fn undo_chain(c: RunChain<'_>, taken: &[u32]) {
     let owners = c.moves.owners();
     for &b in taken {
         owners.transfer(b, Owner::KernelTx, Owner::App);
     }
-    None
 }
 
 /// Kernel-side state of one netmap TX ring.
