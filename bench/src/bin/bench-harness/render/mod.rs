@@ -241,6 +241,19 @@ fn header(plan: &Plan) -> String {
     md
 }
 
+/// How the wire rate (what the rows without rates of their own get) compares with the rate a
+/// program measures itself, over the runs that have both: the median of wire / own receive
+/// rate, and how many runs. A check of the wire rate's method, in every run.
+fn wire_over_own(cells: &[Cell]) -> Option<(f64, usize)> {
+    let r: Vec<f64> = cells
+        .iter()
+        .flat_map(|c| &c.runs)
+        .filter(|r| !r.from_counters)
+        .filter_map(|r| Some(r.wire_pps? / r.rx_pps?))
+        .collect();
+    Some((nmxdp_bench::stats::median(&r)?, r.len()))
+}
+
 /// The notes every report carries, the list of notes and the total time.
 fn footer(doc: &mut Doc, res: &Results) {
     if res
@@ -248,10 +261,13 @@ fn footer(doc: &mut Doc, res: &Results) {
         .iter()
         .any(|c| c.row == Row::NmxdpC && c.skipped.is_none())
     {
-        doc.notes.push(
-            "† nm_lib prints only packet counts: its tx Mpps is the rate at which frames reached the receiving veth (its counters sampled every 5 ms), its rx Mpps that rate times received/arrived"
-                .into(),
-        );
+        let check = match wire_over_own(&res.cells) {
+            Some((r, n)) => format!("; on the rows that print their own rate, this wire rate is {r:.4} of theirs (median over {n} runs)"),
+            None => String::new(),
+        };
+        doc.notes.push(format!(
+            "† nm_lib prints only packet counts: its tx Mpps is the rate at which frames reached the receiving veth (its counter sampled every 5 ms, the rate between the first and the last sample taken while traffic flowed), its rx Mpps that rate times received/arrived{check}"
+        ));
     }
     doc.notes.push(format!("instr/pkt: {}", res.instr_note));
     doc.notes.push(format!("intervals: {}", ci_method()));
@@ -337,6 +353,10 @@ fn json(plan: &Plan, res: &Results, doc: &Doc, s: Sections) -> Json {
         ("memory", Json::Obj(s.memory)),
         ("modes", Json::Obj(s.modes)),
         ("rx_sleeps_per_kpkt_60", Json::obj(s.sleeps)),
+        (
+            "wire_over_own_rate",
+            Json::num(wire_over_own(&res.cells).map(|(r, _)| r)),
+        ),
         (
             "notes",
             Json::Arr(doc.notes.iter().map(|n| Json::str(n.clone())).collect()),
