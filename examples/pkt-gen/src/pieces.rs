@@ -181,7 +181,8 @@ impl Pieces {
     fn number(&self, buf: &mut [u8], b: u16, seq: &[u8; 8]) {
         if let Some((at, from)) = &self.seq[b as usize] {
             // The whole number in one fragment (the usual case) is one fixed-size store.
-            let whole = (from.len() == seq.len()).then(|| buf.get_mut(at.start..at.start + 8));
+            let whole =
+                (from.len() == seq.len()).then(|| buf.get_mut(at.start..at.start + seq.len()));
             if let Some(Some(dst)) = whole {
                 dst.copy_from_slice(seq);
             } else if let Some(dst) = buf.get_mut(at.clone()) {
