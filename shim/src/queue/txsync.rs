@@ -55,10 +55,7 @@ fn drop_rest(ring: SharedRing, posted: &mut [u32], from: u32, left: u32) -> (u32
 struct Chains<'a> {
     ring: SharedRing,
     posted: &'a mut [u32],
-    moves: Mover<'a>,
-    max_len: u32,
-    max_frags: u32,
-    shift: u32,
+    c: RunChain<'a>,
 }
 
 impl Chains<'_> {
@@ -71,8 +68,8 @@ impl Chains<'_> {
     #[inline(never)]
     fn post(self, xtx: &mut RingCursor<'_, xdp_desc>, from: u32, left: u32) -> Chain {
         let n = self.ring.num_slots();
-        let owners = self.moves.owners();
-        let limit = left.min(self.max_frags);
+        let owners = self.c.moves.owners();
+        let limit = left.min(self.c.max_frags);
         let (mut k, mut i, mut bytes) = (0, from, 0u64);
         let mut ended = false;
         let mut bad = false;
@@ -80,7 +77,7 @@ impl Chains<'_> {
             let slot = self.ring.slot_ref(i);
             let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
             let more = flags & NS_MOREFRAG != 0;
-            if len.wrapping_sub(1) >= self.max_len || !self.moves.take(idx, Owner::KernelTx) {
+            if !self.c.take(idx, len) {
                 bad = true;
                 break;
             }
@@ -88,11 +85,7 @@ impl Chains<'_> {
                 slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
             }
             self.posted[i as usize] = idx;
-            xtx.put(xdp_desc {
-                addr: ((idx as u64) << self.shift) + XDP_PACKET_HEADROOM,
-                len,
-                options: if more { XDP_PKT_CONTD } else { 0 },
-            });
+            xtx.put(self.c.desc(idx, len, more));
             bytes += len as u64;
             k += 1;
             i = if i + 1 == n { 0 } else { i + 1 };
@@ -113,7 +106,7 @@ impl Chains<'_> {
             owners.transfer(idx, Owner::KernelTx, Owner::App);
         }
         xtx.unput(k);
-        if !bad && k < self.max_frags {
+        if !bad && k < self.c.max_frags {
             // The end is not released yet (or the TX ring is short of room): wait for it.
             return Chain::Wait;
         }
@@ -144,7 +137,8 @@ impl Chains<'_> {
     }
 }
 
-/// What posting a run of slots that holds chains needs (see [`post_run_chained`]).
+/// What posting slots needs: the licence for the buffers' moves, the limits of a frame, and
+/// where buffers lie.
 #[derive(Clone, Copy)]
 struct RunChain<'a> {
     moves: Mover<'a>,
@@ -153,20 +147,24 @@ struct RunChain<'a> {
     shift: u32,
 }
 
-/// Posts slot `slot` (buffer `idx`, `len` bytes) as a frame of one slot into `posted` and
-/// `desc` if its length is 1..=max_len and the application owns its buffer; false if not.
-#[inline(always)]
-fn post_one(idx: u32, len: u32, c: &RunChain<'_>, posted: &mut u32, desc: &mut xdp_desc) -> bool {
-    if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
-        return false;
+impl RunChain<'_> {
+    /// Takes buffer `idx` for the kernel if the slot's length is 1..=max_len and the
+    /// application owns the buffer; false (and nothing taken) if not.
+    #[inline(always)]
+    fn take(self, idx: u32, len: u32) -> bool {
+        len.wrapping_sub(1) < self.max_len && self.moves.take(idx, Owner::KernelTx)
     }
-    *posted = idx;
-    *desc = xdp_desc {
-        addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
-        len,
-        options: 0,
-    };
-    true
+
+    /// The descriptor of `len` bytes in buffer `idx` (buffer i lies at i * buf_size, a power
+    /// of two, its data after the headroom); `more`: the frame goes on in the next one.
+    #[inline(always)]
+    fn desc(self, idx: u32, len: u32, more: bool) -> xdp_desc {
+        xdp_desc {
+            addr: ((idx as u64) << self.shift) + XDP_PACKET_HEADROOM,
+            len,
+            options: if more { XDP_PKT_CONTD } else { 0 },
+        }
+    }
 }
 
 /// How far txsync's pass over a run got: its first `m` slots posted, of which `continued`
@@ -208,7 +206,7 @@ fn post_run_chained(
     while j < r {
         let slot = slots.get(j);
         let (idx, len, flags) = (slot.buf_idx(), slot.len() as u32, slot.flags());
-        if !(len.wrapping_sub(1) < c.max_len && c.moves.take(idx, Owner::KernelTx)) {
+        if !c.take(idx, len) {
             // A bad frame of one slot is the caller's to drop; a bad chain, Chains::post's.
             chain = j > m || flags & NS_MOREFRAG != 0;
             break;
@@ -218,11 +216,7 @@ fn post_run_chained(
         }
         let more = flags & NS_MOREFRAG != 0;
         posted[j] = idx;
-        descs[j] = xdp_desc {
-            addr: ((idx as u64) << c.shift) + XDP_PACKET_HEADROOM,
-            len,
-            options: if more { XDP_PKT_CONTD } else { 0 },
-        };
+        descs[j] = c.desc(idx, len, more);
         frame_bytes += len as u64;
         j += 1;
         if !more {
@@ -362,12 +356,15 @@ impl TxState {
     /// and a chain whose last slot is not released yet, wait for the next sync.
     fn post(&mut self, todo: u32, c: &QueueCounters) {
         let todo = todo.min(self.xtx.free(todo));
-        let (n, max_len) = (self.n, self.layout.max_frame());
+        let n = self.n;
         // One licence for the whole post: each buffer's move is then a plain load and store.
         let licence = self.region.app_moves();
-        let moves = licence.mover();
-        // Buffer i's address is i * buf_size + headroom, buf_size a power of two.
-        let shift = self.layout.buf_size.trailing_zeros();
+        let rc = RunChain {
+            moves: licence.mover(),
+            max_len: self.layout.max_frame(),
+            max_frags: self.max_frags,
+            shift: self.layout.buf_size.trailing_zeros(),
+        };
         let mut bytes = 0u64;
         let mut frames = 0u64;
         let mut bad = Bad::default();
@@ -387,12 +384,6 @@ impl TxState {
             let r = descs.len();
             let slots = self.ring.run(from, r);
             let posted = &mut self.posted[from as usize..from as usize + r];
-            let rc = RunChain {
-                moves,
-                max_len,
-                max_frags: self.max_frags,
-                shift,
-            };
             let mut m = 0;
             // Slots of the run that continue a frame (every chain's slots but its first).
             let mut continued = 0;
@@ -413,9 +404,11 @@ impl TxState {
                     }
                     slot.set_flags(flags & !(NS_BUF_CHANGED | NS_REPORT));
                 }
-                if !post_one(idx, len, &rc, &mut posted[m], &mut descs[m]) {
+                if !rc.take(idx, len) {
                     break;
                 }
+                posted[m] = idx;
+                descs[m] = rc.desc(idx, len, false);
                 bytes += len as u64;
                 m += 1;
             }
@@ -430,10 +423,7 @@ impl TxState {
                 let chains = Chains {
                     ring: self.ring,
                     posted: &mut self.posted,
-                    moves,
-                    max_len,
-                    max_frags: self.max_frags,
-                    shift,
+                    c: rc,
                 };
                 match chains.post(&mut xtx, from, left) {
                     Chain::Wait => break,
